@@ -1,0 +1,1 @@
+"""Indexer: FAISS (embedded default) and Qdrant behind one interface, with a parquet catalog."""

@@ -1,0 +1,1 @@
+"""Ranker: engagement events, candidate generation, LightGBM lambdarank, offline experiments."""

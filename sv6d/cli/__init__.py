@@ -1,0 +1,1 @@
+"""The ``sv6d`` command line."""
