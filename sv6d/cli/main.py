@@ -20,6 +20,7 @@ app = typer.Typer(
 # Modules that add commands; each defines register(app). Imports of heavy libraries stay inside commands.
 COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_vocab",
+    "sv6d.cli.cmd_encode",
 ]
 
 for _name in COMMAND_MODULES:

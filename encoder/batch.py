@@ -1,0 +1,296 @@
+"""Resumable batch encoding into parquet shards.
+
+Layout under ``<out_dir>`` (normally ``<data_dir>/records``)::
+
+    parts/<key>.parquet     one finished record each, written atomically the moment it is done
+    shard-<n>.parquet       parts compacted into larger shards at the end of a run
+    failures.parquet        file, error, at — one row per failed input (rewritten atomically)
+
+A killed run loses at most the videos being encoded at that moment: every finished record is already a
+part file. The next run reads the ``source`` of every shard and part (and the failures table) and skips
+those inputs, then compacts. Workers are separate processes, each building its encoder once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from sv6d.errors import SV6DError, VideoInputError
+from sv6d.record import SV6DRecord
+from sv6d.record_io import atomic_write_bytes, read_records, write_records
+
+VIDEO_EXTENSIONS = frozenset(
+    {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
+)
+FAILURE_SCHEMA = {"file": pl.String(), "error": pl.String(), "at": pl.Datetime("us", "UTC")}
+DEFAULT_SHARD_SIZE = 256
+
+
+def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders (recursively, video extensions only) and list files (one path per line, # comments).
+
+    A path that does not exist is an error naming it: a typo should not silently encode nothing.
+    """
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw).expanduser()
+        if p.is_dir():
+            out.extend(
+                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+            )
+        elif p.is_file() and p.suffix.lower() in {".txt", ".list", ".lst"}:
+            for line in p.read_text().splitlines():
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    q = Path(line).expanduser()
+                    out.append(q if q.is_absolute() else (p.parent / q))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise VideoInputError(p, "no such file or directory")
+    seen: set[str] = set()
+    unique = []
+    for f in out:
+        key = source_key(f)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
+
+
+def source_key(path: str | Path) -> str:
+    """The identity of an input for resuming: its absolute path (symlinks resolved)."""
+    return str(Path(path).expanduser().resolve())
+
+
+@dataclass
+class BatchResult:
+    encoded: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"encoded": self.encoded, "failed": self.failed, "skipped": self.skipped}
+
+
+class ShardStore:
+    """The shard folder: finished parts, compacted shards and the failures table."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.root = Path(out_dir)
+        self.parts = self.root / "parts"
+        self.failures_path = self.root / "failures.parquet"
+
+    def shard_files(self) -> list[Path]:
+        return sorted(self.root.glob("shard-*.parquet"))
+
+    def part_files(self) -> list[Path]:
+        return sorted(self.parts.glob("*.parquet")) if self.parts.is_dir() else []
+
+    def record_files(self) -> list[Path]:
+        return self.shard_files() + self.part_files()
+
+    def done_sources(self) -> set[str]:
+        files = self.record_files()
+        if not files:
+            return set()
+        df = pl.concat([pl.read_parquet(f, columns=["source"]) for f in files])
+        return set(df["source"].to_list())
+
+    def failures(self) -> pl.DataFrame:
+        if self.failures_path.exists():
+            return pl.read_parquet(self.failures_path)
+        return pl.DataFrame(schema=FAILURE_SCHEMA)
+
+    def add_failure(self, file: str, error: str) -> None:
+        old = self.failures().filter(pl.col("file") != file)
+        row = pl.DataFrame(
+            {"file": [file], "error": [error], "at": [datetime.now(UTC)]}, schema=FAILURE_SCHEMA
+        )
+        df = pl.concat([old, row])
+        atomic_write_bytes(self.failures_path, lambda tmp: df.write_parquet(tmp))
+
+    def clear_failure(self, file: str) -> None:
+        if self.failures_path.exists():
+            df = self.failures().filter(pl.col("file") != file)
+            atomic_write_bytes(self.failures_path, lambda tmp: df.write_parquet(tmp))
+
+    def write_part(self, record: SV6DRecord) -> Path:
+        name = hashlib.sha1(record.source.encode()).hexdigest()[:20] + ".parquet"
+        path = self.parts / name
+        write_records(path, [record])
+        return path
+
+    def compact(self, shard_size: int = DEFAULT_SHARD_SIZE) -> None:
+        """Fold part files into new shards. Each shard is written before its parts are removed, and a
+        record present in both for a moment is read once (``read_all`` dedups by source)."""
+        parts = self.part_files()
+        if not parts:
+            return
+        next_index = len(self.shard_files())
+        for start in range(0, len(parts), shard_size):
+            chunk = parts[start : start + shard_size]
+            records = [r for p in chunk for r in read_records(p)]
+            while (self.root / f"shard-{next_index:05d}.parquet").exists():
+                next_index += 1
+            write_records(self.root / f"shard-{next_index:05d}.parquet", records)
+            next_index += 1
+            for p in chunk:
+                p.unlink(missing_ok=True)
+
+    def read_all(self) -> list[SV6DRecord]:
+        """Every stored record once (by source), shards first."""
+        seen: set[str] = set()
+        out = []
+        for f in self.record_files():
+            for r in read_records(f):
+                if r.source not in seen:
+                    seen.add(r.source)
+                    out.append(r)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------- workers
+_WORKER_ENCODER: Any = None
+
+
+def _init_worker(encoder_options: dict[str, Any]) -> None:
+    # One thread per library inside each worker: the processes are the parallelism.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:  # pragma: no cover - cv2 is a dependency
+        pass
+    global _WORKER_ENCODER
+    from encoder.pipeline import Encoder
+
+    _WORKER_ENCODER = Encoder(**encoder_options)
+
+
+def _encode_in_worker(path: str) -> SV6DRecord:
+    assert _WORKER_ENCODER is not None, "worker not initialised"
+    record: SV6DRecord = _WORKER_ENCODER.encode_file(path)
+    return record
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SV6DError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def encode_batch(
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    workers: int = 2,
+    encoder_options: dict[str, Any] | None = None,
+    retry_failed: bool = False,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    on_progress: Callable[[str, str], None] | None = None,
+) -> BatchResult:
+    """Encode every input not already done; record failures and go on; compact parts into shards.
+
+    ``on_progress(file, status)`` is called once per input with status "encoded", "failed" or "skipped".
+    """
+    store = ShardStore(out_dir)
+    store.root.mkdir(parents=True, exist_ok=True)
+    files = collect_inputs(inputs)
+    done = store.done_sources()
+    failed_before = set(store.failures()["file"].to_list())
+    result = BatchResult()
+    todo: list[str] = []
+    for f in files:
+        key = source_key(f)
+        if key in done or (key in failed_before and not retry_failed):
+            result.skipped.append(key)
+            if on_progress:
+                on_progress(key, "skipped")
+        else:
+            todo.append(key)
+
+    options = dict(encoder_options or {})
+    pending: Iterator[str] = iter(todo)
+    ctx = mp.get_context("spawn")
+    while True:
+        # A crashed worker breaks the pool: the videos in flight are recorded as failed and a new pool
+        # takes the rest.
+        with ProcessPoolExecutor(
+            max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker, initargs=(options,)
+        ) as pool:
+            in_flight: dict[Future[SV6DRecord], str] = {}
+            broken = False
+            for path in pending:
+                in_flight[pool.submit(_encode_in_worker, path)] = path
+                if len(in_flight) >= 2 * max(1, workers):
+                    broken = _drain(in_flight, store, result, on_progress, first_only=True)
+                    if broken:
+                        break
+            if not broken:
+                broken = _drain(in_flight, store, result, on_progress, first_only=False)
+        if not broken:
+            break
+    store.compact(shard_size)
+    return result
+
+
+def _drain(
+    in_flight: dict[Future[SV6DRecord], str],
+    store: ShardStore,
+    result: BatchResult,
+    on_progress: Callable[[str, str], None] | None,
+    first_only: bool,
+) -> bool:
+    """Collect finished futures; returns True when the pool broke."""
+    broken = False
+    while in_flight:
+        finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+        for fut in finished:
+            path = in_flight.pop(fut)
+            try:
+                record = fut.result()
+            except BrokenProcessPool:
+                broken = True
+                _fail(store, result, on_progress, path, "the worker process died while encoding this file")
+                continue
+            except Exception as exc:
+                _fail(store, result, on_progress, path, _describe(exc))
+                continue
+            store.write_part(record)
+            store.clear_failure(path)
+            result.encoded.append({"file": path, "video_id": record.video_id})
+            if on_progress:
+                on_progress(path, "encoded")
+        if broken:
+            for fut, path in list(in_flight.items()):
+                in_flight.pop(fut)
+                _fail(store, result, on_progress, path, "the worker process died while encoding this file")
+            return True
+        if first_only:
+            return False
+    return broken
+
+
+def _fail(
+    store: ShardStore,
+    result: BatchResult,
+    on_progress: Callable[[str, str], None] | None,
+    path: str,
+    error: str,
+) -> None:
+    store.add_failure(path, error)
+    result.failed.append({"file": path, "error": error})
+    if on_progress:
+        on_progress(path, "failed")

@@ -1,0 +1,98 @@
+"""``sv6d encode``: batch-encode videos into resumable parquet shards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
+
+BackboneOption = Annotated[str, typer.Option("--backbone", help="Backbone: evidence (CPU, default) or vlm.")]
+CheckpointOption = Annotated[
+    Path | None, typer.Option("--checkpoint", help="Local Qwen-VL-family checkpoint folder (--backbone vlm).")
+]
+HeadsOption = Annotated[Path | None, typer.Option("--heads", help="Folder of trained projection heads.")]
+HookOption = Annotated[float, typer.Option("--hook-s", help="Hook window length in seconds.")]
+WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
+
+
+def encoder_options(
+    backbone: str, checkpoint: Path | None, heads: Path | None, hook_s: float
+) -> dict[str, Any]:
+    """Encoder keyword arguments from CLI options; refuses inconsistent combinations."""
+    from sv6d.errors import ConfigError
+
+    if backbone not in ("evidence", "vlm"):
+        raise ConfigError(f"unknown backbone {backbone!r}; valid backbones: evidence, vlm")
+    if backbone == "vlm" and checkpoint is None:
+        raise ConfigError("--backbone vlm needs --checkpoint DIR (a local Qwen-VL-family checkpoint folder)")
+    if backbone == "evidence" and checkpoint is not None:
+        raise ConfigError("--checkpoint only applies to --backbone vlm")
+    options: dict[str, Any] = {"backbone": backbone, "hook_s": hook_s}
+    if checkpoint is not None:
+        options["backbone_options"] = {"checkpoint": str(checkpoint)}
+    if heads is not None:
+        options["heads_dir"] = str(heads)
+    return options
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("encode")
+    def encode(
+        inputs: Annotated[list[Path], typer.Argument(help="Video files, folders, or list files (.txt).")],
+        data_dir_opt: DataDirOption = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Shard folder (default DATA_DIR/records).")
+        ] = None,
+        workers: WorkersOption = 2,
+        backbone: BackboneOption = "evidence",
+        checkpoint: CheckpointOption = None,
+        heads: HeadsOption = None,
+        hook_s: HookOption = 3.0,
+        retry_failed: Annotated[
+            bool, typer.Option("--retry-failed", help="Retry files that failed before.")
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Encode videos into SV6D records (parquet shards), resumably, with a failures table."""
+        from encoder.batch import collect_inputs
+
+        options = encoder_options(backbone, checkpoint, heads, hook_s)
+        out_dir = out or data_dir(data_dir_opt) / "records"
+        total = len(collect_inputs(inputs))
+        result = _run_with_progress(inputs, out_dir, workers, options, retry_failed, total)
+        emit(result.to_json(), as_json, lambda r: _render(r, out_dir))
+        if result.failed and not result.encoded and not result.skipped:
+            raise typer.Exit(1)
+
+
+def _run_with_progress(
+    inputs: list[Path], out_dir: Path, workers: int, options: dict[str, Any], retry_failed: bool, total: int
+) -> Any:
+    from tqdm import tqdm
+
+    from encoder.batch import encode_batch
+
+    with tqdm(total=total, desc="encode", unit="video", file=sys.stderr, disable=None, leave=False) as bar:
+        return encode_batch(
+            inputs,
+            out_dir,
+            workers=workers,
+            encoder_options=options,
+            retry_failed=retry_failed,
+            on_progress=lambda _f, _s: bar.update(1),
+        )
+
+
+def _render(r: dict[str, Any], out_dir: Path) -> None:
+    rows = [[e["file"], e["video_id"]] for e in r["encoded"]]
+    if rows:
+        print_table(["file", "video_id"], rows, f"encoded into {out_dir}")
+    if r["failed"]:
+        print_table(["file", "error"], [[f["file"], f["error"]] for f in r["failed"]], "failed")
+    print(
+        f"{len(r['encoded'])} encoded, {len(r['failed'])} failed, {len(r['skipped'])} skipped (already done)"
+    )
