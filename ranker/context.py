@@ -1,0 +1,221 @@
+"""Everything the ranker knows as of one timestamp, held as arrays so that serving is a few numpy calls.
+
+``build_context(events, catalog, as_of)`` is the single place where events become features: training sets,
+offline experiments and serving all go through it, so none of them can see events at or after ``as_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from ranker.aggregates import (
+    AggregateConfig,
+    UserState,
+    covisitation,
+    creator_aggregates,
+    user_aggregates,
+    user_state,
+    video_aggregates,
+)
+from ranker.catalog import ItemCatalog
+from sv6d.errors import NotFoundError
+
+
+class NeighbourSource(Protocol):
+    """Nearest videos to a (6, d) query under per-dimension weights (the indexer, through an adapter)."""
+
+    def search(
+        self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
+    ) -> list[tuple[str, float]]: ...
+
+
+@dataclass
+class Request:
+    """One recommendation request: who (or which history), what to exclude, and the user's profile."""
+
+    user_id: str | None
+    seen: np.ndarray
+    negatives: np.ndarray
+    recent_positives: np.ndarray  # catalog positions, most recent first
+    seed: int | None = None  # catalog position of the video the user is on (or the latest positive)
+    pos_video: np.ndarray | None = None  # (6, d)
+    neg_video: np.ndarray | None = None
+    pos_hook: np.ndarray | None = None
+    tag_pos: np.ndarray | None = None  # (L,)
+    user_features: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+
+
+@dataclass
+class RankingContext:
+    """Catalog, aggregates, user state and channel orders as of ``as_of``."""
+
+    catalog: ItemCatalog
+    as_of: datetime
+    config: AggregateConfig
+    video_agg: np.ndarray  # (N, Fv) float32, NaN = unknown
+    video_agg_names: list[str]
+    creator_agg: np.ndarray  # (C, Fc)
+    creator_agg_names: list[str]
+    user_agg: np.ndarray  # (U, Fu)
+    user_agg_names: list[str]
+    users: UserState
+    covisit: sp.csr_matrix
+    first_seen_s: np.ndarray  # (N,) epoch seconds, NaN when never seen
+    popular_order: np.ndarray  # positions, most popular first (within the popularity window)
+    fresh_order: np.ndarray  # positions, newest first (within the freshness window)
+    neighbours: NeighbourSource | None = None
+
+    @property
+    def as_of_s(self) -> float:
+        return self.as_of.timestamp()
+
+    def upload_time_s(self) -> np.ndarray:
+        """Upload time when the record has one, else first time seen in events (a documented proxy)."""
+        up = self.catalog.created_at_s
+        assert up is not None
+        return np.where(np.isnan(up), self.first_seen_s, up)
+
+    def request_for_user(self, user_id: str, seed: str | None = None) -> Request:
+        """A request for a known user; an unknown user gets an empty (cold-start) history."""
+        u = self.users.index.get(str(user_id))
+        empty = np.zeros(0, dtype=np.int64)
+        if u is None:
+            req = Request(user_id=str(user_id), seen=empty, negatives=empty, recent_positives=empty)
+            req.user_features = np.full(len(self.user_agg_names), np.nan, dtype=np.float32)
+        else:
+            st = self.users
+            req = Request(
+                user_id=str(user_id),
+                seen=st.seen[u],
+                negatives=st.negatives[u],
+                recent_positives=st.recent_positives[u],
+                pos_video=None if st.pos_video is None else st.pos_video[u],
+                neg_video=None if st.neg_video is None else st.neg_video[u],
+                pos_hook=None if st.pos_hook is None else st.pos_hook[u],
+                tag_pos=None if st.tag_pos is None else st.tag_pos[u],
+                user_features=self.user_agg[u],
+            )
+        return self._with_seed(req, seed)
+
+    def request_for_history(
+        self, positives: Sequence[str], negatives: Sequence[str] = (), seed: str | None = None
+    ) -> Request:
+        """A request from an explicit history (most recent first), e.g. an anonymous session."""
+        cat = self.catalog
+        pos = cat.positions(list(positives))
+        neg = cat.positions(list(negatives))
+        req = Request(
+            user_id=None,
+            seen=np.unique(np.concatenate([pos, neg])),
+            negatives=neg,
+            recent_positives=pos,
+            user_features=np.full(len(self.user_agg_names), np.nan, dtype=np.float32),
+        )
+        if cat.video is not None and len(pos):
+            # Later items in the history weigh less: the same half-life per position as per day in training.
+            w = 0.5 ** (np.arange(len(pos)) / max(self.config.half_life_days, 1e-6))
+            req.pos_video = _profile(cat.video[pos], w)
+            req.neg_video = _profile(cat.video[neg], np.ones(len(neg))) if len(neg) else None
+            if cat.hook is not None:
+                req.pos_hook = _profile(cat.hook[pos], w)
+        if cat.tags is not None and len(pos):
+            req.tag_pos = cat.tags[pos].mean(axis=0).astype(np.float32)
+        return self._with_seed(req, seed)
+
+    def _with_seed(self, req: Request, seed: str | None) -> Request:
+        if seed is not None:
+            if seed not in self.catalog.index:
+                raise NotFoundError(f"seed video {seed!r} is not in the catalog")
+            req.seed = self.catalog.index[seed]
+        elif len(req.recent_positives):
+            req.seed = int(req.recent_positives[0])
+        return req
+
+
+def _profile(block: np.ndarray, w: np.ndarray) -> np.ndarray:
+    prof = np.einsum("n,nkd->kd", w.astype(np.float32), block)
+    norms = np.linalg.norm(prof, axis=1, keepdims=True)
+    return np.divide(prof, norms, out=np.zeros_like(prof), where=norms > 0)
+
+
+def _aligned(
+    df: pl.DataFrame, key: str, keys: Sequence[str], drop: Sequence[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Rows of ``df`` aligned to ``keys`` (missing keys give NaN rows), without the ``drop`` columns."""
+    names = [c for c in df.columns if c != key and c not in drop]
+    frame = pl.DataFrame({key: list(keys)}, schema={key: pl.String}).join(df, on=key, how="left")
+    arr = frame.select(names).cast(pl.Float32).fill_null(np.nan).to_numpy().astype(np.float32)
+    return arr.reshape(len(keys), len(names)), names
+
+
+def build_context(
+    events: pl.DataFrame,
+    catalog: ItemCatalog,
+    as_of: datetime,
+    config: AggregateConfig | None = None,
+    neighbours: NeighbourSource | None = None,
+    fresh_window_days: float = 3.0,
+) -> RankingContext:
+    """Compute every aggregate and user state from events strictly before ``as_of``.
+
+    "Popular" ranks items by decayed plays in the first aggregate window (``config.windows[0]``); "fresh"
+    keeps items uploaded (or, without an upload time, first seen) within ``fresh_window_days``.
+    """
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=UTC)
+    cfg = config or AggregateConfig()
+    va = video_aggregates(events, as_of, cfg)
+    seen_cols = ["v_first_seen_s", "v_last_seen_s"]
+    video_agg, video_names = _aligned(va, "video_id", catalog.video_ids, seen_cols)
+    first_seen, _ = _aligned(va.select("video_id", "v_first_seen_s"), "video_id", catalog.video_ids, [])
+    first = first_seen[:, 0].astype(np.float64)
+    if catalog.creator_names:
+        vc = pl.DataFrame(
+            {"video_id": catalog.video_ids, "creator": catalog.creator or [None] * len(catalog)},
+            schema={"video_id": pl.String, "creator": pl.String},
+        )
+        ca = creator_aggregates(events, vc, as_of, cfg)
+        creator_agg, creator_names = _aligned(
+            ca, "creator", catalog.creator_names, ["c_first_seen_s", "c_last_seen_s"]
+        )
+    else:
+        creator_agg = np.zeros((0, 0), dtype=np.float32)
+        creator_names = []
+    users = user_state(events, catalog, as_of, cfg)
+    ua = user_aggregates(events, as_of, cfg)
+    user_agg, user_names = _aligned(ua, "user_id", users.user_ids, ["u_first_seen_s", "u_last_seen_s"])
+    plays_col = [i for i, n in enumerate(video_names) if n.endswith("_plays")]
+    window_plays = video_agg[:, plays_col[0]] if plays_col else np.zeros(len(catalog), dtype=np.float32)
+    # The popularity window is the first aggregate window; items never played in it are not "popular".
+    pop = np.nan_to_num(window_plays, nan=0.0)
+    popular_order = np.argsort(-pop, kind="stable")[: int((pop > 0).sum())]
+    up = catalog.created_at_s
+    assert up is not None
+    upload = np.where(np.isnan(up), first, up)
+    fresh_mask = (as_of.timestamp() - upload) / 86400.0 <= fresh_window_days
+    fresh_idx = np.flatnonzero(fresh_mask)
+    fresh_order = fresh_idx[np.argsort(-upload[fresh_idx], kind="stable")]
+    return RankingContext(
+        catalog=catalog,
+        as_of=as_of,
+        config=cfg,
+        video_agg=video_agg,
+        video_agg_names=video_names,
+        creator_agg=creator_agg,
+        creator_agg_names=creator_names,
+        user_agg=user_agg,
+        user_agg_names=user_names,
+        users=users,
+        covisit=covisitation(users),
+        first_seen_s=first,
+        popular_order=popular_order,
+        fresh_order=fresh_order,
+        neighbours=neighbours,
+    )
