@@ -1,0 +1,388 @@
+"""Video input: probe and decode a file in one pass with PyAV.
+
+One demuxing pass reads the video and the audio stream together. Every decoded video frame is shrunk by
+swscale (in C, through PyAV's reformatter) to a small RGB thumbnail, because transition detection needs every
+frame; at the sampling times the same decoded frame is also shrunk to an analysis frame. Full-size RGB frames
+are never materialised in Python, which keeps ``decode`` close to the cost of decoding alone.
+
+Frames come out display-oriented: the display matrix (rotation side data) is applied, and the sample aspect
+ratio is folded into the output size, so non-square pixels come out square. Times come from PTS, relative to
+the first decoded frame, so they stay right on variable frame rate.
+
+Every unusable input raises :class:`sv6d.errors.VideoInputError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encoder.types import DecodedVideo, VideoInfo
+from sv6d.errors import VideoInputError
+
+# Below this many display pixels on the short side a "video" carries no analysable picture (a 1x1 video is a
+# known way to smuggle audio through video pipelines); 16 px is the smallest size at which a thumbnail still
+# shows coarse structure.
+MIN_SIDE_PX = 16
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How to sample a video for analysis, and the limits on what is accepted.
+
+    ``analysis_max_side``: longest side of analysis frames (aspect kept); ``None`` means native size, still
+    capped by ``max_resolution``: above it frames are downscaled, never refused. ``thumb_width``: width of the
+    every-frame thumbnails used for transition detection. ``min_duration_s``: shorter videos are refused
+    (the caller passes its hook window). ``max_duration_s``: longer videos are refused.
+    """
+
+    sample_fps: float = 4.0
+    max_frames: int = 256
+    analysis_max_side: int | None = 320
+    thumb_width: int = 128
+    audio: bool = True
+    audio_rate: int = 16000
+    min_duration_s: float = 3.0
+    max_duration_s: float = 600.0
+    max_resolution: int = 1920
+    threads: int = 0  # 0 lets FFmpeg choose
+
+    def __post_init__(self) -> None:
+        if self.sample_fps <= 0 or self.max_frames < 1 or self.thumb_width < 8 or self.audio_rate < 1000:
+            raise ValueError(f"invalid DecodeConfig: {self}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# opening and checking
+
+
+def _check_path(path: str | os.PathLike[str]) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise VideoInputError(p, "no such file")
+    if p.is_dir():
+        raise VideoInputError(p, "is a directory, not a video file")
+    if not p.is_file():
+        raise VideoInputError(p, "is not a regular file")
+    if not os.access(p, os.R_OK):
+        raise VideoInputError(p, "permission denied: the file is not readable")
+    if p.stat().st_size == 0:
+        raise VideoInputError(p, "empty file (0 bytes)")
+    return p
+
+
+def _open(p: Path) -> Any:
+    import av
+
+    try:
+        return av.open(str(p), mode="r", metadata_errors="ignore")
+    except PermissionError as exc:
+        raise VideoInputError(p, "permission denied: the file is not readable") from exc
+    except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise VideoInputError(p, f"not a readable video container ({_reason(exc)})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _video_stream(p: Path, container: Any) -> Any:
+    streams = list(container.streams.video)
+    if not streams:
+        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        raise VideoInputError(p, f"no video stream (streams found: {', '.join(kinds)}); audio-only file?")
+    # Attached pictures (cover art) are video streams of one frame; prefer a real one.
+    real = [s for s in streams if not (s.disposition & 0x400)] or streams  # AV_DISPOSITION_ATTACHED_PIC
+    return real[0]
+
+
+def _nominal_fps(stream: Any) -> float:
+    for rate in (stream.base_rate, stream.guessed_rate, stream.average_rate):
+        if rate and float(rate) > 0 and float(rate) < 1000:
+            return float(rate)
+    return 0.0
+
+
+def _declared_duration(container: Any, stream: Any) -> float | None:
+    if stream.duration and stream.time_base:
+        d = float(stream.duration * stream.time_base)
+        if d > 0:
+            return d
+    if container.duration and container.duration > 0:
+        return float(container.duration) / 1_000_000.0
+    return None
+
+
+def _sar(stream: Any) -> Fraction:
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if sar and sar.numerator > 0 and sar.denominator > 0:
+            return Fraction(sar)
+    return Fraction(1)
+
+
+def _display_size(width: int, height: int, sar: Fraction, rotation: int) -> tuple[int, int]:
+    """Display width/height: stretch by the sample aspect ratio, then swap for quarter turns."""
+    w = round(width * sar) if sar >= 1 else width
+    h = height if sar >= 1 else round(height / sar)
+    if rotation % 180 != 0:
+        w, h = h, w
+    return max(int(w), 1), max(int(h), 1)
+
+
+def _norm_rotation(deg: float) -> int:
+    """Display rotation in degrees counterclockwise, snapped to a quarter turn in [0, 360)."""
+    return round(deg / 90.0) * 90 % 360
+
+
+def _fit(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """Size with the longest side at most ``max_side``, aspect kept, even numbers (swscale prefers them)."""
+    scale = min(1.0, max_side / max(w, h))
+    return max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public API
+
+
+def probe(path: str | os.PathLike[str]) -> VideoInfo:
+    """What the container says about a video, corrected for rotation and non-square pixels.
+
+    Decodes the first video frame (to read its rotation and to prove the stream decodes). Raises
+    :class:`VideoInputError` for anything that is not a usable video.
+    """
+    p = _check_path(path)
+    container = _open(p)
+    try:
+        stream = _video_stream(p, container)
+        first = _first_frame(p, container, stream)
+        return _info(p, container, stream, first)
+    finally:
+        container.close()
+
+
+def _first_frame(p: Path, container: Any, stream: Any) -> Any:
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.FFmpegError as exc:
+        raise VideoInputError(p, f"video stream does not decode ({_reason(exc)})") from exc
+    raise VideoInputError(p, "video stream holds no decodable frame (truncated or corrupt file?)")
+
+
+def _info(p: Path, container: Any, stream: Any, first: Any, duration_s: float | None = None) -> VideoInfo:
+    rotation = _norm_rotation(first.rotation or 0)
+    width, height = _display_size(first.width, first.height, _sar(stream), rotation)
+    if min(first.width, first.height) < MIN_SIDE_PX:
+        raise VideoInputError(
+            p,
+            f"picture too small ({first.width}x{first.height} px; at least {MIN_SIDE_PX} px per side needed)",
+        )
+    avg = stream.average_rate
+    fps = _nominal_fps(stream)
+    vfr = bool(avg and fps and abs(float(avg) - fps) / fps > 0.01)
+    duration = duration_s if duration_s is not None else (_declared_duration(container, stream) or 0.0)
+    return VideoInfo(
+        path=str(p),
+        duration_s=float(duration),
+        fps=fps,
+        width=width,
+        height=height,
+        rotation=rotation,
+        codec=stream.codec_context.name,
+        has_audio=bool(container.streams.audio),
+        variable_frame_rate=vfr,
+    )
+
+
+def decode(path: str | os.PathLike[str], config: DecodeConfig | None = None) -> DecodedVideo:
+    """Decode a video once: every frame as a small thumbnail, sampled analysis frames, and mono audio.
+
+    Analysis frames are taken at ``config.sample_fps`` (fewer, evenly spread, when the video is longer than
+    ``max_frames / sample_fps``). Raises :class:`VideoInputError` for unusable input.
+    """
+    cfg = config or DecodeConfig()
+    p = _check_path(path)
+    container = _open(p)
+    try:
+        return _decode_open(p, container, cfg)
+    finally:
+        container.close()
+
+
+class _Sampler:
+    """Chooses analysis frames at ``interval`` seconds; when the duration is unknown, halves its density
+    whenever it holds twice the cap, so memory stays bounded and the samples stay evenly spread."""
+
+    def __init__(self, interval: float, cap: int) -> None:
+        self.interval = interval
+        self.cap = cap
+        self.next_t = 0.0
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+
+    def wants(self, t: float) -> bool:
+        return t + 1e-6 >= self.next_t
+
+    def add(self, t: float, img: np.ndarray) -> None:
+        self.frames.append(img)
+        self.times.append(t)
+        self.next_t = max(self.next_t + self.interval, t + self.interval * 0.5)
+        if len(self.frames) >= 2 * self.cap:
+            self.frames = self.frames[::2]
+            self.times = self.times[::2]
+            self.interval *= 2
+            self.next_t = self.times[-1] + self.interval
+
+    def result(self) -> tuple[list[np.ndarray], list[float]]:
+        if len(self.frames) <= self.cap:
+            return self.frames, self.times
+        keep = np.linspace(0, len(self.frames) - 1, self.cap).round().astype(int)
+        return [self.frames[i] for i in keep], [self.times[i] for i in keep]
+
+
+def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
+    import av
+    from av.video.reformatter import Interpolation, VideoReformatter
+
+    vstream = _video_stream(p, container)
+    vstream.thread_type = "AUTO"
+    if cfg.threads:
+        vstream.codec_context.thread_count = cfg.threads
+    astream = container.streams.audio[0] if (cfg.audio and container.streams.audio) else None
+
+    declared = _declared_duration(container, vstream)
+    if declared is not None and declared > cfg.max_duration_s:
+        raise VideoInputError(p, f"too long ({declared:.1f} s; the limit is {cfg.max_duration_s:.0f} s)")
+    sample_interval = 1.0 / cfg.sample_fps
+    if declared:
+        sample_interval = max(sample_interval, declared / cfg.max_frames)
+    sampler = _Sampler(sample_interval, cfg.max_frames)
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=cfg.audio_rate) if astream else None
+    audio_chunks: list[np.ndarray] = []
+
+    thumb_fmt = VideoReformatter()
+    frame_fmt = VideoReformatter()
+    thumbs: list[np.ndarray] = []
+    thumb_times: list[float] = []
+    first: Any = None
+    t0 = 0.0
+    last_t = -1.0
+    rot_k = 0
+    thumb_size = frame_size = (0, 0)
+    fps = _nominal_fps(vstream)
+    errors = 0
+
+    def on_video(frame: Any) -> None:
+        nonlocal first, t0, last_t, rot_k, thumb_size, frame_size
+        if first is None:
+            first = frame
+            info0 = _info(p, container, vstream, frame)  # raises on a picture too small
+            rot_k = (info0.rotation // 90) % 4
+            t0 = float(frame.time) if frame.time is not None else 0.0
+            disp_w, disp_h = info0.width, info0.height
+            tw = min(cfg.thumb_width, disp_w)
+            th = max(2, round(tw * disp_h / disp_w / 2) * 2)
+            max_side = min(cfg.analysis_max_side or cfg.max_resolution, cfg.max_resolution)
+            fw, fh = _fit(disp_w, disp_h, max_side)
+            # swscale works on the stored (unrotated) picture: swap the target for quarter turns
+            thumb_size = (th, tw) if rot_k % 2 else (tw, th)
+            frame_size = (fh, fw) if rot_k % 2 else (fw, fh)
+        t = float(frame.time) - t0 if frame.time is not None else last_t + 1.0 / (fps or 25.0)
+        if t <= last_t:  # broken or missing PTS: keep time monotonic
+            t = last_t + 1.0 / (fps or 25.0)
+        if t > cfg.max_duration_s:
+            raise VideoInputError(p, f"too long (more than {cfg.max_duration_s:.0f} s of video)")
+        last_t = t
+        thumb = thumb_fmt.reformat(
+            frame, width=thumb_size[0], height=thumb_size[1], format="rgb24", interpolation=Interpolation.AREA
+        ).to_ndarray()
+        thumbs.append(np.rot90(thumb, rot_k) if rot_k else thumb)
+        thumb_times.append(t)
+        if sampler.wants(t):
+            img = frame_fmt.reformat(
+                frame,
+                width=frame_size[0],
+                height=frame_size[1],
+                format="rgb24",
+                interpolation=Interpolation.AREA,
+            ).to_ndarray()
+            sampler.add(t, np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img)
+
+    streams = [vstream] + ([astream] if astream is not None else [])
+    try:
+        for packet in container.demux(*streams):
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                # A damaged packet: FFmpeg conceals it; losing whole files to it would be worse.
+                errors += 1
+                if errors > 50 and first is None:
+                    raise
+                continue
+            if packet.stream is vstream:
+                for frame in decoded:
+                    on_video(frame)
+            elif resampler is not None:
+                for aframe in decoded:
+                    for out in resampler.resample(aframe):
+                        audio_chunks.append(out.to_ndarray().reshape(-1))
+    except VideoInputError:
+        raise
+    except av.FFmpegError as exc:
+        if first is None:
+            raise VideoInputError(p, f"video stream does not decode ({_reason(exc)})") from exc
+    except (OSError, EOFError) as exc:
+        raise VideoInputError(p, f"read error while decoding ({_reason(exc)})") from exc
+
+    if first is None:
+        raise VideoInputError(p, "video stream holds no decodable frame (truncated or corrupt file?)")
+
+    frame_step = 1.0 / fps if fps else 0.0
+    decoded_duration = last_t + (frame_step if len(thumb_times) > 1 else 0.0)
+    if declared is not None and decoded_duration < 0.8 * declared - 0.5:
+        raise VideoInputError(
+            p, f"truncated: only {decoded_duration:.2f} s of the declared {declared:.2f} s of video decode"
+        )
+    duration = max(decoded_duration, declared or 0.0) if declared is not None else decoded_duration
+    if duration + 0.5 * frame_step < cfg.min_duration_s:
+        raise VideoInputError(
+            p, f"too short ({duration:.2f} s; at least {cfg.min_duration_s:.2f} s needed for the hook window)"
+        )
+
+    info = _info(p, container, vstream, first, duration_s=duration)
+    if not fps and len(thumb_times) > 1:
+        info = _replace_fps(info, (len(thumb_times) - 1) / max(thumb_times[-1], 1e-6))
+
+    frames, times = sampler.result()
+    audio = sample_rate = None
+    if resampler is not None:
+        for out in resampler.resample(None):
+            audio_chunks.append(out.to_ndarray().reshape(-1))
+        if audio_chunks:
+            audio = np.concatenate(audio_chunks).astype(np.float32, copy=False)
+            sample_rate = cfg.audio_rate
+    return DecodedVideo(
+        info=info,
+        frames=np.stack(frames),
+        times_s=np.asarray(times, dtype=np.float64),
+        thumbs=np.stack(thumbs),
+        thumb_times_s=np.asarray(thumb_times, dtype=np.float64),
+        audio=audio,
+        sample_rate=sample_rate,
+    )
+
+
+def _replace_fps(info: VideoInfo, fps: float) -> VideoInfo:
+    from dataclasses import replace
+
+    return replace(info, fps=float(fps) if math.isfinite(fps) else 0.0)

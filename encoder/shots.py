@@ -1,0 +1,315 @@
+"""Transitions (hard cuts, fades, dissolves) and shots from the every-frame thumbnails of a decoded video.
+
+Hard cuts: PySceneDetect's ContentDetector scores each thumbnail against the previous one (mean HSV change,
+plus its edge-map change); we feed it our thumbnails frame by frame instead of letting it decode the file a
+second time. The decision on top of its score is ours, for two reasons measured on real footage:
+- a frame-wide colour change over an unchanged layout (same edges) is not a new shot (counter.mp4 recolours
+  its background every second; ContentDetector's score there is 61, above its threshold), so a cut also needs
+  its edge map to change;
+- its first frame out of black at a fade-in scores like a cut (testvideo.mp4 frame 394), so candidates inside
+  a detected gradual transition are dropped.
+The minimum shot length is applied in seconds (PySceneDetect counts frames, which drifts on variable frame
+rate).
+
+Gradual transitions are our own code: PySceneDetect's ThresholdDetector reports single fade points against a
+fixed brightness level, but we need spans, fades to white as well as black, and dissolves between shots.
+- fade: a monotone ramp of mean luma, several frames long, with a large swing, one end of which is a flat
+  black or white frame;
+- dissolve: a span whose middle frame is well explained as a linear blend of its end frames (a camera move is
+  not), while no single frame step inside is cut-like.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoder.types import DecodedVideo, Shot, Transition
+
+
+@dataclass(frozen=True)
+class ShotConfig:
+    """Thresholds of the transition detector (luma levels on 0..255).
+
+    ``threshold`` is ContentDetector's (its default, 27). ``min_edge_delta``: least edge-map change (mean
+    over 0/255 edge maps) for a cut; layouts that do not move are recolourings, not cuts. ``min_shot_s``:
+    cuts closer than this keep the strongest. Fades: the luma ramp must swing at least ``fade_min_swing``
+    over at least ``fade_min_frames`` frames and end (or start) on a flat frame darker than ``black_level``
+    or brighter than ``white_level`` whose luma spread is below ``flat_std``.
+    """
+
+    threshold: float = 27.0
+    min_edge_delta: float = 10.0
+    min_shot_s: float = 0.4
+    fade_min_swing: float = 32.0
+    fade_min_frames: int = 4
+    fade_step_eps: float = 0.25
+    fade_max_stall: int = 1
+    black_level: float = 24.0
+    white_level: float = 228.0
+    flat_std: float = 16.0
+    dissolves: bool = True
+    dissolve_window_s: float = 0.5
+    dissolve_min_delta: float = 30.0
+    dissolve_max_residual: float = 0.3
+
+
+def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) -> list[Transition]:
+    """Hard cuts, fades and dissolves of a decoded video, sorted by time.
+
+    A cut has ``start_s == end_s ==`` the time of the first frame of the new shot and evidence
+    ``content_delta`` (ContentDetector's score) with its components; a fade or dissolve spans its first to its
+    last changing frame.
+    """
+    cfg = config or ShotConfig()
+    thumbs = decoded.thumbs
+    times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
+    if len(thumbs) < 2:
+        return []
+    luma = _luma(thumbs)
+    mean = luma.mean(axis=(1, 2), dtype=np.float64)
+    spread = luma.std(axis=(1, 2), dtype=np.float64)
+
+    fades = _fades(mean, spread, times, cfg)
+    scores = _content_scores(thumbs, decoded.info.fps or 25.0, cfg.threshold)
+    gradual = list(fades)
+    if cfg.dissolves:
+        gradual += _dissolves(luma, scores, times, fades, cfg)
+    cuts = _cuts(scores, times, gradual, cfg)
+    return sorted(cuts + gradual, key=lambda t: (t.start_s, t.end_s))
+
+
+def _luma(thumbs: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of every thumbnail, (M, h, w) uint8, in one OpenCV call over the stacked frames."""
+    import cv2
+
+    n, h, w, _ = thumbs.shape
+    gray = cv2.cvtColor(np.ascontiguousarray(thumbs).reshape(n * h, w, 3), cv2.COLOR_RGB2GRAY)
+    return np.asarray(gray).reshape(n, h, w)
+
+
+def shots_from_transitions(transitions: list[Transition], duration_s: float) -> list[Shot]:
+    """Shots tiling ``[0, duration_s)``: a cut starts a shot at its time; a gradual transition splits at its
+    midpoint (each side keeps half of the ramp)."""
+    bounds = [0.0]
+    for t in sorted(transitions, key=lambda t: t.start_s):
+        b = t.start_s if t.kind == "cut" else 0.5 * (t.start_s + t.end_s)
+        if bounds[-1] + 1e-3 < b < duration_s - 1e-3:
+            bounds.append(b)
+    bounds.append(max(duration_s, bounds[-1]))
+    return [Shot(a, b) for a, b in itertools.pairwise(bounds) if b - a > 1e-3]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# hard cuts
+
+
+def _content_scores(thumbs: np.ndarray, fps: float, threshold: float) -> np.ndarray:
+    """Per frame (vs the previous): content_val, delta_hue, delta_sat, delta_lum, delta_edges; row 0 is zeros.
+
+    content_val is ContentDetector's default score (mean of the HSV channel changes), computed for all
+    frames at once: feeding its ``process_frame`` one thumbnail at a time costs about as much as decoding a
+    720p file, and this is the floor we must stay near (``test_shots`` checks the two agree). Edge changes,
+    which need a Canny pass per frame, come from PySceneDetect's detector itself, run only on the frame pairs
+    that score above ``threshold``.
+    """
+    import cv2
+
+    n, h, w, _ = thumbs.shape
+    out = np.zeros((n, 5), dtype=np.float64)
+    hsv = cv2.cvtColor(np.ascontiguousarray(thumbs).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV).reshape(
+        n, h * w, 3
+    )
+    diff = cv2.absdiff(hsv[1:].reshape(-1, 3), hsv[:-1].reshape(-1, 3)).reshape(n - 1, h * w, 3)
+    per_channel = np.ascontiguousarray(diff.transpose(0, 2, 1)).reshape((n - 1) * 3, h * w)
+    sums = cv2.reduce(per_channel, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(n - 1, 3)
+    deltas = sums.astype(np.float64) / (h * w)
+    out[1:, 1:4] = deltas
+    out[1:, 0] = deltas.mean(axis=1)
+    for i in np.flatnonzero(out[:, 0] >= threshold):
+        out[i] = _detector_components(thumbs[i - 1], thumbs[i], fps)
+    return out
+
+
+def _detector_components(prev: np.ndarray, cur: np.ndarray, fps: float) -> np.ndarray:
+    """PySceneDetect ContentDetector's score and its components (edges included) for one frame pair."""
+    from scenedetect.common import FrameTimecode
+    from scenedetect.detectors import ContentDetector
+    from scenedetect.stats_manager import StatsManager
+
+    keys = ["content_val", "delta_hue", "delta_sat", "delta_lum", "delta_edges"]
+    detector = ContentDetector(min_scene_len=0)
+    detector.stats_manager = StatsManager()  # makes the detector record its components, edges included
+    for k, img in enumerate((prev, cur)):
+        detector.process_frame(FrameTimecode(k, fps), np.ascontiguousarray(img[..., ::-1]))
+    return np.array([float(v) for v in detector.stats_manager.get_metrics(FrameTimecode(1, fps), keys)])
+
+
+def _cuts(
+    scores: np.ndarray, times: np.ndarray, gradual: list[Transition], cfg: ShotConfig
+) -> list[Transition]:
+    content, edges = scores[:, 0], scores[:, 4]
+    cand = [i for i in range(1, len(times)) if content[i] >= cfg.threshold and edges[i] >= cfg.min_edge_delta]
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in gradual]
+    cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
+    # Keep the strongest of candidates closer than min_shot_s (flashes, two-frame transitions).
+    kept: list[int] = []
+    for i in sorted(cand, key=lambda i: -content[i]):
+        if all(abs(times[i] - times[j]) >= cfg.min_shot_s for j in kept):
+            kept.append(i)
+    out = []
+    for i in sorted(kept):
+        c = scores[i]
+        out.append(
+            Transition(
+                kind="cut",
+                start_s=float(times[i]),
+                end_s=float(times[i]),
+                score=float(c[0]),
+                evidence={
+                    "content_delta": round(float(c[0]), 3),
+                    "hue_delta": round(float(c[1]), 3),
+                    "sat_delta": round(float(c[2]), 3),
+                    "lum_delta": round(float(c[3]), 3),
+                    "edge_delta": round(float(c[4]), 3),
+                },
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# fades
+
+
+def _monotone_runs(mean: np.ndarray, eps: float, max_stall: int) -> list[tuple[int, int]]:
+    """Maximal runs [a, b] (frame indices) over which mean luma moves one way, allowing ``max_stall`` flat
+    steps inside a run."""
+    d = np.diff(mean)
+    sign = np.where(d > eps, 1, np.where(d < -eps, -1, 0))
+    runs: list[tuple[int, int]] = []
+    i, n = 0, len(sign)
+    while i < n:
+        if sign[i] == 0:
+            i += 1
+            continue
+        s, a, j, last, stall = sign[i], i, i, i, 0
+        while j + 1 < n:
+            nxt = sign[j + 1]
+            if nxt == s:
+                last, stall = j + 1, 0
+            elif nxt == 0 and stall < max_stall:
+                stall += 1
+            else:
+                break
+            j += 1
+        runs.append((a, last + 1))
+        i = last + 1
+    return runs
+
+
+def _fades(mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotConfig) -> list[Transition]:
+    out: list[Transition] = []
+    for a, b in _monotone_runs(mean, cfg.fade_step_eps, cfg.fade_max_stall):
+        swing = float(mean[b] - mean[a])
+        if abs(swing) < cfg.fade_min_swing or b - a < cfg.fade_min_frames:
+            continue
+        # One big step with a small tail is a cut, not a ramp.
+        if float(np.abs(np.diff(mean[a : b + 1])).max()) > 0.5 * abs(swing):
+            continue
+        ends = []
+        for k in (a, b):
+            if spread[k] <= cfg.flat_std and mean[k] <= cfg.black_level:
+                ends.append(0.0)
+            elif spread[k] <= cfg.flat_std and mean[k] >= cfg.white_level:
+                ends.append(255.0)
+        if not ends:
+            continue
+        # [a, b] spans the first changed frame (a + 1) back to one frame before it for the rate of change;
+        # report the ramp as its first changing frame through the frame where it arrives.
+        start, end = float(times[a + 1]), float(times[b])
+        out.append(
+            Transition(
+                kind="fade",
+                start_s=start,
+                end_s=end,
+                score=abs(swing),
+                evidence={
+                    "luma_start": round(float(mean[a]), 2),
+                    "luma_end": round(float(mean[b]), 2),
+                    "luma_swing": round(abs(swing), 2),
+                    "flat_level": ends[-1] if swing > 0 else ends[0],
+                    "frames": float(b - a),
+                },
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dissolves
+
+
+def _dissolves(
+    luma: np.ndarray, scores: np.ndarray, times: np.ndarray, fades: list[Transition], cfg: ShotConfig
+) -> list[Transition]:
+    """Spans where frame i-k and i+k differ a lot, no step between them is cut-like, and the middle frame is
+    a blend of the two ends. Our own code: PySceneDetect has no dissolve detector."""
+    n = len(times)
+    if n < 5:
+        return []
+    step = float(np.median(np.diff(times)))
+    k = max(2, round(cfg.dissolve_window_s / max(step, 1e-3) / 2))
+    if n <= 2 * k:
+        return []
+    content = scores[:, 0]
+    small = luma[:, ::2, ::2].reshape(n, -1).astype(np.float32)
+    hits: list[tuple[int, int, float, float]] = []
+    for m in range(k, n - k, max(1, k // 2)):
+        a, b = m - k, m + k
+        if float(content[a + 1 : b + 1].max()) >= cfg.threshold:
+            continue
+        if any(f.start_s - step <= times[m] <= f.end_s + step for f in fades):
+            continue
+        fa, fb, fm = small[a], small[b], small[m]
+        diff = fa - fb
+        delta = float(np.abs(diff).mean())
+        if delta < cfg.dissolve_min_delta:
+            continue
+        # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
+        if _correlation(fa, fb) > 0.6:
+            continue
+        denom = float(diff @ diff)
+        alpha = float(np.clip((fm - fb) @ diff / denom, 0.0, 1.0))
+        resid = fm - (alpha * fa + (1 - alpha) * fb)
+        rel = float(np.abs(resid).mean()) / delta
+        # A blend sits between its ends; a camera move over the same span leaves a large residual.
+        if rel <= cfg.dissolve_max_residual and 0.2 <= alpha <= 0.8:
+            hits.append((a, b, delta, rel))
+    out: list[Transition] = []
+    for a, b, delta, rel in hits:
+        if out and times[a] <= out[-1].end_s:
+            prev = out[-1]
+            out[-1] = Transition(
+                "dissolve", prev.start_s, float(times[b]), max(prev.score, delta), prev.evidence
+            )
+            continue
+        out.append(
+            Transition(
+                kind="dissolve",
+                start_s=float(times[a]),
+                end_s=float(times[b]),
+                score=delta,
+                evidence={"luma_delta": round(delta, 2), "blend_residual": round(rel, 3)},
+            )
+        )
+    return out
+
+
+def _correlation(x: np.ndarray, y: np.ndarray) -> float:
+    xc, yc = x - x.mean(), y - y.mean()
+    den = float(np.sqrt((xc @ xc) * (yc @ yc)))
+    return float(xc @ yc) / den if den > 0 else 1.0
