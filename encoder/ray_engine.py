@@ -1,0 +1,278 @@
+"""Batch encoding on Ray Data: the same shard folder, failures table and resume rules as ``encoder.batch``.
+
+The driver decides what is left to do exactly as the local engine does (``ShardStore.done_sources`` and the
+failures table), hands the remaining paths to Ray Data as a dataset of one path per block, and maps it with
+a pool of actors that each build ``encoder.pipeline.Encoder`` once (one GPU per actor for the ``vlm``
+backbone, one CPU for ``evidence``). Actors return one row per file: ``(file, ok, payload, error)``, where
+``payload`` is the record as parquet bytes in the project's record schema. Only the driver writes: each
+finished record becomes a part file through ``ShardStore.write_part`` the moment its row arrives, failures go
+to the same failures table, and the parts are compacted at the end. A killed driver therefore loses only the
+rows in flight, and the next run skips everything already written.
+
+Paths must be readable from every Ray node (a shared file system or a mounted bucket); the output folder
+only needs to exist on the driver. ``ray`` is imported inside the functions here: the extra is optional.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from encoder.batch import (
+    DEFAULT_SHARD_SIZE,
+    BatchResult,
+    ShardStore,
+    collect_inputs,
+    source_key,
+)
+from sv6d.errors import ConfigError, SV6DError
+from sv6d.record import SV6DRecord
+from sv6d.record_io import frame_to_records, records_to_frame
+
+# Columns of the rows that actors send back to the driver.
+RESULT_COLUMNS = ("file", "ok", "payload", "error")
+DEFAULT_FACTORY = "encoder.pipeline:Encoder"
+LOST_IN_RAY = "the Ray task encoding this file failed (worker process or node lost); rerun to retry"
+
+
+def record_to_bytes(record: SV6DRecord) -> bytes:
+    """One record as parquet bytes in ``RECORD_SCHEMA`` (what an actor sends to the driver)."""
+    buf = io.BytesIO()
+    records_to_frame([record]).write_parquet(buf)
+    return buf.getvalue()
+
+
+def record_from_bytes(payload: bytes) -> SV6DRecord:
+    """Inverse of ``record_to_bytes``."""
+    import polars as pl
+
+    (record,) = frame_to_records(pl.read_parquet(io.BytesIO(payload)))
+    return record
+
+
+def load_factory(spec: str) -> Callable[..., Any]:
+    """Resolve ``"module:attribute"`` to the callable that builds an encoder (something with
+    ``encode_file(path) -> SV6DRecord``)."""
+    import importlib
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"encoder factory {spec!r} must look like 'module:attribute'")
+    factory = getattr(importlib.import_module(module_name), attr, None)
+    if not callable(factory):
+        raise ConfigError(f"encoder factory {spec!r}: {attr!r} is not a callable in {module_name}")
+    return factory  # type: ignore[no-any-return]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SV6DError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+class EncodeActor:
+    """A Ray Data actor: builds the encoder once, then encodes batches of paths into result rows.
+
+    Per-file errors are caught and returned as rows, so one bad video never fails a block.
+    """
+
+    def __init__(self, encoder_options: dict[str, Any], encoder_factory: str = DEFAULT_FACTORY) -> None:
+        # Ray sets OMP_NUM_THREADS to the actor's CPUs; OpenCV has its own pool and would oversubscribe.
+        try:
+            import cv2
+
+            cv2.setNumThreads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+        except ImportError:  # pragma: no cover - cv2 is a dependency
+            pass
+        self.encoder = load_factory(encoder_factory)(**encoder_options)
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa
+
+        files: list[str] = []
+        oks: list[bool] = []
+        payloads: list[bytes | None] = []
+        errors: list[str | None] = []
+        for path in batch.column("path").to_pylist():
+            files.append(path)
+            try:
+                record = self.encoder.encode_file(path)
+                payloads.append(record_to_bytes(record))
+                oks.append(True)
+                errors.append(None)
+            except Exception as exc:
+                payloads.append(None)
+                oks.append(False)
+                errors.append(_describe(exc))
+        return pa.table(
+            {
+                "file": pa.array(files, pa.string()),
+                "ok": pa.array(oks, pa.bool_()),
+                "payload": pa.array(payloads, pa.binary()),
+                "error": pa.array(errors, pa.string()),
+            }
+        )
+
+
+def actor_resources(encoder_options: dict[str, Any], num_gpus_per_worker: float | None) -> dict[str, float]:
+    """Ray resources per actor: a GPU for the ``vlm`` backbone (unless overridden), one CPU otherwise."""
+    backbone = encoder_options.get("backbone", "evidence")
+    gpus = num_gpus_per_worker if num_gpus_per_worker is not None else (1.0 if backbone == "vlm" else 0.0)
+    if gpus < 0:
+        raise ConfigError(f"num_gpus_per_worker must be >= 0, got {gpus}")
+    return {"num_cpus": 1.0, "num_gpus": float(gpus)}
+
+
+def encode_batch_ray(
+    inputs: Iterable[str | Path],
+    out_dir: str | Path,
+    workers: int = 2,
+    encoder_options: dict[str, Any] | None = None,
+    retry_failed: bool = False,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    on_progress: Callable[[str, str], None] | None = None,
+    *,
+    ray_address: str | None = None,
+    num_gpus_per_worker: float | None = None,
+    encoder_factory: str = DEFAULT_FACTORY,
+) -> BatchResult:
+    """``encoder.batch.encode_batch`` on Ray Data: same arguments, result, shard folder and failures table.
+
+    ``workers`` is the size of the actor pool. ``ray_address`` connects to a running cluster (else
+    ``$RAY_ADDRESS``, else a local instance started here and shut down at the end; an instance already
+    initialised by the caller is used as is). ``num_gpus_per_worker`` overrides the GPUs per actor
+    (default 1 for ``vlm``, 0 for ``evidence``; 0.5 packs two actors on a GPU). ``encoder_factory``
+    (``"module:callable"``, default ``encoder.pipeline:Encoder``) builds each actor's encoder from
+    ``encoder_options``; it must be importable on every node.
+    """
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:  # pragma: no cover - depends on the optional extra
+        raise ConfigError(
+            "the ray engine needs the optional extra: pip install 'sv6d[ray]' (ray[data])"
+        ) from exc
+
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    options = dict(encoder_options or {})
+    # Resolve the factory here first: a typo should fail once, not once per file on every actor.
+    load_factory(encoder_factory)
+    resources = actor_resources(options, num_gpus_per_worker)
+
+    store = ShardStore(out_dir)
+    store.root.mkdir(parents=True, exist_ok=True)
+    files = collect_inputs(inputs)
+    done = store.done_sources()
+    failed_before = set(store.failures()["file"].to_list())
+    result = BatchResult()
+    todo: list[str] = []
+    for f in files:
+        key = source_key(f)
+        if key in done or (key in failed_before and not retry_failed):
+            result.skipped.append(key)
+            if on_progress:
+                on_progress(key, "skipped")
+        elif key not in todo:
+            todo.append(key)
+
+    if todo:
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+        try:
+            _run(ray, todo, options, encoder_factory, resources, workers, store, result, on_progress)
+        finally:
+            if started_here:
+                ray.shutdown()
+    store.compact(shard_size)
+    return result
+
+
+def _run(
+    ray: Any,
+    todo: list[str],
+    options: dict[str, Any],
+    encoder_factory: str,
+    resources: dict[str, float],
+    workers: int,
+    store: ShardStore,
+    result: BatchResult,
+    on_progress: Callable[[str, str], None] | None,
+) -> None:
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    # One path per block: a block whose task dies (an actor killed by a bad file, a lost node) is skipped
+    # and its one file recorded as failed, instead of failing the whole run.
+    ctx.max_errored_blocks = len(todo)
+    ds = ray.data.from_items([{"path": p} for p in todo], override_num_blocks=len(todo))
+    with warnings.catch_warnings():
+        # Ray 2.60 deprecates passing actor options as remote args but offers no named parameter for
+        # retries yet; its default (retry forever) would loop on a file that kills its worker.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        mapped = _map(ray, ds, options, encoder_factory, resources, workers)
+    seen: set[str] = set()
+    try:
+        for row in mapped.iter_rows():
+            path = str(row["file"])
+            seen.add(path)
+            if row["ok"]:
+                record = record_from_bytes(row["payload"])
+                store.write_part(record)
+                store.clear_failure(path)
+                result.encoded.append({"file": path, "video_id": record.video_id})
+                if on_progress:
+                    on_progress(path, "encoded")
+            else:
+                _fail(store, result, on_progress, path, str(row["error"]))
+    except Exception as exc:
+        # The streaming execution itself failed: what arrived is already written; the rest is recorded
+        # with the reason so that the run's summary is complete and --retry-failed picks it up.
+        reason = f"{LOST_IN_RAY}: {_describe(exc)}"
+        for path in todo:
+            if path not in seen:
+                seen.add(path)
+                _fail(store, result, on_progress, path, reason)
+        return
+    for path in todo:
+        if path not in seen:
+            _fail(store, result, on_progress, path, LOST_IN_RAY)
+
+
+def _map(
+    ray: Any,
+    ds: Any,
+    options: dict[str, Any],
+    encoder_factory: str,
+    resources: dict[str, float],
+    workers: int,
+) -> Any:
+    return ds.map_batches(
+        EncodeActor,
+        fn_constructor_kwargs={"encoder_options": options, "encoder_factory": encoder_factory},
+        batch_size=1,
+        batch_format="pyarrow",
+        compute=ray.data.ActorPoolStrategy(size=workers),
+        num_cpus=resources["num_cpus"],
+        num_gpus=resources["num_gpus"],
+        # A crashed actor is restarted; the file it was on is tried once more, then its block is dropped.
+        max_restarts=-1,
+        max_task_retries=1,
+    )
+
+
+def _fail(
+    store: ShardStore,
+    result: BatchResult,
+    on_progress: Callable[[str, str], None] | None,
+    path: str,
+    error: str,
+) -> None:
+    store.add_failure(path, error)
+    result.failed.append({"file": path, "error": error})
+    if on_progress:
+        on_progress(path, "failed")
