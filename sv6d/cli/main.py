@@ -21,6 +21,7 @@ app = typer.Typer(
 COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_vocab",
     "sv6d.cli.cmd_encode",
+    "sv6d.cli.cmd_cuts",
 ]
 
 for _name in COMMAND_MODULES:
