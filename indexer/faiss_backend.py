@@ -448,7 +448,6 @@ class FaissIndex(VectorIndex):
         new_ids: dict[str, np.ndarray],
         new_vectors: dict[str, np.ndarray],
     ) -> None:
-        faiss = _faiss()
         gen = manifest.generation
         levels: dict[str, _LevelData] = {}
         for level in LEVELS:
