@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 	# CPU torch first, pinned by constraints.txt, so nothing later pulls the CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	# Headless Chromium for the search page's end-to-end test (Debian packages; the test skips without it).
+	command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1)); } || \
+	  echo "chromium not installed: the search page test will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)
