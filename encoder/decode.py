@@ -14,9 +14,8 @@ Every unusable input raises :class:`sv6d.errors.VideoInputError` naming the file
 
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -85,7 +84,9 @@ def _open(p: Path) -> Any:
     except PermissionError as exc:
         raise VideoInputError(p, "permission denied: the file is not readable") from exc
     except (av.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise VideoInputError(p, f"not a readable video container ({_reason(exc)})") from exc
+        raise VideoInputError(
+            p, f"not a readable video container: truncated, corrupt or not a video ({_reason(exc)})"
+        ) from exc
 
 
 def _reason(exc: BaseException) -> str:
@@ -104,10 +105,16 @@ def _video_stream(p: Path, container: Any) -> Any:
 
 
 def _nominal_fps(stream: Any) -> float:
-    for rate in (stream.base_rate, stream.guessed_rate, stream.average_rate):
-        if rate and float(rate) > 0 and float(rate) < 1000:
-            return float(rate)
-    return 0.0
+    """The nominal frame rate: FFmpeg's guess (r_frame_rate, corrected), which stays on the nominal timeline
+    when frames are dropped (goldeneye-vfr-drop3: 23.976 while the average is 16). When timestamps are
+    irregular the guess can be the timestamp resolution instead (100 fps for millisecond PTS); more than
+    twice the average rate then falls back to the average."""
+    avg = float(stream.average_rate) if stream.average_rate else 0.0
+    for rate in (stream.guessed_rate, stream.base_rate, stream.average_rate):
+        r = float(rate) if rate else 0.0
+        if 0 < r < 1000 and not (avg > 0 and r > 2.0 * avg):
+            return r
+    return avg if 0 < avg < 1000 else 0.0
 
 
 def _declared_duration(container: Any, stream: Any) -> float | None:
@@ -188,8 +195,9 @@ def _info(p: Path, container: Any, stream: Any, first: Any, duration_s: float | 
         )
     avg = stream.average_rate
     fps = _nominal_fps(stream)
-    vfr = bool(avg and fps and abs(float(avg) - fps) / fps > 0.01)
-    duration = duration_s if duration_s is not None else (_declared_duration(container, stream) or 0.0)
+    declared = _declared_duration(container, stream)
+    vfr = bool(declared and avg and fps and abs(float(avg) - fps) / fps > 0.01)
+    duration = duration_s if duration_s is not None else (declared or 0.0)
     return VideoInfo(
         path=str(p),
         duration_s=float(duration),
@@ -275,7 +283,7 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
     thumbs: list[np.ndarray] = []
     thumb_times: list[float] = []
     first: Any = None
-    t0 = 0.0
+    t0: float | None = None
     last_t = -1.0
     rot_k = 0
     thumb_size = frame_size = (0, 0)
@@ -288,7 +296,6 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
             first = frame
             info0 = _info(p, container, vstream, frame)  # raises on a picture too small
             rot_k = (info0.rotation // 90) % 4
-            t0 = float(frame.time) if frame.time is not None else 0.0
             disp_w, disp_h = info0.width, info0.height
             tw = min(cfg.thumb_width, disp_w)
             th = max(2, round(tw * disp_h / disp_w / 2) * 2)
@@ -297,9 +304,16 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
             # swscale works on the stored (unrotated) picture: swap the target for quarter turns
             thumb_size = (th, tw) if rot_k % 2 else (tw, th)
             frame_size = (fh, fw) if rot_k % 2 else (fw, fh)
-        t = float(frame.time) - t0 if frame.time is not None else last_t + 1.0 / (fps or 25.0)
-        if t <= last_t:  # broken or missing PTS: keep time monotonic
-            t = last_t + 1.0 / (fps or 25.0)
+        step = 1.0 / (fps or 25.0)
+        expected = last_t + step if thumbs else 0.0
+        if frame.time is None:  # raw streams carry no PTS: count frames at the nominal rate
+            t = expected
+        else:
+            if t0 is None:
+                t0 = float(frame.time) - expected
+            t = float(frame.time) - t0
+            if thumbs and t <= last_t:  # broken PTS: keep time monotonic
+                t = expected
         if t > cfg.max_duration_s:
             raise VideoInputError(p, f"too long (more than {cfg.max_duration_s:.0f} s of video)")
         last_t = t
@@ -360,8 +374,13 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
         )
 
     info = _info(p, container, vstream, first, duration_s=duration)
+    if len(thumb_times) > 2:
+        # Measured, not declared: frame intervals that vary by more than half the typical one.
+        steps = np.diff(np.asarray(thumb_times))
+        med = float(np.median(steps))
+        info = replace(info, variable_frame_rate=bool(med > 0 and float(np.ptp(steps)) > 0.5 * med))
     if not fps and len(thumb_times) > 1:
-        info = _replace_fps(info, (len(thumb_times) - 1) / max(thumb_times[-1], 1e-6))
+        info = replace(info, fps=(len(thumb_times) - 1) / max(thumb_times[-1], 1e-6))
 
     frames, times = sampler.result()
     audio = sample_rate = None
@@ -380,9 +399,3 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
         audio=audio,
         sample_rate=sample_rate,
     )
-
-
-def _replace_fps(info: VideoInfo, fps: float) -> VideoInfo:
-    from dataclasses import replace
-
-    return replace(info, fps=float(fps) if math.isfinite(fps) else 0.0)
