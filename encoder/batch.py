@@ -165,6 +165,27 @@ class ShardStore:
 _WORKER_ENCODER: Any = None
 
 
+def build_encoder(**options: Any) -> Any:
+    """An ``encoder.pipeline.Encoder`` from plain options (picklable, so workers can rebuild it).
+
+    Keys: ``backbone`` (name), ``backbone_options`` (dict, e.g. ``{"checkpoint": DIR}``), ``heads_dir``
+    (a saved heads folder), ``hook_s``; anything else goes to ``Encoder`` as is.
+    """
+    from encoder.backbone import get_backbone
+    from encoder.pipeline import Encoder
+
+    opts = dict(options)
+    name = opts.pop("backbone", "evidence")
+    backbone = get_backbone(name, **opts.pop("backbone_options", {}))
+    heads_dir = opts.pop("heads_dir", None)
+    heads = None
+    if heads_dir is not None:
+        from encoder.contrastive.heads import load_heads
+
+        heads = load_heads(heads_dir)
+    return Encoder(backbone=backbone, heads=heads, **opts)
+
+
 def _init_worker(encoder_options: dict[str, Any]) -> None:
     # One thread per library inside each worker: the processes are the parallelism.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -175,9 +196,7 @@ def _init_worker(encoder_options: dict[str, Any]) -> None:
     except ImportError:  # pragma: no cover - cv2 is a dependency
         pass
     global _WORKER_ENCODER
-    from encoder.pipeline import Encoder
-
-    _WORKER_ENCODER = Encoder(**encoder_options)
+    _WORKER_ENCODER = build_encoder(**encoder_options)
 
 
 def _encode_in_worker(path: str) -> SV6DRecord:

@@ -17,6 +17,10 @@ CheckpointOption = Annotated[
 HeadsOption = Annotated[Path | None, typer.Option("--heads", help="Folder of trained projection heads.")]
 HookOption = Annotated[float, typer.Option("--hook-s", help="Hook window length in seconds.")]
 WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Worker processes.")]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local (processes on this machine, default) or ray (a Ray cluster).")
+]
+ENGINES = ("local", "ray")
 
 
 def encoder_options(
@@ -55,36 +59,64 @@ def register(app: typer.Typer) -> None:
         retry_failed: Annotated[
             bool, typer.Option("--retry-failed", help="Retry files that failed before.")
         ] = False,
+        engine: EngineOption = "local",
+        ray_address: Annotated[
+            str | None,
+            typer.Option("--ray-address", help="Ray cluster address (--engine ray; default: local)."),
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Encode videos into SV6D records (parquet shards), resumably, with a failures table."""
         from encoder.batch import collect_inputs
+        from sv6d.errors import ConfigError
 
+        if engine not in ENGINES:
+            raise ConfigError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
+        if ray_address is not None and engine != "ray":
+            raise ConfigError("--ray-address only applies to --engine ray")
         options = encoder_options(backbone, checkpoint, heads, hook_s)
         out_dir = out or data_dir(data_dir_opt) / "records"
         total = len(collect_inputs(inputs))
-        result = _run_with_progress(inputs, out_dir, workers, options, retry_failed, total)
+        result = _run_with_progress(
+            inputs, out_dir, workers, options, retry_failed, total, engine, ray_address
+        )
         emit(result.to_json(), as_json, lambda r: _render(r, out_dir))
         if result.failed and not result.encoded and not result.skipped:
             raise typer.Exit(1)
 
 
 def _run_with_progress(
-    inputs: list[Path], out_dir: Path, workers: int, options: dict[str, Any], retry_failed: bool, total: int
+    inputs: list[Path],
+    out_dir: Path,
+    workers: int,
+    options: dict[str, Any],
+    retry_failed: bool,
+    total: int,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> Any:
     from tqdm import tqdm
 
-    from encoder.batch import encode_batch
-
     with tqdm(total=total, desc="encode", unit="video", file=sys.stderr, disable=None, leave=False) as bar:
-        return encode_batch(
-            inputs,
-            out_dir,
-            workers=workers,
-            encoder_options=options,
-            retry_failed=retry_failed,
-            on_progress=lambda _f, _s: bar.update(1),
-        )
+        kwargs: dict[str, Any] = {
+            "workers": workers,
+            "encoder_options": options,
+            "retry_failed": retry_failed,
+            "on_progress": lambda _f, _s: bar.update(1),
+        }
+        if engine == "ray":
+            from encoder.ray_engine import encode_batch_ray
+
+            return encode_batch_ray(
+                inputs,
+                out_dir,
+                ray_address=ray_address,
+                encoder_factory="encoder.batch:build_encoder",
+                **kwargs,
+            )
+        from encoder.batch import encode_batch
+
+        return encode_batch(inputs, out_dir, **kwargs)
 
 
 def _render(r: dict[str, Any], out_dir: Path) -> None:
