@@ -21,7 +21,9 @@ app = typer.Typer(
 COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_vocab",
     "sv6d.cli.cmd_encode",
+    "sv6d.cli.cmd_ingest",
     "sv6d.cli.cmd_cuts",
+    "sv6d.cli.cmd_experiment",
 ]
 
 for _name in COMMAND_MODULES:
