@@ -1,0 +1,390 @@
+"""The fixed, documented raw feature layout of the evidence backbone.
+
+Each dimension's raw vector is computed for any window (the whole video, the hook window, each shot) from the
+``Measurements`` of one pass. Every component is named; raw values are mapped to about [0, 1] (or [-1, 1] for
+signed ones) by the fixed constants shown, and ``FEATURE_CENTRE`` / ``FEATURE_SPREAD`` (typical value and
+spread of each component, used by ``encoder.heads.FixedLayoutHeads`` to standardise) sit beside them. The last
+structural component of every dimension is a constant ``bias`` so that no vector is ever zero.
+
+| dimension | component | raw value (window) |
+|---|---|---|
+| subject | face_frame_ratio | share of face-checked frames with >= 1 face |
+| subject | face_count | mean faces per checked frame / 3, clipped to 1 |
+| subject | multi_face_ratio | share of checked frames with >= 2 faces |
+| subject | face_area_max | sqrt(largest face area / frame area), max over frames |
+| subject | face_area_mean | sqrt(largest face area / frame area), mean over frames with a face |
+| subject | face_x | 2 * (mean centre x of the largest face - 0.5), 0 without faces |
+| subject | face_y | 2 * (mean centre y of the largest face - 0.5), 0 without faces |
+| subject | bias | 1 |
+| aesthetics | luma | mean luma / 255 |
+| aesthetics | contrast | 2 * mean within-frame luma std / 255, clipped to 1 |
+| aesthetics | saturation | mean HSV saturation |
+| aesthetics | warmth | 4 * mean (R - B) / 255, clipped to [-1, 1] |
+| aesthetics | sharpness | log10(1 + Laplacian variance) / 4, clipped to [0, 1.5] |
+| aesthetics | orientation | log(height / width) / log(16 / 9), clipped to [-1, 1] (+ portrait) |
+| aesthetics | luma_variation | 4 * std over frames of mean luma, clipped to 1 |
+| aesthetics | low_key_ratio | share of frames with mean luma < LOW_KEY_LUMA |
+| aesthetics | high_key_ratio | share of frames with mean luma > HIGH_KEY_LUMA |
+| aesthetics | bias | 1 |
+| camera | pan_x | content motion x (frame widths / s) / 0.5, clipped to [-1, 1] (+ = pan left) |
+| camera | pan_y | content motion y (frame heights / s) / 0.5, clipped to [-1, 1] (+ = tilt up) |
+| camera | zoom | log-scale rate / 0.3, clipped to [-1, 1] (+ = push in) |
+| camera | abs_pan_x | abs(pan_x) |
+| camera | abs_pan_y | abs(pan_y) |
+| camera | abs_zoom | abs(zoom) |
+| camera | shake | jitter (frame fractions per step) / 0.03, clipped to 1 |
+| camera | speed | mean translation speed (frames / s) / 0.5, clipped to 1 |
+| camera | static_ratio | share of steps slower than STATIC_STEP_SPEED |
+| camera | bias | 1 |
+| editing | cut_rate | cuts per second / 3, clipped to 1 |
+| editing | shot_length | log2(mean shot length s) / 4, clipped to [-1, 1] |
+| editing | shot_length_cv | coefficient of variation of shot lengths / 1.5, clipped to 1 |
+| editing | min_shot | shortest shot (s) / 4, clipped to 1 |
+| editing | longest_share | longest shot / window length |
+| editing | fade_rate | fades per second * 5, clipped to 1 |
+| editing | jump_cut_ratio | share of cuts that are jump cuts |
+| editing | has_cut | 1 when the window holds a cut |
+| editing | bias | 1 |
+| narrative | energy_mean | mean energy |
+| narrative | energy_std | 2 * std of energy, clipped to 1 |
+| narrative | energy_max | max energy |
+| narrative | peak_position | time of max energy, fraction of the window |
+| narrative | energy_trend | slope * window length, clipped to [-1, 1] |
+| narrative | energy_r | correlation of energy with time |
+| narrative | open_energy | mean energy over the window's first second |
+| narrative | close_energy | mean energy over the window's last second |
+| narrative | first_last_similarity | similarity of the window's first and last analysis frames |
+| narrative | bias | 1 |
+| dissemination | text_frame_ratio | share of frames with text-line coverage >= TEXT_MIN_AREA |
+| dissemination | text_area | mean text-line coverage / 0.1, clipped to 1 |
+| dissemination | text_y | 2 * (mean text centre y - 0.5), 0 without text |
+| dissemination | static_tail | static tail inside the window (s) / 3, clipped to 1 |
+| dissemination | open_loudness | (dBFS of the window's first second + 60) / 60, clipped to [0, 1] |
+| dissemination | loudness | (dBFS over the window + 60) / 60, clipped to [0, 1] |
+| dissemination | onset_rate | audio onsets per second / 4, clipped to 1 |
+| dissemination | synced_cuts | share of cuts within SYNC_TOLERANCE_S of an onset |
+| dissemination | has_audio | 1 when the video has an audio track |
+| dissemination | bias | 1 |
+| dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
+
+The text part is zeros when no title, caption or hashtags are given.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from encoder.evidence.editing import window_editing
+from encoder.evidence.measure import Measurements
+from encoder.evidence.motion import window_motion
+from encoder.evidence.narrative import slope_and_r, window_energy
+from sv6d.dimensions import DIMENSIONS, Dimension
+
+LOW_KEY_LUMA = 0.25  # mean luma below this is a dark (low-key) frame
+HIGH_KEY_LUMA = 0.7  # mean luma above this is a bright (high-key) frame
+STATIC_STEP_SPEED = 0.02  # frames / s: a step slower than this is a still camera
+TEXT_MIN_AREA = 0.004  # text-line coverage from which a frame counts as showing text
+SYNC_TOLERANCE_S = 0.1  # a cut within this of an audio onset is synced (a 25 fps frame is 0.04 s)
+JUMP_CUT_SIMILARITY = 0.75  # frames across a cut at least this alike: a jump cut
+TEXT_COMPONENTS = 8  # MiniLM 384-d -> this many components
+TEXT_WEIGHT = 0.5  # the text part's expected norm, kept below the structural part's so it cannot swamp it
+TEXT_SEED = 6  # seed of the fixed projection matrix
+MINILM_DIM = 384
+
+# (name, centre, spread) per component; centre/spread are the typical value and spread heads standardise with.
+_LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
+    Dimension.SUBJECT: [
+        ("face_frame_ratio", 0.2, 0.4),
+        ("face_count", 0.1, 0.2),
+        ("multi_face_ratio", 0.05, 0.2),
+        ("face_area_max", 0.1, 0.2),
+        ("face_area_mean", 0.1, 0.2),
+        ("face_x", 0.0, 0.3),
+        ("face_y", 0.0, 0.3),
+        ("bias", 0.0, 1.0),
+    ],
+    Dimension.AESTHETICS: [
+        ("luma", 0.45, 0.2),
+        ("contrast", 0.4, 0.2),
+        ("saturation", 0.35, 0.2),
+        ("warmth", 0.0, 0.4),
+        ("sharpness", 0.8, 0.3),
+        ("orientation", 0.0, 1.0),
+        ("luma_variation", 0.1, 0.2),
+        ("low_key_ratio", 0.2, 0.4),
+        ("high_key_ratio", 0.2, 0.4),
+        ("bias", 0.0, 1.0),
+    ],
+    Dimension.CAMERA: [
+        ("pan_x", 0.0, 0.4),
+        ("pan_y", 0.0, 0.4),
+        ("zoom", 0.0, 0.4),
+        ("abs_pan_x", 0.15, 0.3),
+        ("abs_pan_y", 0.15, 0.3),
+        ("abs_zoom", 0.15, 0.3),
+        ("shake", 0.15, 0.3),
+        ("speed", 0.2, 0.3),
+        ("static_ratio", 0.5, 0.4),
+        ("bias", 0.0, 1.0),
+    ],
+    Dimension.EDITING: [
+        ("cut_rate", 0.2, 0.3),
+        ("shot_length", 0.3, 0.4),
+        ("shot_length_cv", 0.2, 0.3),
+        ("min_shot", 0.4, 0.4),
+        ("longest_share", 0.6, 0.3),
+        ("fade_rate", 0.1, 0.3),
+        ("jump_cut_ratio", 0.05, 0.3),
+        ("has_cut", 0.5, 0.5),
+        ("bias", 0.0, 1.0),
+    ],
+    Dimension.NARRATIVE: [
+        ("energy_mean", 0.2, 0.15),
+        ("energy_std", 0.15, 0.2),
+        ("energy_max", 0.35, 0.2),
+        ("peak_position", 0.5, 0.3),
+        ("energy_trend", 0.0, 0.3),
+        ("energy_r", 0.0, 0.5),
+        ("open_energy", 0.2, 0.2),
+        ("close_energy", 0.2, 0.2),
+        ("first_last_similarity", 0.4, 0.3),
+        ("bias", 0.0, 1.0),
+    ],
+    Dimension.DISSEMINATION: [
+        ("text_frame_ratio", 0.3, 0.4),
+        ("text_area", 0.2, 0.3),
+        ("text_y", 0.0, 0.5),
+        ("static_tail", 0.1, 0.3),
+        ("open_loudness", 0.5, 0.3),
+        ("loudness", 0.5, 0.3),
+        ("onset_rate", 0.3, 0.3),
+        ("synced_cuts", 0.2, 0.4),
+        ("has_audio", 0.7, 0.5),
+        ("bias", 0.0, 1.0),
+        *[(f"text_{i}", 0.0, 1.0) for i in range(TEXT_COMPONENTS)],
+    ],
+}
+
+FEATURE_NAMES: dict[Dimension, list[str]] = {d: [c[0] for c in _LAYOUT[d]] for d in DIMENSIONS}
+FEATURE_CENTRE: dict[Dimension, np.ndarray] = {
+    d: np.array([c[1] for c in _LAYOUT[d]], dtype=np.float32) for d in DIMENSIONS
+}
+FEATURE_SPREAD: dict[Dimension, np.ndarray] = {
+    d: np.array([c[2] for c in _LAYOUT[d]], dtype=np.float32) for d in DIMENSIONS
+}
+FEATURE_SIZES: dict[Dimension, int] = {d: len(FEATURE_NAMES[d]) for d in DIMENSIONS}
+
+
+@lru_cache(maxsize=1)
+def text_projection() -> np.ndarray:
+    """The fixed (TEXT_COMPONENTS, 384) Gaussian projection; rows scaled so a unit input keeps ~unit norm."""
+    rng = np.random.default_rng(TEXT_SEED)
+    return (rng.standard_normal((TEXT_COMPONENTS, MINILM_DIM)) / np.sqrt(TEXT_COMPONENTS)).astype(np.float32)
+
+
+def reduce_text_embedding(embedding: np.ndarray | None) -> np.ndarray:
+    """MiniLM embedding (384,) -> TEXT_COMPONENTS weighted components; zeros when there is no text."""
+    if embedding is None:
+        return np.zeros(TEXT_COMPONENTS, dtype=np.float32)
+    emb = np.asarray(embedding, dtype=np.float32).ravel()
+    norm = float(np.linalg.norm(emb))
+    if emb.size != MINILM_DIM or norm == 0:
+        raise ValueError(f"text embedding must be a non-zero {MINILM_DIM}-vector, got shape {emb.shape}")
+    return (TEXT_WEIGHT * (text_projection() @ (emb / norm))).astype(np.float32)
+
+
+def _clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    return float(min(hi, max(lo, x)))
+
+
+def _in(times: np.ndarray, start: float, end: float) -> np.ndarray:
+    return (times >= start - 1e-6) & (times < end + 1e-6)
+
+
+def subject_features(m: Measurements, start: float, end: float) -> np.ndarray:
+    f = m.faces
+    sel = _in(f.times_s, start, end)
+    if not sel.any() and len(f.times_s):
+        sel = np.zeros(len(f.times_s), dtype=bool)
+        sel[int(np.argmin(np.abs(f.times_s - (start + end) / 2)))] = True
+    count, area, cx, cy = f.count[sel], f.max_area[sel], f.cx[sel], f.cy[sel]
+    if len(count) == 0:
+        return np.array([0, 0, 0, 0, 0, 0, 0, 1], dtype=np.float32)
+    has = count > 0
+    return np.array(
+        [
+            has.mean(),
+            _clip(count.mean() / 3),
+            (count >= 2).mean(),
+            np.sqrt(area.max()),
+            np.sqrt(area[has]).mean() if has.any() else 0.0,
+            2 * (cx[has].mean() - 0.5) if has.any() else 0.0,
+            2 * (cy[has].mean() - 0.5) if has.any() else 0.0,
+            1.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+def _frame_sel(m: Measurements, start: float, end: float) -> np.ndarray:
+    sel = _in(m.times_s, start, end)
+    if not sel.any() and len(m.times_s):
+        sel[int(np.argmin(np.abs(m.times_s - (start + end) / 2)))] = True
+    return sel
+
+
+def aesthetics_features(m: Measurements, start: float, end: float) -> np.ndarray:
+    c = m.colour
+    sel = _frame_sel(m, start, end)
+    orient = _clip(float(np.log(m.height / m.width) / np.log(16 / 9)), -1, 1)
+    if not sel.any():
+        return np.array([0, 0, 0, 0, 0, orient, 0, 1, 0, 1], dtype=np.float32)
+    luma = c.luma[sel]
+    return np.array(
+        [
+            luma.mean(),
+            _clip(2 * c.luma_std[sel].mean()),
+            c.saturation[sel].mean(),
+            _clip(4 * c.warmth[sel].mean(), -1, 1),
+            _clip(c.sharpness[sel].mean() / 4, 0, 1.5),
+            orient,
+            _clip(4 * luma.std()),
+            (luma < LOW_KEY_LUMA).mean(),
+            (luma > HIGH_KEY_LUMA).mean(),
+            1.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+def camera_features(m: Measurements, start: float, end: float) -> np.ndarray:
+    wm = window_motion(m.motion, start, end, m.motion_excluded)
+    s = m.motion
+    sel = s.valid & ~m.motion_excluded & (s.t0 >= start - 1e-6) & (s.t1 <= end + 1e-6)
+    if sel.any():
+        dt = np.maximum(s.t1[sel] - s.t0[sel], 1e-3)
+        step_speed = np.hypot(s.dx[sel], s.dy[sel]) / dt + np.abs(s.log_scale[sel]) / dt
+        static_ratio = float((step_speed < STATIC_STEP_SPEED).mean())
+    else:
+        static_ratio = 1.0
+    px, py, z = (
+        _clip(wm.dx_per_s / 0.5, -1, 1),
+        _clip(wm.dy_per_s / 0.5, -1, 1),
+        _clip(wm.zoom_per_s / 0.3, -1, 1),
+    )
+    return np.array(
+        [
+            px,
+            py,
+            z,
+            abs(px),
+            abs(py),
+            abs(z),
+            _clip(wm.jitter / 0.03),
+            _clip(wm.speed / 0.5),
+            static_ratio,
+            1.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+def editing_features(m: Measurements, start: float, end: float) -> np.ndarray:
+    we = window_editing(m.cuts, m.fades, m.shots, start, end, JUMP_CUT_SIMILARITY)
+    span = max(1e-6, end - start)
+    return np.array(
+        [
+            _clip(we.cuts_per_s / 3),
+            _clip(float(np.log2(max(we.mean_shot_s, 1e-3))) / 4, -1, 1),
+            _clip(we.shot_cv / 1.5),
+            _clip(we.min_shot_s / 4),
+            _clip(we.longest_shot_s / span),
+            _clip(we.n_fades / span * 5),
+            we.jump_cut_ratio,
+            1.0 if we.n_cuts else 0.0,
+            1.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+def narrative_features(m: Measurements, start: float, end: float) -> np.ndarray:
+    t_sel = (m.energy_t >= start - 1e-6) & (m.energy_t <= end + 1e-6)
+    e = window_energy(m.energy_t, m.energy, start, end)
+    t = m.energy_t[t_sel] if t_sel.any() else np.array([start])
+    span = max(1e-6, end - start)
+    slope, r = slope_and_r(t, e) if len(t) == len(e) else (0.0, 0.0)
+    peak_pos = float((t[int(np.argmax(e))] - start) / span) if len(t) == len(e) else 0.5
+    open_e = window_energy(m.energy_t, m.energy, start, min(end, start + 1.0)).mean()
+    close_e = window_energy(m.energy_t, m.energy, max(start, end - 1.0), end).mean()
+    return np.array(
+        [
+            e.mean(),
+            _clip(2 * e.std()),
+            e.max(),
+            _clip(peak_pos),
+            _clip(slope * span, -1, 1),
+            r,
+            open_e,
+            close_e,
+            m.window_first_last(start, end),
+            1.0,
+        ],
+        dtype=np.float32,
+    )
+
+
+def synced_fraction(m: Measurements, start: float, end: float) -> tuple[float, int]:
+    """Share of the cuts inside the window within SYNC_TOLERANCE_S of an audio onset, and their count."""
+    cuts = np.array([c.t for c in m.cuts if start < c.t < end])
+    if len(cuts) == 0 or len(m.audio.onset_times_s) == 0:
+        return 0.0, len(cuts)
+    gap = np.abs(cuts[:, None] - m.audio.onset_times_s[None, :]).min(axis=1)
+    return float((gap <= SYNC_TOLERANCE_S).mean()), len(cuts)
+
+
+def dissemination_features(m: Measurements, start: float, end: float, text: np.ndarray) -> np.ndarray:
+    sel = _frame_sel(m, start, end)
+    area = m.text.area_ratio[sel]
+    has_text = area >= TEXT_MIN_AREA
+    tail = max(0.0, min(end, m.duration_s) - max(start, m.tail_start_s)) if m.tail_static_s > 0 else 0.0
+    open_db = m.audio.loudness_db(start, min(end, start + 1.0))
+    db = m.audio.loudness_db(start, end)
+    synced, _ = synced_fraction(m, start, end)
+    core = [
+        has_text.mean() if len(area) else 0.0,
+        _clip(area.mean() / 0.1) if len(area) else 0.0,
+        2 * (m.text.y_centre[sel][has_text].mean() - 0.5) if has_text.any() else 0.0,
+        _clip(tail / 3),
+        _clip((open_db + 60) / 60),
+        _clip((db + 60) / 60),
+        _clip(m.audio.onset_rate(start, end) / 4),
+        synced,
+        1.0 if m.audio.present else 0.0,
+        1.0,
+    ]
+    return np.concatenate([np.array(core, dtype=np.float32), text.astype(np.float32)])
+
+
+def window_features(
+    m: Measurements, start: float, end: float, text: np.ndarray | None = None
+) -> dict[Dimension, np.ndarray]:
+    """All six raw feature vectors for ``[start, end]`` (layouts as in FEATURE_NAMES)."""
+    text_part = text if text is not None else np.zeros(TEXT_COMPONENTS, dtype=np.float32)
+    out = {
+        Dimension.SUBJECT: subject_features(m, start, end),
+        Dimension.AESTHETICS: aesthetics_features(m, start, end),
+        Dimension.CAMERA: camera_features(m, start, end),
+        Dimension.EDITING: editing_features(m, start, end),
+        Dimension.NARRATIVE: narrative_features(m, start, end),
+        Dimension.DISSEMINATION: dissemination_features(m, start, end, text_part),
+    }
+    for dim, vec in out.items():
+        if vec.shape != (FEATURE_SIZES[dim],):
+            raise AssertionError(
+                f"{dim.value} features have shape {vec.shape}, layout says {FEATURE_SIZES[dim]}"
+            )
+        out[dim] = np.nan_to_num(vec, nan=0.0, posinf=1.0, neginf=-1.0).astype(np.float32)
+    return out

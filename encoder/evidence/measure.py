@@ -1,0 +1,149 @@
+"""One pass of every measurement family over a decoded video, collected in ``Measurements``.
+
+Features (``features``) and tags (``tagging``) are both derived from this object, so the two can never
+disagree about what was measured.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from encoder.evidence.audio import AudioTrack, analyse_audio
+from encoder.evidence.colour import FrameColour, frame_colour, luma_stack
+from encoder.evidence.editing import Cut, fades, measure_cuts, similarity_from_signatures, thumb_signature
+from encoder.evidence.faces import FaceTrack, detect_faces
+from encoder.evidence.motion import MotionSteps, estimate_motion
+from encoder.evidence.narrative import energy_curve
+from encoder.evidence.text import FrameText, frame_text
+from encoder.types import DecodedVideo, Shot, Transition
+
+LOOP_FRAMES = 3  # analysis frames compared at each end of the video for the loop-ending similarity
+
+
+@dataclass
+class Measurements:
+    duration_s: float
+    width: int
+    height: int
+    times_s: np.ndarray  # analysis frame times
+    colour: FrameColour
+    motion: MotionSteps
+    motion_excluded: np.ndarray  # bool per motion step: it spans a transition, so it is not camera motion
+    faces: FaceTrack
+    text: FrameText
+    audio: AudioTrack
+    cuts: list[Cut]
+    fades: list[Transition]
+    shots: list[Shot]
+    energy_t: np.ndarray
+    energy: np.ndarray
+    first_last_similarity: float
+    tail_static_s: float  # length of the static tail (thumbs identical to the last one)
+    tail_start_s: float
+    signatures: np.ndarray  # (N, SIM_SIZE**2) analysis-frame signatures (editing.thumb_signature)
+    levels: np.ndarray  # (N,) mean luma / 255 of the analysis frames
+
+    def frame_sim(self, i: int, j: int) -> float:
+        """Similarity of analysis frames i and j (editing.similarity_from_signatures)."""
+        return similarity_from_signatures(
+            self.signatures[i], self.levels[i], self.signatures[j], self.levels[j]
+        )
+
+    def window_first_last(self, start_s: float, end_s: float) -> float:
+        """Similarity of the first and last LOOP_FRAMES analysis frames inside ``[start_s, end_s]``."""
+        idx = np.flatnonzero((self.times_s >= start_s - 1e-6) & (self.times_s <= end_s + 1e-6))
+        if len(idx) < 2:
+            return 0.0
+        k = min(LOOP_FRAMES, len(idx) // 2)
+        head, tail = idx[:k], idx[len(idx) - k :]
+        ends = self.frame_sim(int(idx[0]), int(idx[-1]))
+        mean = float(np.mean([self.frame_sim(int(a), int(b)) for a, b in zip(head, tail, strict=True)]))
+        return max(ends, mean)
+
+
+def _steps_across_transitions(steps: MotionSteps, transitions: list[Transition]) -> np.ndarray:
+    bad = np.zeros(len(steps), dtype=bool)
+    for tr in transitions:
+        # A cut at t breaks the step whose frames straddle t; a fade spoils every step it overlaps.
+        bad |= (steps.t0 < tr.end_s + 1e-6) & (steps.t1 > tr.start_s - 1e-6)
+    return bad
+
+
+def _static_tail(thumbs: np.ndarray, thumb_times: np.ndarray, duration_s: float) -> tuple[float, float]:
+    """How long the video ends on an unchanging picture (mean absolute thumb difference to the last thumb)."""
+    if len(thumbs) < 2:
+        return 0.0, duration_s
+    last = thumbs[-1].astype(np.int16)
+    # Walk back in strides first (cheap), then refine frame by frame.
+    diffs = np.abs(thumbs.astype(np.int16) - last).mean(axis=(1, 2, 3))
+    still = diffs <= 2.0  # grey levels: codec noise on a still picture stays well below this
+    i = len(thumbs) - 1
+    while i > 0 and still[i - 1]:
+        i -= 1
+    start = float(thumb_times[i])
+    return max(0.0, duration_s - start), start
+
+
+def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Shot]) -> Measurements:
+    """Run every measurement family once over ``decoded``."""
+    info = decoded.info
+    frames = decoded.frames
+    times = np.asarray(decoded.times_s, dtype=np.float64)
+    luma = luma_stack(frames) if len(frames) else np.zeros((0, 8, 8), dtype=np.float32)
+    # A checked frame in the middle of each shot (budget allowing) gives shots their own face verdict.
+    mids = [int(np.argmin(np.abs(times - 0.5 * (s.start_s + s.end_s)))) for s in shots] if len(times) else []
+    # The face detector is the slowest step and OpenCV releases the GIL: run it beside the other measurements.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        face_job = pool.submit(detect_faces, luma, times, also=np.asarray(mids, dtype=np.int64))
+        colour = frame_colour(frames, luma)
+        steps = estimate_motion(luma, times)
+        excluded = _steps_across_transitions(steps, transitions)
+        text = frame_text(luma)
+        audio = analyse_audio(decoded.audio, decoded.sample_rate)
+        faces = face_job.result()
+    cuts = measure_cuts(transitions, decoded.thumbs, np.asarray(decoded.thumb_times_s, dtype=np.float64))
+    dt = np.maximum(steps.t1 - steps.t0, 1e-3)
+    speed = np.hypot(steps.dx, steps.dy) / dt + np.abs(steps.log_scale) / dt
+    speed = np.where(steps.valid & ~excluded, speed, np.nan)
+    energy_t, energy = energy_curve(
+        info.duration_s,
+        (steps.t0 + steps.t1) / 2,
+        speed,
+        np.array([c.t for c in cuts]),
+        audio.env_times_s,
+        audio.env_db,
+    )
+    signatures = (
+        np.stack([thumb_signature(f) for f in luma]) if len(luma) else np.zeros((0, 1), dtype=np.float32)
+    )
+    levels = colour.luma.astype(np.float64)
+    tail_s, tail_start = _static_tail(
+        decoded.thumbs, np.asarray(decoded.thumb_times_s, dtype=np.float64), info.duration_s
+    )
+    out = Measurements(
+        duration_s=float(info.duration_s),
+        width=int(info.width),
+        height=int(info.height),
+        times_s=times,
+        colour=colour,
+        motion=steps,
+        motion_excluded=excluded,
+        faces=faces,
+        text=text,
+        audio=audio,
+        cuts=cuts,
+        fades=fades(transitions),
+        shots=list(shots),
+        energy_t=energy_t,
+        energy=energy,
+        first_last_similarity=0.0,
+        tail_static_s=tail_s,
+        tail_start_s=tail_start,
+        signatures=signatures,
+        levels=levels,
+    )
+    out.first_last_similarity = out.window_first_last(0.0, info.duration_s)
+    return out

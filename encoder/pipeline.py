@@ -1,0 +1,204 @@
+"""The encoder pipeline: video file -> decode -> transitions -> shots -> backbone -> heads -> SV6D record.
+
+``Encoder`` ties one backbone (by name or instance) to one set of heads; ``record.encoder`` records the
+backbone name and version, the head version and the backbone fingerprint, so stored vectors can always be
+traced to what produced them.
+
+Default ``video_id``: ``"v" + sha256(first 4 MiB of the file + its size in bytes)[:20]``. It is stable across
+renames and copies of the same bytes, cheap on large files, and distinct for files that differ in size or in
+their first megabytes (containers put headers and the first GOPs there). Pass ``video_id`` to use your own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encoder.backbone import Backbone, get_backbone
+from encoder.heads import FixedLayoutHeads, Heads
+from encoder.types import BackboneOutput, DecodedVideo, WindowFeatures
+from sv6d.dimensions import DIMENSIONS
+from sv6d.errors import ConfigError, VideoInputError
+from sv6d.record import EncoderInfo, Segment, SV6DRecord
+
+ID_HASH_BYTES = 4 * 1024 * 1024  # how much of the file the default video_id hashes
+
+
+def default_video_id(path: str | os.PathLike[str]) -> str:
+    """Stable content id of a file: sha256 over its first ``ID_HASH_BYTES`` and its size (see module doc)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        with open(p, "rb") as fh:
+            head = fh.read(ID_HASH_BYTES)
+    except OSError as exc:
+        raise VideoInputError(p, f"cannot read file to compute its id ({exc.strerror or exc})") from None
+    digest = hashlib.sha256(head + size.to_bytes(8, "little")).hexdigest()
+    return "v" + digest[:20]
+
+
+def compose_text(title: str | None, caption: str | None, hashtags: Sequence[str] | None) -> str | None:
+    """The one string the text model sees: title, caption and ``#hashtags``, in that order; None if empty."""
+    tags = " ".join("#" + h.lstrip("#") for h in (hashtags or []) if h.strip())
+    parts = [x.strip() for x in (title, caption, tags) if x and x.strip()]
+    return " \n".join(parts) if parts else None
+
+
+class Encoder:
+    """Decode, detect transitions, measure with a backbone, project with heads, return an ``SV6DRecord``.
+
+    ``backbone``: a name (``"evidence"`` default, ``"vlm"``) or a ``Backbone`` instance. ``heads``: a
+    ``Heads`` instance; default ``FixedLayoutHeads(dim)`` for the evidence backbone (other backbones must be
+    given heads, or provide ``default_heads()``). ``hook_s``: the hook window ``[0, hook_s]``; videos shorter
+    than it are refused with VideoInputError. ``decode_config`` / ``shot_config``:
+    ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig`` (defaults when None).
+    """
+
+    def __init__(
+        self,
+        backbone: str | Backbone = "evidence",
+        heads: Heads | None = None,
+        hook_s: float = 3.0,
+        decode_config: Any = None,
+        shot_config: Any = None,
+        dim: int = 64,
+    ) -> None:
+        if not hook_s > 0:
+            raise ConfigError(f"hook_s must be > 0 seconds, got {hook_s}")
+        self.backbone: Backbone = get_backbone(backbone) if isinstance(backbone, str) else backbone
+        if heads is None:
+            make = getattr(self.backbone, "default_heads", None)
+            if callable(make):
+                heads = make()
+            elif self.backbone.name == "evidence":
+                heads = FixedLayoutHeads(dim=dim)
+            else:
+                raise ConfigError(f"backbone {self.backbone.name!r} needs heads: pass heads=... to Encoder")
+        self.heads: Heads = heads
+        self.hook_s = float(hook_s)
+        from encoder.decode import DecodeConfig
+
+        cfg = decode_config if decode_config is not None else DecodeConfig()
+        # A video shorter than the hook window has no hook: decode refuses it, naming the file.
+        self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, self.hook_s))
+        self.shot_config = shot_config
+
+    @property
+    def info(self) -> EncoderInfo:
+        """What ``record.encoder`` holds: backbone name + version, head version, backbone fingerprint."""
+        return EncoderInfo(
+            name=self.backbone.name,
+            version=self.backbone.version,
+            head_version=self.heads.version,
+            fingerprint=self.backbone.fingerprint(),
+        )
+
+    def encode_file(
+        self,
+        path: str | os.PathLike[str],
+        video_id: str | None = None,
+        title: str | None = None,
+        caption: str | None = None,
+        hashtags: Sequence[str] | None = None,
+        creator: str | None = None,
+        created_at: datetime | None = None,
+    ) -> SV6DRecord:
+        """Encode one video file into an SV6D record (VideoInputError names the file when it is unusable)."""
+        from encoder.decode import decode
+
+        decoded = decode(path, self.decode_config)
+        return self.encode_decoded(
+            decoded,
+            video_id=video_id or default_video_id(path),
+            title=title,
+            caption=caption,
+            hashtags=hashtags,
+            creator=creator,
+            created_at=created_at,
+            source=str(path),
+        )
+
+    def encode_decoded(
+        self,
+        decoded: DecodedVideo,
+        video_id: str | None = None,
+        title: str | None = None,
+        caption: str | None = None,
+        hashtags: Sequence[str] | None = None,
+        creator: str | None = None,
+        created_at: datetime | None = None,
+        source: str | None = None,
+    ) -> SV6DRecord:
+        """Encode an already decoded video (``video_id`` defaults to the file's content id, else its stem)."""
+        from encoder.shots import detect_transitions, shots_from_transitions
+
+        info = decoded.info
+        if info.duration_s < self.hook_s:
+            raise VideoInputError(
+                info.path,
+                f"video is {info.duration_s:.2f} s long, shorter than the {self.hook_s:g} s hook window",
+            )
+        if video_id is None:
+            video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
+        transitions = detect_transitions(decoded, self.shot_config)
+        shots = shots_from_transitions(transitions, info.duration_s)
+        hook_window = (0.0, min(self.hook_s, info.duration_s))
+        out = self.backbone.encode(
+            decoded, transitions, shots, hook_window, text=compose_text(title, caption, hashtags)
+        )
+        return self._record(
+            out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
+        )
+
+    def _block(self, window: WindowFeatures) -> np.ndarray:
+        return np.concatenate([self.heads.project(d, window.features[d][None, :]) for d in DIMENSIONS])
+
+    def _record(
+        self,
+        out: BackboneOutput,
+        decoded: DecodedVideo,
+        video_id: str,
+        source: str,
+        title: str | None,
+        caption: str | None,
+        hashtags: Sequence[str] | None,
+        creator: str | None,
+        created_at: datetime | None,
+    ) -> SV6DRecord:
+        info = decoded.info
+        segments: list[Segment] = []
+        if out.segments:
+            per_dim = [
+                self.heads.project(d, np.stack([w.features[d] for w in out.segments])) for d in DIMENSIONS
+            ]
+            for i, w in enumerate(out.segments):
+                block = np.stack([p[i] for p in per_dim])
+                segments.append(Segment(start_s=w.start_s, end_s=w.end_s, vectors=block))
+        return SV6DRecord(
+            video_id=video_id,
+            source=source,
+            duration_s=info.duration_s,
+            fps=info.fps,
+            width=info.width,
+            height=info.height,
+            title=title,
+            caption=caption,
+            hashtags=[h.lstrip("#") for h in (hashtags or []) if h.strip()],
+            creator=creator,
+            created_at=created_at,
+            encoder=self.info,
+            hook_window=(out.hook.start_s, out.hook.end_s),
+            video=self._block(out.video),
+            hook=self._block(out.hook),
+            segments=segments,
+            tags=out.tags,
+            energy=out.energy,
+            energy_hz=out.energy_hz,
+        )
