@@ -1,0 +1,240 @@
+"""Ingest jobs: a durable queue in SQLite (``DATA_DIR/jobs/jobs.sqlite``) and one background worker thread.
+
+Durability: every state change is one committed SQLite transaction (WAL journal, ``synchronous=FULL``), so a
+crash leaves each job in its last committed state. On start, ``JobStore.recover`` re-queues jobs that were
+``running`` when the service stopped (up to ``max_attempts`` in all) and marks the rest ``failed`` with the
+reason; queued jobs are picked up again. No job is lost silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sv6d.errors import NotFoundError, SV6DError, VideoInputError
+from sv6d.record import SV6DRecord
+
+log = logging.getLogger("api.jobs")
+
+JobState = Literal["queued", "running", "succeeded", "failed"]
+JobKind = Literal["upload", "path"]
+_COLUMNS = (
+    "id, kind, source, video_id, title, state, progress, stage, error, attempts, created_at, updated_at, "
+    "result_video_id"
+)
+
+
+@dataclass
+class Job:
+    id: str
+    kind: JobKind
+    source: str
+    video_id: str | None
+    title: str | None
+    state: JobState
+    progress: float
+    stage: str
+    error: str | None
+    attempts: int
+    created_at: float
+    updated_at: float
+    result_video_id: str | None
+
+
+class EncoderLike(Protocol):
+    def encode_file(self, path: str, video_id: str | None = None, title: str | None = None) -> SV6DRecord: ...
+
+
+class JobStore:
+    """Jobs in one SQLite file; safe to call from the request threads and the worker thread."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.uploads = directory / "uploads"
+        self.uploads.mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(directory / "jobs.sqlite", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT NOT NULL, "
+            "video_id TEXT, title TEXT, state TEXT NOT NULL, progress REAL NOT NULL, stage TEXT NOT NULL, "
+            "error TEXT, attempts INTEGER NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, "
+            "result_video_id TEXT)"
+        )
+        self._db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def create(self, kind: JobKind, source: str, video_id: str | None, title: str | None, job_id: str) -> Job:
+        now = time.time()
+        job = Job(job_id, kind, source, video_id, title, "queued", 0.0, "queued", None, 0, now, now, None)
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (job.id, kind, source, video_id, title, "queued", 0.0, "queued", None, 0, now, now, None),
+            )
+        return job
+
+    @staticmethod
+    def new_id() -> str:
+        return uuid.uuid4().hex
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"job {job_id!r} does not exist")
+        return Job(*row)
+
+    def update(self, job_id: str, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        names = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {names} WHERE id = ?", (*fields.values(), job_id))
+
+    def claim_next(self) -> Job | None:
+        """Mark the oldest queued job running (attempts + 1) and return it, atomically."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY created_at LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    self._db.execute("COMMIT")
+                    return None
+                job = Job(*row)
+                job.state, job.attempts, job.stage = "running", job.attempts + 1, "starting"
+                self._db.execute(
+                    "UPDATE jobs SET state='running', attempts=?, stage='starting', updated_at=? WHERE id=?",
+                    (job.attempts, time.time(), job.id),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return job
+
+    def queue_length(self) -> int:
+        with self._lock:
+            (n,) = self._db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')"
+            ).fetchone()
+        return int(n)
+
+    def recover(self, max_attempts: int) -> tuple[int, int]:
+        """After a restart: re-queue interrupted jobs with attempts left, fail the rest."""
+        with self._lock:
+            now = time.time()
+            cur = self._db.execute(
+                "UPDATE jobs SET state='queued', stage='requeued after restart', progress=0, updated_at=? "
+                "WHERE state='running' AND attempts < ?",
+                (now, max_attempts),
+            )
+            requeued = cur.rowcount
+            cur = self._db.execute(
+                "UPDATE jobs SET state='failed', stage='failed', updated_at=?, error=? WHERE state='running'",
+                (now, f"interrupted by a service restart; gave up after {max_attempts} attempt(s)"),
+            )
+        return requeued, cur.rowcount
+
+
+class JobWorker:
+    """One thread that runs queued jobs: probe (duration limit) → encode → upsert under the write lock."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        encoder: Callable[[], EncoderLike],
+        write: Callable[[SV6DRecord], None],
+        max_duration_s: float,
+        probe: Callable[[str], float] | None = None,
+    ) -> None:
+        self.store = store
+        self._encoder_factory = encoder
+        self._write = write
+        self.max_duration_s = max_duration_s
+        self._probe = probe or _probe_duration
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.idle = threading.Event()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sv6d-ingest", daemon=True)
+            self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            job = self.store.claim_next()
+            if job is None:
+                self.idle.set()
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            self.idle.clear()
+            self.run_one(job)
+
+    def run_one(self, job: Job) -> None:
+        """Run one claimed job to a terminal state; every failure is recorded with its reason."""
+        try:
+            self.store.update(job.id, stage="probing", progress=0.05)
+            duration = self._probe(job.source)
+            if duration > self.max_duration_s:
+                raise VideoInputError(
+                    job.source if job.kind == "path" else "upload",
+                    f"duration {duration:.1f} s exceeds the limit of {self.max_duration_s:.0f} s",
+                )
+            self.store.update(job.id, stage="encoding", progress=0.2)
+            record = self._encoder_factory().encode_file(job.source, video_id=job.video_id, title=job.title)
+            self.store.update(job.id, stage="indexing", progress=0.9)
+            self._write(record)
+            self.store.update(
+                job.id, state="succeeded", stage="done", progress=1.0, result_video_id=record.video_id
+            )
+        except SV6DError as exc:
+            self._fail(job, str(exc))
+        except Exception as exc:
+            log.exception("ingest job %s failed", job.id)
+            self._fail(job, f"{type(exc).__name__}: {exc}")
+        finally:
+            if job.kind == "upload":
+                Path(job.source).unlink(missing_ok=True)
+
+    def _fail(self, job: Job, reason: str) -> None:
+        # Upload paths are internal: say "upload" rather than exposing the server's file layout.
+        if job.kind == "upload":
+            reason = reason.replace(job.source, "upload")
+        self.store.update(job.id, state="failed", stage="failed", error=reason)
+
+
+def _probe_duration(path: str) -> float:
+    from encoder.decode import probe
+
+    return float(probe(path).duration_s)

@@ -1,0 +1,140 @@
+"""The app factory: ``create_app(settings)`` wires settings, services, routers, errors, metrics and the page.
+
+``uvicorn api.main:app`` serves the app built from the environment (``SV6D_*``); ``sv6d serve`` does the
+same with command-line overrides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.jobs import EncoderLike
+from api.metrics import BodyLimitMiddleware, MetricsMiddleware
+from api.problems import install_handlers
+from api.routers import events, health, jobs, recommend, search, videos
+from api.schemas.search import ClipSearchParams, HookSearchRequest
+from api.schemas.videos import PathIngestRequest
+from api.services import Services
+from api.settings import Settings, check_bind
+from indexer.base import VectorIndex
+
+STATIC_DIR = Path(__file__).with_name("static")
+API_VERSION = "1.0.0"
+log = logging.getLogger("api")
+
+# Bodies parsed by hand (JSON or multipart on one route) still get their schemas in the document.
+_MANUAL_BODY_MODELS = (HookSearchRequest, PathIngestRequest, ClipSearchParams)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    index: VectorIndex | None = None,
+    encoder_factory: Callable[[], EncoderLike] | None = None,
+    host: str | None = None,
+) -> FastAPI:
+    """Build the service. ``index``/``encoder_factory`` replace the configured ones (tests, benchmarks).
+
+    Refuses (ConfigError) to build an app meant for a non-loopback ``host`` (default ``settings.host``)
+    without API keys."""
+    settings = settings or Settings()
+    check_bind(settings, host if host is not None else settings.host)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = Services(settings, index=index, encoder_factory=encoder_factory)
+        metrics_holder["metrics"] = app.state.services.metrics
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(
+        title="SV6D",
+        version=API_VERSION,
+        summary="Structural similar-hook search, recommendations and ingest over SV6D embeddings",
+        lifespan=lifespan,
+    )
+    for r in (videos.router, jobs.router, search.router, recommend.router, events.router, health.router):
+        app.include_router(r)
+    install_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.limits.max_body_bytes,
+        upload_max_bytes=settings.limits.max_upload_bytes + 64 * 1024,
+        upload_paths=("/v1/videos", "/v1/search/hooks"),
+    )
+    metrics_holder: dict[str, Any] = {}
+    app.add_middleware(_LazyMetrics, holder=metrics_holder)
+    _install_openapi(app)
+    return app
+
+
+class _LazyMetrics:
+    """The metrics middleware, bound to the services' registry once the lifespan has built them."""
+
+    def __init__(self, app: Any, holder: dict[str, Any]) -> None:
+        self.app = app
+        self.holder = holder
+        self._inner: MetricsMiddleware | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        metrics = self.holder.get("metrics")
+        if metrics is None or scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._inner is None or self._inner.metrics is not metrics:
+            self._inner = MetricsMiddleware(self.app, metrics)
+        await self._inner(scope, receive, send)
+
+
+def _install_openapi(app: FastAPI) -> None:
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+            comps = doc.setdefault("components", {}).setdefault("schemas", {})
+            for model in _MANUAL_BODY_MODELS:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in schema.pop("$defs", {}).items():
+                    comps.setdefault(name, sub)
+                comps[model.__name__] = schema
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _app_from_env() -> FastAPI:
+    return create_app(Settings())
+
+
+def __getattr__(name: str) -> Any:
+    # ``uvicorn api.main:app``: build the app on first access, not at import (tests import this module).
+    if name == "app":
+        return _app_from_env()
+    raise AttributeError(name)

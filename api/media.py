@@ -1,0 +1,44 @@
+"""Path ingest safety: a requested path must resolve, through every symlink, to a file under a media root."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from sv6d.errors import VideoInputError
+
+
+class PathRefused(VideoInputError):
+    """A path outside the media roots (``..``, an absolute path elsewhere, a symlink that escapes)."""
+
+
+def resolve_media_path(requested: str, roots: list[Path]) -> Path:
+    """The real file ``requested`` names, or PathRefused saying why.
+
+    Relative paths are taken against each root in turn; ``..`` components are refused outright (even when
+    they would stay inside a root) so that a request can never walk the tree; the resolved real path (all
+    symlinks followed) must lie inside the resolved root."""
+    if not roots:
+        raise PathRefused(
+            requested, "path ingest is disabled: no media roots are configured (SV6D_MEDIA_ROOTS)"
+        )
+    if "\x00" in requested:
+        raise PathRefused(requested.replace("\x00", "\\0"), "path contains a NUL byte")
+    parts = PurePosixPath(requested).parts
+    if ".." in parts:
+        raise PathRefused(requested, "path may not contain '..'")
+    candidate = Path(requested)
+    real_roots = [r.resolve() for r in roots]
+    tries = [candidate] if candidate.is_absolute() else [r / candidate for r in real_roots]
+    for path in tries:
+        real = path.resolve()
+        inside = next((r for r in real_roots if real.is_relative_to(r)), None)
+        if candidate.is_absolute() and inside is None:
+            raise PathRefused(requested, "path lies outside the configured media roots")
+        if inside is None:
+            # A relative path that resolves elsewhere went through a symlink pointing out of the root.
+            if path.exists():
+                raise PathRefused(requested, "path resolves (through a symlink) outside the media roots")
+            continue
+        if real.is_file():
+            return real
+    raise PathRefused(requested, "no such file under the media roots")

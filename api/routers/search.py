@@ -1,0 +1,154 @@
+"""``/v1/search``: similar hooks (by video id, uploaded clip or text) and similar videos or segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from api.body import content_kind, dual_body_openapi, form_json, json_body, save_upload
+from api.deps import Authorized, ServicesDep, check_k
+from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.schemas.common import HitOut, SearchFilters, Weights
+from api.schemas.search import (
+    ClipSearchParams,
+    HookSearchRequest,
+    HookSearchResponse,
+    SimilarRequest,
+    SimilarResponse,
+    TextReading,
+)
+from api.services import Services
+from indexer.base import Filters, Hit
+from sv6d.errors import VideoInputError
+from sv6d.vocabulary import default_vocabulary
+
+router = APIRouter(
+    prefix="/v1/search", tags=["search"], dependencies=[Authorized], responses=PROBLEM_RESPONSES
+)
+
+_CLIP_FORM = {
+    "clip": {"type": "string", "format": "binary", "description": "A short video to use as the query"},
+    "params": {"type": "string", "description": "JSON: {k, weights, filters} (ClipSearchParams)"},
+}
+
+
+def to_filters(f: SearchFilters | None) -> Filters | None:
+    if f is None:
+        return None
+    return Filters.model_validate(f.model_dump(exclude_none=True, mode="python"))
+
+
+def weights_of(w: Weights | None) -> dict[str, float] | None:
+    return w.as_dict() if w is not None else None
+
+
+def hits_out(hits: list[Hit]) -> list[HitOut]:
+    return [HitOut.model_validate(h.to_json()) for h in hits]
+
+
+@router.post(
+    "/hooks",
+    response_model=HookSearchResponse,
+    summary="Videos whose hooks are structurally closest to a stored video's, an uploaded clip's or a text's",
+    openapi_extra=dual_body_openapi("HookSearchRequest", _CLIP_FORM, ["clip"]),
+)
+async def search_hooks(request: Request, services: ServicesDep) -> HookSearchResponse:
+    settings = services.settings
+    if content_kind(request) == "json":
+        body = await json_body(request, HookSearchRequest)
+        check_k(body.k, settings)
+        if body.video_id is not None:
+            hits = await run_in_threadpool(
+                services.index.similar_hooks,
+                body.video_id,
+                body.k,
+                weights_of(body.weights),
+                to_filters(body.filters),
+            )
+            return HookSearchResponse(query="video_id", hits=hits_out(hits), query_video_id=body.video_id)
+        assert body.text is not None
+        return await run_in_threadpool(_text_search, services, body.text, body)
+    form = await request.form(max_files=1, max_fields=5)
+    params = form_json(form.get("params"), ClipSearchParams, "params")
+    check_k(params.k, settings)
+    saved = await save_upload(
+        form.get("clip"), settings.data_dir / "tmp", settings.limits.max_upload_bytes, "clip"
+    )
+    try:
+        hits = await run_in_threadpool(_clip_search, services, saved, params)
+    finally:
+        saved.unlink(missing_ok=True)
+    return HookSearchResponse(query="clip", hits=hits_out(hits))
+
+
+def _clip_search(services: Services, path: Path, params: ClipSearchParams) -> list[Hit]:
+    from api.jobs import _probe_duration
+
+    limit = services.settings.limits.max_duration_s
+    duration = _probe_duration(str(path))
+    if duration > limit:
+        raise VideoInputError("clip", f"duration {duration:.1f} s exceeds the limit of {limit:.0f} s")
+    try:
+        record = services.encoder().encode_file(str(path), video_id="query-clip")
+    except VideoInputError as exc:
+        raise VideoInputError("clip", exc.problem) from None
+    return services.index.search(
+        record, weights_of(params.weights), params.k, "hook", to_filters(params.filters)
+    )
+
+
+def _text_search(services: Services, text: str, body: HookSearchRequest) -> HookSearchResponse:
+    index = services.index
+    weights, filters = weights_of(body.weights), to_filters(body.filters)
+    projected = services.text.projected_query(text)
+    if projected is not None:
+        hits = index.search(projected, weights, body.k, "hook", filters)
+        return HookSearchResponse(query="text", hits=hits_out(hits), method="text_heads")
+    from api.catalog_access import videos_with_hook_labels
+
+    vocab = default_vocabulary()
+    read = services.text.read_labels(text)
+    labels = [lab for lab, _ in read]
+    examples = videos_with_hook_labels(index, labels)
+    reading = [
+        TextReading(label=lab, dimension=vocab.labels[lab].dimension.value, similarity=s) for lab, s in read
+    ]
+    if not examples:
+        return HookSearchResponse(query="text", hits=[], read_as=reading, method="label_examples")
+    blocks = np.stack([index.get(v).hook for v in examples])
+    query: Any = blocks.mean(axis=0)
+    norms = np.linalg.norm(query, axis=1, keepdims=True)
+    query = query / np.where(norms > 0, norms, 1.0)
+    hits = index.search(query.astype(np.float32), weights, body.k, "hook", filters)
+    wanted = {(vocab.labels[lab].dimension.value, lab) for lab in labels}
+    for h in hits:
+        rec = index.get(h.video_id)
+        h0, h1 = rec.hook_window
+        from indexer.base import SharedTag
+
+        have = {(t.dimension.value, t.label) for t in rec.tags_in(h0, h1)}
+        h.shared_tags = [SharedTag(d, lab) for d, lab in sorted(wanted & have)]
+    return HookSearchResponse(query="text", hits=hits_out(hits), read_as=reading, method="label_examples")
+
+
+@router.post(
+    "/similar", response_model=SimilarResponse, summary="Similar videos at the video or segment level"
+)
+def search_similar(body: SimilarRequest, services: ServicesDep) -> SimilarResponse:
+    check_k(body.k, services.settings)
+    index = services.index
+    if not index.contains(body.video_id):
+        raise ApiProblem(404, f"body.video_id: video {body.video_id!r} is not in the index")
+    hits = index.search(
+        body.video_id,
+        weights_of(body.weights),
+        body.k,
+        body.level,
+        to_filters(body.filters),
+        exclude=(body.video_id,),
+    )
+    return SimilarResponse(level=body.level, hits=hits_out(hits))

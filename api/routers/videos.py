@@ -1,0 +1,173 @@
+"""``/v1/videos``: ingest (upload or path) as jobs, read, list, delete, and thumbnail strips."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from api.body import content_kind, dual_body_openapi, json_body, save_upload, validate
+from api.deps import Authorized, IndexDep, ServicesDep, SettingsDep
+from api.media import resolve_media_path
+from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.schemas.videos import (
+    Deleted,
+    DimensionSummary,
+    JobAccepted,
+    PathIngestRequest,
+    SegmentOut,
+    TagOut,
+    VideoList,
+    VideoOut,
+)
+from api.thumbs import thumbnail_strip
+from sv6d.dimensions import DIMENSIONS
+from sv6d.record import SV6DRecord
+
+router = APIRouter(
+    prefix="/v1/videos", tags=["videos"], dependencies=[Authorized], responses=PROBLEM_RESPONSES
+)
+
+
+_UPLOAD_FORM = {
+    "file": {"type": "string", "format": "binary", "description": "The video"},
+    "video_id": {"type": "string", "maxLength": 256, "pattern": "^[A-Za-z0-9_.:-]+$"},
+    "title": {"type": "string", "maxLength": 500},
+}
+
+
+class _UploadFields(PathIngestRequest):
+    path: str = "upload"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    summary="Ingest a video: upload it (multipart) or register a path under a media root (JSON)",
+    openapi_extra=dual_body_openapi("PathIngestRequest", _UPLOAD_FORM, ["file"]),
+)
+async def ingest(request: Request, services: ServicesDep, settings: SettingsDep) -> JobAccepted:
+    jobs = services.jobs
+    job_id = jobs.new_id()
+    if content_kind(request) == "json":
+        body = await json_body(request, PathIngestRequest)
+        path = await run_in_threadpool(resolve_media_path, body.path, settings.media_roots)
+        jobs.create("path", str(path), body.video_id, body.title, job_id)
+    else:
+        form = await request.form(max_files=1, max_fields=10)
+        fields = validate(
+            _UploadFields,
+            {k: form.get(k) for k in ("video_id", "title") if form.get(k) not in (None, "")},
+        )
+        saved = await save_upload(
+            form.get("file"), services.media_dir, settings.limits.max_upload_bytes, "file"
+        )
+        jobs.create("upload", str(saved), fields.video_id, fields.title, job_id)
+    services.worker.notify()
+    return JobAccepted(job_id=job_id, state="queued", location=f"/v1/jobs/{job_id}")
+
+
+@router.get("", response_model=VideoList, summary="List stored video ids")
+def list_videos(
+    index: IndexDep,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> VideoList:
+    from api.catalog_access import list_video_ids
+
+    ids, total = list_video_ids(index, offset, limit)
+    return VideoList(total=total, offset=offset, video_ids=ids)
+
+
+def video_out(record: SV6DRecord, include_vectors: bool) -> VideoOut:
+    h0, h1 = record.hook_window
+    dims = []
+    for i, d in enumerate(DIMENSIONS):
+        mine = [t for t in record.tags if t.dimension == d]
+        dims.append(
+            DimensionSummary(
+                dimension=d.value,
+                tag_labels=sorted({t.label for t in mine}),
+                hook_tag_labels=sorted({t.label for t in mine if t.start_s < h1 and t.end_s > h0}),
+                hook_video_cosine=float(record.hook[i] @ record.video[i]),
+            )
+        )
+    vectors = None
+    if include_vectors:
+        vectors = {
+            "video": {d.value: record.video[i].tolist() for i, d in enumerate(DIMENSIONS)},
+            "hook": {d.value: record.hook[i].tolist() for i, d in enumerate(DIMENSIONS)},
+        }
+    return VideoOut(
+        video_id=record.video_id,
+        source=record.source,
+        duration_s=record.duration_s,
+        fps=record.fps,
+        width=record.width,
+        height=record.height,
+        orientation=record.orientation,
+        title=record.title,
+        creator=record.creator,
+        created_at=record.created_at,
+        encoder={k: str(v) for k, v in record.encoder.model_dump().items()},
+        hook_window=[h0, h1],
+        tags=[TagOut.model_validate(t.model_dump(mode="json")) for t in record.tags],
+        segments=[
+            SegmentOut(index=i, start_s=s.start_s, end_s=s.end_s) for i, s in enumerate(record.segments)
+        ],
+        dimensions=dims,
+        vectors=vectors,
+    )
+
+
+@router.get("/{video_id}", response_model=VideoOut, summary="A stored video: identity, tags, summaries")
+def get_video(video_id: str, index: IndexDep, include_vectors: bool = False) -> VideoOut:
+    return video_out(index.get(video_id), include_vectors)
+
+
+@router.delete("/{video_id}", response_model=Deleted, summary="Remove a video from the index")
+def delete_video(video_id: str, services: ServicesDep) -> Deleted:
+    if not services.index.contains(video_id):
+        raise ApiProblem(404, f"video_id {video_id!r} is not in the index")
+    source = services.index.get(video_id).source
+    removed = services.delete_video(video_id)
+    # Uploaded media belongs to the service; registered paths belong to their owners and stay.
+    from pathlib import Path
+
+    media = Path(source)
+    if media.parent.resolve() == services.media_dir.resolve():
+        media.unlink(missing_ok=True)
+    return Deleted(video_id=video_id, deleted=removed > 0)
+
+
+@router.get(
+    "/{video_id}/thumbs",
+    summary="A JPEG strip of n frames evenly spread over [start, end] (default: the hook window)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}, "description": "A JPEG image"}},
+)
+def thumbs(
+    video_id: str,
+    services: ServicesDep,
+    settings: SettingsDep,
+    start: Annotated[float | None, Query(ge=0, le=86_400)] = None,
+    end: Annotated[float | None, Query(ge=0, le=86_400)] = None,
+    n: Annotated[int, Query(ge=1, le=32)] = 4,
+    height: Annotated[int, Query(ge=16, le=360)] = 90,
+) -> Response:
+    if n > settings.limits.max_thumbs:
+        raise ApiProblem(422, f"query.n: must be at most {settings.limits.max_thumbs}")
+    record = services.index.get(video_id)
+    t0 = record.hook_window[0] if start is None else start
+    t1 = record.hook_window[1] if end is None else end
+    if t1 <= t0:
+        raise ApiProblem(422, f"query.end: must be after start ({t0} s), got {t1} s")
+    key = (video_id, round(t0, 2), round(t1, 2), n, height, record.source)
+    data = services.thumbs.get(key)
+    if data is None:
+        allowed = [services.media_dir, *settings.media_roots]
+        data = thumbnail_strip(record.source, allowed, t0, min(t1, record.duration_s), n, height)
+        services.thumbs.put(key, data)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,72 @@
+"""Recommendation and engagement-event schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class RecommendRequest(BaseModel):
+    """Candidates for a ``user_id`` or an explicit history (``positive`` most recent first, ``negative``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = Field(default=None, min_length=1, max_length=256)
+    positive: list[str] | None = Field(default=None, max_length=200)
+    negative: list[str] = Field(default_factory=list, max_length=200)
+    seed: str | None = Field(default=None, max_length=256, description="The video the user is on")
+    k: int = Field(default=10, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one(self) -> RecommendRequest:
+        if (self.user_id is None) == (self.positive is None):
+            raise ValueError("give exactly one of user_id or positive (an explicit history)")
+        if self.positive is not None and not self.positive:
+            raise ValueError("positive must name at least one video")
+        if self.user_id is not None and self.negative:
+            raise ValueError("negative applies to an explicit history, not to user_id")
+        return self
+
+
+class RecommendationOut(BaseModel):
+    video_id: str
+    score: float
+    channels: list[str] = Field(description="Candidate channels that produced this video")
+
+
+class RecommendResponse(BaseModel):
+    items: list[RecommendationOut]
+    scorer: str = Field(description="lightgbm when a trained ranker is loaded, else fallback_blend")
+    note: str = ""
+    n_candidates: int
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(min_length=1, max_length=128)
+    user_id: str = Field(min_length=1, max_length=256)
+    video_id: str = Field(min_length=1, max_length=256)
+    ts: datetime
+    play_time_s: float | None = Field(default=None, ge=0, le=86_400)
+    video_duration_s: float | None = Field(default=None, gt=0, le=86_400)
+    click: bool | None = None
+    like: bool | None = None
+    share: bool | None = None
+    comment: bool | None = None
+    follow: bool | None = None
+    hate: bool | None = None
+    profile_visit: bool | None = None
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1)
+
+
+class EventsAccepted(BaseModel):
+    received: int
+    added: int = Field(description="New events stored; replays of known event ids are not added again")
+    duplicates: int

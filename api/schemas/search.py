@@ -1,0 +1,71 @@
+"""Search requests and responses."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.schemas.common import HitOut, SearchFilters, Weights
+
+
+class HookSearchRequest(BaseModel):
+    """Similar hooks by a stored ``video_id`` or by a ``text`` description of structure (exactly one).
+
+    To search by a clip, send ``multipart/form-data`` with the file in ``clip`` and these fields (without
+    ``video_id``/``text``) as JSON in ``params``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    video_id: str | None = Field(default=None, min_length=1, max_length=256)
+    text: str | None = Field(default=None, min_length=1, max_length=500)
+    k: int = Field(default=10, ge=1, le=1000)
+    weights: Weights | None = None
+    filters: SearchFilters | None = None
+
+    @model_validator(mode="after")
+    def _one_query(self) -> HookSearchRequest:
+        if (self.video_id is None) == (self.text is None):
+            raise ValueError("give exactly one of video_id or text (or upload a clip as multipart)")
+        return self
+
+
+class ClipSearchParams(BaseModel):
+    """The ``params`` form field of a clip search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(default=10, ge=1, le=1000)
+    weights: Weights | None = None
+    filters: SearchFilters | None = None
+
+
+class TextReading(BaseModel):
+    label: str
+    dimension: str
+    similarity: float
+
+
+class HookSearchResponse(BaseModel):
+    query: Literal["video_id", "clip", "text"]
+    hits: list[HitOut]
+    read_as: list[TextReading] | None = Field(
+        default=None, description="Text queries: the vocabulary labels the text was read as"
+    )
+    method: str | None = Field(default=None, description="Text queries: text_heads or label_examples")
+    query_video_id: str | None = None
+
+
+class SimilarRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    video_id: str = Field(min_length=1, max_length=256)
+    level: Literal["video", "segment"] = "video"
+    k: int = Field(default=10, ge=1, le=1000)
+    weights: Weights | None = None
+    filters: SearchFilters | None = None
+
+
+class SimilarResponse(BaseModel):
+    level: Literal["video", "segment"]
+    hits: list[HitOut]

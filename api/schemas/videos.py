@@ -1,0 +1,94 @@
+"""Video and ingest-job schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PathIngestRequest(BaseModel):
+    """Register a file that lies under one of the configured media roots (relative to a root, or absolute
+    inside one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, max_length=4096)
+    video_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:-]+$")
+    title: str | None = Field(default=None, max_length=500)
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    state: str
+    location: str
+
+
+class JobOut(BaseModel):
+    job_id: str
+    kind: Literal["upload", "path"]
+    state: Literal["queued", "running", "succeeded", "failed"]
+    stage: str
+    progress: float = Field(ge=0, le=1)
+    attempts: int
+    error: str | None = None
+    video_id: str | None = Field(default=None, description="The stored video once the job succeeded")
+    created_at: datetime
+    updated_at: datetime
+
+
+class TagOut(BaseModel):
+    dimension: str
+    label: str
+    start_s: float
+    end_s: float
+    confidence: float
+    evidence: dict[str, float | int | str | bool]
+
+
+class DimensionSummary(BaseModel):
+    """What one dimension says about the video: its tags and how alike the hook and the whole video are."""
+
+    dimension: str
+    tag_labels: list[str]
+    hook_tag_labels: list[str]
+    hook_video_cosine: float
+
+
+class SegmentOut(BaseModel):
+    index: int
+    start_s: float
+    end_s: float
+
+
+class VideoOut(BaseModel):
+    video_id: str
+    source: str
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    orientation: str
+    title: str | None = None
+    creator: str | None = None
+    created_at: datetime | None = None
+    encoder: dict[str, str]
+    hook_window: list[float]
+    tags: list[TagOut]
+    segments: list[SegmentOut]
+    dimensions: list[DimensionSummary]
+    vectors: dict[str, dict[str, list[float]]] | None = Field(
+        default=None, description="Raw vectors per level and dimension (include_vectors=true)"
+    )
+
+
+class VideoList(BaseModel):
+    total: int
+    offset: int
+    video_ids: list[str]
+
+
+class Deleted(BaseModel):
+    video_id: str
+    deleted: bool

@@ -1,0 +1,235 @@
+"""Long-lived objects behind the routes: the index (one writer, lock-free readers), the job queue and
+worker, the event store, the recommender, the text searcher, the thumbnail cache and the metrics.
+
+Concurrency: there is one index object per process. Writes (ingest, delete) hold ``write_lock``; the FAISS
+backend commits each batch as a new generation and swaps its snapshot in one assignment, so a search running
+meanwhile reads either the old or the new generation, never a half-applied batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api.jobs import EncoderLike, JobStore, JobWorker
+from api.metrics import Metrics
+from api.settings import Settings
+from indexer.base import VectorIndex
+from sv6d.errors import ConfigError
+from sv6d.record import SV6DRecord
+
+log = logging.getLogger("api")
+
+
+def open_configured_index(settings: Settings) -> VectorIndex:
+    """The index the settings name: FAISS under the data dir by default, or a Qdrant location."""
+    from indexer.factory import open_index
+
+    loc = settings.index_location
+    if loc and ("://" in loc or loc.startswith("qdrant:") or loc == ":memory:"):
+        return open_index(loc)
+    return open_index(loc, None if loc else settings.data_dir, settings.index_recipe)
+
+
+class Services:
+    """Everything a request may need; built once per app in the lifespan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: VectorIndex | None = None,
+        encoder_factory: Callable[[], EncoderLike] | None = None,
+        start_worker: bool = True,
+    ) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.index = index if index is not None else open_configured_index(settings)
+        self._own_index = index is None
+        self.write_lock = threading.Lock()
+        self.events_lock = threading.Lock()
+        self.media_dir = settings.data_dir / "media"
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        self._encoder_factory = encoder_factory
+        self._encoder: EncoderLike | None = None
+        self._encoder_lock = threading.Lock()
+        self.jobs = JobStore(settings.jobs_dir)
+        requeued, failed = self.jobs.recover(settings.job_max_attempts)
+        if requeued or failed:
+            log.warning("ingest recovery: %d job(s) re-queued, %d marked failed", requeued, failed)
+        self.worker = JobWorker(self.jobs, self.encoder, self.write_record, settings.limits.max_duration_s)
+        if start_worker:
+            self.worker.start()
+        self.metrics = Metrics(lambda: float(self.index.count()), lambda: float(self.jobs.queue_length()))
+        from ranker.events import EventStore
+
+        self.events = EventStore(settings.data_dir)
+        self.thumbs = LRUCache(256)
+        self._recommender: Any = None
+        self._recommender_key: tuple[Any, ...] | None = None
+        self._recommender_lock = threading.Lock()
+        self.text = TextSearch(settings)
+
+    # ------------------------------------------------------------------ index writes
+
+    def write_record(self, record: SV6DRecord) -> None:
+        with self.write_lock:
+            self.index.upsert([record])
+
+    def delete_video(self, video_id: str) -> int:
+        with self.write_lock:
+            return self.index.delete([video_id])
+
+    # ------------------------------------------------------------------ encoder
+
+    def encoder(self) -> EncoderLike:
+        """The encoder, built on first use (loading it costs seconds; many deployments only search)."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                if self._encoder_factory is not None:
+                    self._encoder = self._encoder_factory()
+                else:
+                    from encoder.pipeline import Encoder
+
+                    self._encoder = Encoder(
+                        backbone=self.settings.encoder_backbone, hook_s=self.settings.hook_s
+                    )
+            return self._encoder
+
+    # ------------------------------------------------------------------ recommender
+
+    def recommender(self) -> Any:
+        """A ranker ``Recommender`` over every stored video and the events, rebuilt when either changes."""
+        from datetime import UTC, datetime
+
+        from ranker.catalog import ItemCatalog
+        from ranker.context import build_context
+        from ranker.serve import Recommender
+
+        events_path = self.events.path
+        events_mtime = events_path.stat().st_mtime_ns if events_path.exists() else 0
+        key = (getattr(self.index, "generation", None), self.index.count(), events_mtime)
+        with self._recommender_lock:
+            if self._recommender is not None and self._recommender_key == key:
+                return self._recommender
+            from api.catalog_access import list_video_ids
+
+            ids, _ = list_video_ids(self.index, 0, 10**9)
+            records = [self.index.get(v) for v in ids]
+            if not records:
+                raise ConfigError("the index is empty: ingest videos before asking for recommendations")
+            catalog = ItemCatalog.from_records(records)
+            events = self.events.read()
+            ctx = build_context(events, catalog, datetime.now(UTC), neighbours=IndexNeighbours(self.index))
+            model = None
+            mdir = self.settings.ranker_model_dir
+            if mdir is not None and Path(mdir).exists():
+                from ranker.model import RankerModel
+
+                model = RankerModel.load(mdir)
+            self._recommender = Recommender(ctx, model)
+            self._recommender_key = key
+            return self._recommender
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.jobs.close()
+        if self._own_index:
+            self.index.close()
+
+
+class IndexNeighbours:
+    """The ranker's ``NeighbourSource`` over the index."""
+
+    def __init__(self, index: VectorIndex) -> None:
+        self.index = index
+
+    def search(self, query: np.ndarray, weights: Any, k: int, level: str) -> list[tuple[str, float]]:
+        hits = self.index.search(query, weights, k, level)  # type: ignore[arg-type]
+        return [(h.video_id, h.score) for h in hits]
+
+
+class LRUCache:
+    """A small thread-safe LRU for rendered thumbnail strips."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[Any, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> bytes | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: bytes) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+class TextSearch:
+    """Free text → a hook query.
+
+    With trained text heads (``settings.heads_dir``: ``ContrastiveHeads`` with a text head for every
+    dimension) the text is projected into each dimension's space. Otherwise (the documented fallback) the
+    text and every vocabulary label's definition go through MiniLM; labels whose cosine with the text is at
+    least ``text_label_threshold`` (or the best 3 when none is) are what the text was read as, and the query
+    is the per-dimension mean of the hook vectors of stored videos carrying those labels in their hooks.
+    """
+
+    TOP_LABELS = 3
+
+    def __init__(self, settings: Settings) -> None:
+        self.threshold = settings.text_label_threshold
+        self.heads_dir = settings.heads_dir
+        self._labels: list[str] | None = None
+        self._label_vecs: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    def _label_matrix(self) -> tuple[list[str], np.ndarray]:
+        with self._lock:
+            if self._label_vecs is None:
+                from encoder.contrastive.text import TextEncoder, label_text
+                from sv6d.vocabulary import default_vocabulary
+
+                labels = sorted(default_vocabulary().labels)
+                self._label_vecs = TextEncoder.shared().embed([label_text(lab) for lab in labels])
+                self._labels = labels
+            assert self._labels is not None
+            return self._labels, self._label_vecs
+
+    def read_labels(self, text: str) -> list[tuple[str, float]]:
+        """(label, cosine) pairs the text is read as, best first."""
+        from encoder.contrastive.text import TextEncoder
+
+        labels, mat = self._label_matrix()
+        q = TextEncoder.shared().embed([text])[0]
+        sims = mat @ q
+        order = np.argsort(-sims, kind="stable")
+        picked = [int(i) for i in order if sims[i] >= self.threshold][: 2 * self.TOP_LABELS]
+        if not picked:
+            picked = [int(i) for i in order[: self.TOP_LABELS]]
+        return [(labels[i], float(sims[i])) for i in picked]
+
+    def projected_query(self, text: str) -> np.ndarray | None:
+        """The (6, d) query from trained text heads, or None when there are none."""
+        if not self.heads_dir:
+            return None
+        from encoder.contrastive.heads import load_heads
+        from sv6d.dimensions import DIMENSIONS
+
+        heads = load_heads(self.heads_dir)
+        text_heads = getattr(heads, "text_heads", {})
+        if not all(d in text_heads for d in DIMENSIONS):
+            return None
+        return np.stack([heads.project_text(d, [text])[0] for d in DIMENSIONS]).astype(np.float32)

@@ -1,0 +1,138 @@
+"""Service settings: pydantic-settings, environment variables prefixed ``SV6D_`` and an optional ``.env``.
+
+Outside ``development`` the settings refuse unsafe values (no keys without ``auth_disabled``, wildcard CORS);
+binding to a non-loopback address without keys is refused in every environment (``check_bind``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from indexer.base import MAX_K
+from sv6d.errors import ConfigError
+
+Environment = Literal["development", "production"]
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+class Limits(BaseModel):
+    """Maxima on what one request may ask for or send."""
+
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_duration_s: float = Field(default=600.0, gt=0)
+    max_k: int = Field(default=100, ge=1, le=MAX_K)
+    max_batch: int = Field(default=1000, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest JSON body (uploads aside)")
+    max_thumbs: int = Field(default=8, ge=1, le=32)
+
+
+def _split_list(value: object) -> object:
+    """Accept comma-separated strings (``SV6D_API_KEYS=a,b``) as well as JSON lists."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [v.strip() for v in text.split(",") if v.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """What the service reads from its environment (``SV6D_<NAME>``; limits as ``SV6D_LIMITS__MAX_K``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SV6D_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Environment = "development"
+    host: str = Field(default="127.0.0.1", description="Address `sv6d serve` binds to")
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    index_location: str | None = Field(
+        default=None,
+        description="FAISS directory (default DATA_DIR/index) or a Qdrant URL (http:// or https://)",
+    )
+    index_recipe: str = "Flat"
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    auth_disabled: bool = False
+    media_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    encoder_backbone: str = "evidence"
+    hook_s: float = Field(default=3.0, gt=0)
+    ranker_model_dir: Path | None = None
+    heads_dir: Path | None = Field(default=None, description="Trained contrastive heads (text search)")
+    text_label_threshold: float = Field(default=0.35, ge=-1, le=1)
+    job_max_attempts: int = Field(default=2, ge=1)
+
+    @field_validator("api_keys", "media_roots", "cors_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        short = [i for i, k in enumerate(value) if len(k.get_secret_value()) < 16]
+        if short:
+            raise ValueError(f"api_keys at positions {short} are shorter than 16 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _safe(self) -> Settings:
+        if self.environment != "development":
+            if not self.api_keys and not self.auth_disabled:
+                raise ValueError(
+                    "environment is 'production' but no api_keys are set: set SV6D_API_KEYS "
+                    "(or SV6D_AUTH_DISABLED=true explicitly)"
+                )
+            if "*" in self.cors_origins:
+                raise ValueError("cors_origins '*' is refused outside development: list the origins")
+        return self
+
+    @property
+    def auth_required(self) -> bool:
+        return not self.auth_disabled
+
+    @property
+    def index_dir(self) -> Path:
+        """The FAISS directory (only meaningful when the location is not a URL)."""
+        return Path(self.index_location) if self.index_location else self.data_dir / "index"
+
+    @property
+    def index_is_url(self) -> bool:
+        return bool(self.index_location) and str(self.index_location).startswith(("http://", "https://"))
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    def key_bytes(self) -> list[bytes]:
+        return [k.get_secret_value().encode() for k in self.api_keys]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings, host: str | None) -> None:
+    """Refuse to serve without keys on a non-loopback address (auth off or no keys configured)."""
+    if host is None or is_loopback(host):
+        return
+    if settings.auth_disabled or not settings.api_keys:
+        raise ConfigError(
+            f"refusing to listen on non-loopback address {host!r} without API keys: set SV6D_API_KEYS "
+            "(and leave SV6D_AUTH_DISABLED unset), or bind to 127.0.0.1"
+        )
