@@ -1,0 +1,52 @@
+"""``sv6d experiment run CONFIG``: an offline ranking experiment (ranker.experiment) into a run folder."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sv6d.cli.output import JsonOption, print_table
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Offline recommendation experiments.", no_args_is_help=True)
+
+    @group.command("run")
+    def run(
+        config: Annotated[Path, typer.Argument(help="Experiment TOML (e.g. experiments/kuairand.toml).")],
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Run folder (default runs/<name>-<time>).")
+        ] = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Run an experiment: split by time, train and evaluate the systems, write report, JSON and plots."""
+        from ranker.experiment import run_experiment
+
+        def log(message: str) -> None:
+            sys.stderr.write(message + "\n")
+
+        result = run_experiment(config, out, log=log)
+        if as_json:
+            keep = ("ndcg_at_10", "recall_at_10", "recall_at_50", "map", "coverage_at_10")
+            systems = {
+                s: {
+                    k: v for k, v in r.items() if k.removesuffix("_ci") in keep or k == "p_vs_best_ndcg_at_10"
+                }
+                for s, r in result["systems"].items()
+            }
+            sys.stdout.write(json.dumps({"systems": systems, "run_dir": result["run_dir"]}) + "\n")
+            return
+        rows = []
+        for s, r in result["systems"].items():
+            lo, hi = r["ndcg_at_10_ci"]
+            rows.append(
+                [s, r["ndcg_at_10"], f"[{lo:.4f}, {hi:.4f}]", r["recall_at_10"], r["recall_at_50"], r["map"]]
+            )
+        print_table(["system", "NDCG@10", "95% CI", "Recall@10", "Recall@50", "MAP"], rows, result["name"])
+        sys.stdout.write(f"run folder: {result['run_dir']}\n")
+
+    app.add_typer(group, name="experiment")

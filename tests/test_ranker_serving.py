@@ -1,0 +1,221 @@
+"""Candidates, features, LightGBM model round trip, serving with MMR and feature logging (real LightGBM)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ranker.candidates import (
+    CHANNELS,
+    CandidateConfig,
+    CatalogNeighbours,
+    candidate_recall,
+    generate_candidates,
+)
+from ranker.catalog import ItemCatalog, tag_label_order
+from ranker.context import build_context
+from ranker.events import conform_events
+from ranker.features import (
+    ENGAGEMENT_GROUPS,
+    FeatureLogger,
+    FeatureSchema,
+    assemble_features,
+    read_feature_log,
+)
+from ranker.model import RankerModel, SchemaMismatchError, train_ranker
+from ranker.serve import Recommender, mmr
+from sv6d.errors import ConfigError
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[ItemCatalog, pl.DataFrame]:
+    """200 videos in 4 structural clusters; 40 users who like one cluster and hate another."""
+    rng = np.random.default_rng(3)
+    n, d = 200, 8
+    cluster = np.arange(n) % 4
+    centers = _unit(rng.normal(size=(4, 6, d)))
+    video = _unit(centers[cluster] + 0.3 * rng.normal(size=(n, 6, d)))
+    hook = _unit(video + 0.2 * rng.normal(size=(n, 6, d)))
+    labels, dims = tag_label_order()
+    tags = rng.random((n, len(labels))) < 0.1
+    cat = ItemCatalog(
+        video_ids=[f"v{i}" for i in range(n)],
+        video=video,
+        hook=hook,
+        tags=tags,
+        creator=[f"c{i % 10}" for i in range(n)],
+        created_at_s=np.array([(T0 + timedelta(hours=i)).timestamp() for i in range(n)]),
+        duration_s=rng.uniform(5, 60, n),
+        tag_labels=labels,
+        tag_dims=dims,
+    )
+    rows = []
+    k = 0
+    for u in range(40):
+        fav, bad = u % 4, (u + 1) % 4
+        for _j in range(30):
+            i = int(rng.integers(0, n))
+            like = bool(cluster[i] == fav and rng.random() < 0.9)
+            hate = bool(cluster[i] == bad and rng.random() < 0.7)
+            ts = T0 + timedelta(hours=float(rng.uniform(0, 240)))
+            rows.append(
+                (
+                    f"e{k}",
+                    f"u{u}",
+                    f"v{i}",
+                    ts,
+                    float(rng.uniform(1, 30)),
+                    float(cat.duration_s[i]),
+                    like,
+                    hate,
+                )
+            )
+            k += 1
+    ev = conform_events(
+        pl.DataFrame(
+            rows,
+            schema=[
+                "event_id",
+                "user_id",
+                "video_id",
+                "ts",
+                "play_time_s",
+                "video_duration_s",
+                "like",
+                "hate",
+            ],
+            orient="row",
+        )
+    )
+    return cat, ev
+
+
+def _ctx(world, as_of=T0 + timedelta(days=8)):
+    cat, ev = world
+    return build_context(ev, cat, as_of, neighbours=CatalogNeighbours(cat))
+
+
+def test_candidates_keep_channels_and_exclude_seen(world) -> None:
+    ctx = _ctx(world)
+    req = ctx.request_for_user("u0")
+    cs = generate_candidates(ctx, req)
+    assert len(cs) > 0
+    assert not np.isin(cs.positions, req.seen).any()
+    assert not np.isin(cs.positions, req.negatives).any()
+    assert cs.channels.any(axis=1).all()
+    assert cs.channels[:, CHANNELS.index("nb_subject")].any()
+    assert cs.channels[:, CHANNELS.index("hook")].any()
+    # Quotas bound each channel.
+    small = generate_candidates(
+        ctx, req, CandidateConfig(quotas={"neighbours": 2, "hook": 3, "popular": 4, "fresh": 0, "covisit": 0})
+    )
+    assert small.channels[:, CHANNELS.index("popular")].sum() <= 4
+    assert small.channels[:, CHANNELS.index("nb_camera")].sum() <= 2
+    assert small.channels[:, CHANNELS.index("fresh")].sum() == 0
+    with pytest.raises(ConfigError, match="unknown candidate quota"):
+        CandidateConfig(quotas={"trending": 3})
+
+
+def test_candidate_recall_per_channel(world) -> None:
+    _cat, ev = world
+    as_of = T0 + timedelta(days=8)
+    ctx = _ctx(world, as_of)
+    later = ev.filter((pl.col("ts") >= as_of) & pl.col("like"))
+    held = {u: g["video_id"].to_list() for (u,), g in later.group_by("user_id")}
+    rec = candidate_recall(ctx, held)
+    assert set(rec) == {*CHANNELS, "all"}
+    assert rec["all"] >= max(rec[c] for c in CHANNELS)
+    assert 0 < rec["all"] <= 1
+
+
+def test_features_follow_the_schema_and_mark_missing(world) -> None:
+    ctx = _ctx(world)
+    schema = FeatureSchema.for_config(ctx.config)
+    req = ctx.request_for_user("u1")
+    cs = generate_candidates(ctx, req)
+    x = assemble_features(ctx, req, cs, schema)
+    assert x.shape == (len(cs), len(schema.names))
+    col = schema.names.index("sim_pos_video_camera")
+    assert np.isfinite(x[:, col]).all()
+    assert (np.abs(x[:, col]) <= 1.0001).all()
+    # A cold user has no profile: structure similarities are missing (NaN), not zero.
+    cold = ctx.request_for_user("nobody")
+    xc = assemble_features(ctx, cold, generate_candidates(ctx, cold), schema)
+    assert np.isnan(xc[:, col]).all()
+    assert np.isfinite(xc[:, schema.names.index("ch_popular")]).all()
+
+
+def _training(world):
+    cat, ev = world
+    ctx = _ctx(world, T0 + timedelta(days=6))
+    schema = FeatureSchema.for_config(ctx.config)
+    later = ev.filter((pl.col("ts") >= ctx.as_of) & pl.col("like"))
+    pos = {u: set(g["video_id"].to_list()) for (u,), g in later.group_by("user_id")}
+    xs, ys, gs = [], [], []
+    for g, u in enumerate(sorted(pos)):
+        req = ctx.request_for_user(u)
+        cs = generate_candidates(ctx, req)
+        xs.append(assemble_features(ctx, req, cs, schema))
+        ys.append(np.array([cat.video_ids[p] in pos[u] for p in cs.positions], dtype=float))
+        gs.append(np.full(len(cs), g))
+    return schema, np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
+
+
+def test_model_round_trip_and_schema_mismatch(world, tmp_path) -> None:
+    schema, x, y, g = _training(world)
+    model = train_ranker(x, y, g, schema, num_boost_round=30, early_stopping_rounds=5)
+    assert model.metrics["best_iteration"] >= 1
+    model.save(tmp_path / "m")
+    loaded = RankerModel.load(tmp_path / "m", schema)
+    np.testing.assert_allclose(loaded.predict(x[:50], schema), model.predict(x[:50], schema))
+    other = FeatureSchema("2", schema.names, schema.groups)
+    with pytest.raises(SchemaMismatchError, match="version '1' != current '2'"):
+        RankerModel.load(tmp_path / "m", other)
+    fewer = FeatureSchema(schema.version, schema.names[1:], schema.groups[1:])
+    with pytest.raises(SchemaMismatchError, match=f"not in the current schema: {schema.names[0]}"):
+        RankerModel.load(tmp_path / "m", fewer)
+    eng = train_ranker(x, y, g, schema, schema.select(ENGAGEMENT_GROUPS), num_boost_round=10)
+    assert not any(n.startswith("sim_") for n in eng.feature_names)
+
+
+def test_recommend_with_model_fallback_and_logging(world, tmp_path) -> None:
+    schema, x, y, g = _training(world)
+    model = train_ranker(x, y, g, schema, num_boost_round=30)
+    ctx = _ctx(world)
+    logger = FeatureLogger(tmp_path / "log")
+    rec = Recommender(ctx, model, logger=logger)
+    res = rec.recommend(user_id="u2", k=8)
+    assert res.scorer == "lightgbm"
+    assert len(res.items) == 8
+    assert all(it.channels and set(it.channels) <= set(CHANNELS) for it in res.items)
+    seen = {ctx.catalog.video_ids[p] for p in ctx.request_for_user("u2").seen}
+    assert not seen & {it.video_id for it in res.items}
+    log = read_feature_log(tmp_path / "log")
+    assert log["request_id"].unique().to_list() == [res.request_id]
+    assert log.filter(pl.col("rank").is_not_null()).height == 8
+    assert set(schema.names) <= set(log.columns)
+    fb = Recommender(ctx).recommend(history=["v0", "v4", "v8"], k=5)
+    assert fb.scorer == "fallback_blend"
+    assert "fallback" in fb.note
+    assert len(fb.items) == 5
+    with pytest.raises(ConfigError, match="exactly one of user_id or history"):
+        rec.recommend(k=3)
+
+
+def test_mmr_diversifies_near_duplicates() -> None:
+    base = _unit(np.ones((6, 4)))
+    other = _unit(np.tile(np.array([1.0, -1.0, 1.0, -1.0]), (6, 1)))
+    vecs = np.stack([base, base, other]).reshape(3, -1)
+    scores = np.array([1.0, 0.99, 0.9])
+    order = np.array([0, 1, 2])
+    assert mmr(order, scores, vecs, 2, 1.0).tolist() == [0, 1]
+    assert mmr(order, scores, vecs, 2, 0.5).tolist() == [0, 2]
