@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     environment: Environment = "development"
     host: str = Field(default="127.0.0.1", description="Address `sv6d serve` binds to")
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Path("data")
     index_location: str | None = Field(
         default=None,
