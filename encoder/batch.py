@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -241,26 +241,28 @@ def encode_batch(
             todo.append(key)
 
     options = dict(encoder_options or {})
-    pending: Iterator[str] = iter(todo)
     ctx = mp.get_context("spawn")
-    while True:
-        # A crashed worker breaks the pool: the videos in flight are recorded as failed and a new pool
-        # takes the rest.
+    queue = list(todo)
+    width = max(1, workers)
+    while queue:
+        # A worker that dies (a crash in a native decoder, the OOM killer) breaks the whole pool, and the
+        # pool cannot say which file killed it. The files in flight go back to the queue and are retried
+        # one at a time, so that only the culprit is recorded as failed.
         with ProcessPoolExecutor(
-            max_workers=max(1, workers), mp_context=ctx, initializer=_init_worker, initargs=(options,)
+            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options,)
         ) as pool:
             in_flight: dict[Future[SV6DRecord], str] = {}
-            broken = False
-            for path in pending:
-                in_flight[pool.submit(_encode_in_worker, path)] = path
-                if len(in_flight) >= 2 * max(1, workers):
-                    broken = _drain(in_flight, store, result, on_progress, first_only=True)
-                    if broken:
-                        break
-            if not broken:
-                broken = _drain(in_flight, store, result, on_progress, first_only=False)
-        if not broken:
-            break
+            suspects: list[str] = []
+            while queue or in_flight:
+                while queue and len(in_flight) < 2 * width:
+                    path = queue.pop(0)
+                    in_flight[pool.submit(_encode_in_worker, path)] = path
+                suspects = _drain(in_flight, store, result, on_progress, blame=width == 1)
+                if suspects:
+                    break
+        if suspects:
+            queue = suspects + queue
+            width = 1
     store.compact(shard_size)
     return result
 
@@ -270,36 +272,36 @@ def _drain(
     store: ShardStore,
     result: BatchResult,
     on_progress: Callable[[str, str], None] | None,
-    first_only: bool,
-) -> bool:
-    """Collect finished futures; returns True when the pool broke."""
+    blame: bool,
+) -> list[str]:
+    """Collect at least one finished future. When the pool broke, returns the files that were in flight
+    (to retry), or, with ``blame`` (a single file in flight), records that file as failed."""
+    finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
     broken = False
-    while in_flight:
-        finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-        for fut in finished:
-            path = in_flight.pop(fut)
-            try:
-                record = fut.result()
-            except BrokenProcessPool:
-                broken = True
+    for fut in finished:
+        path = in_flight.pop(fut)
+        try:
+            record = fut.result()
+        except BrokenProcessPool:
+            broken = True
+            if blame:
                 _fail(store, result, on_progress, path, "the worker process died while encoding this file")
-                continue
-            except Exception as exc:
-                _fail(store, result, on_progress, path, _describe(exc))
-                continue
-            store.write_part(record)
-            store.clear_failure(path)
-            result.encoded.append({"file": path, "video_id": record.video_id})
-            if on_progress:
-                on_progress(path, "encoded")
-        if broken:
-            for fut, path in list(in_flight.items()):
-                in_flight.pop(fut)
-                _fail(store, result, on_progress, path, "the worker process died while encoding this file")
-            return True
-        if first_only:
-            return False
-    return broken
+            else:
+                in_flight[fut] = path
+            continue
+        except Exception as exc:
+            _fail(store, result, on_progress, path, _describe(exc))
+            continue
+        store.write_part(record)
+        store.clear_failure(path)
+        result.encoded.append({"file": path, "video_id": record.video_id})
+        if on_progress:
+            on_progress(path, "encoded")
+    if not broken:
+        return []
+    suspects = list(in_flight.values())
+    in_flight.clear()
+    return suspects
 
 
 def _fail(

@@ -17,6 +17,10 @@ class VideoInputError(SV6DError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Worker processes send this error back to the parent: it must pickle with both arguments.
+        return (type(self), (self.path, self.problem))
+
 
 class SchemaVersionError(SV6DError):
     """Stored data written by a schema version this code cannot read."""

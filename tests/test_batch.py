@@ -1,0 +1,88 @@
+"""Batch encoding: resumable shards, failures table, a killed run loses only what was in flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from encoder.batch import ShardStore, collect_inputs, encode_batch
+from sv6d.errors import VideoInputError
+from tests.helpers_video import cut_video
+
+pytestmark = pytest.mark.slow
+
+
+def _videos(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = folder / f"clip{i:02d}.mp4"
+        cut_video(p, [12 + 3 * i, 18, 10], fps=10)
+        paths.append(p)
+    return paths
+
+
+def test_resume_skips_done_and_records_failures(tmp_path: Path) -> None:
+    videos = _videos(tmp_path / "in", 3)
+    bad = tmp_path / "in" / "broken.mp4"
+    bad.write_text("this is not a video")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# inputs\n{videos[0]}\nin/clip01.mp4\n")
+    out = tmp_path / "records"
+
+    first = encode_batch([listing, tmp_path / "in"], out, workers=2)
+    assert sorted(Path(e["file"]).name for e in first.encoded) == ["clip00.mp4", "clip01.mp4", "clip02.mp4"]
+    assert [Path(f["file"]).name for f in first.failed] == ["broken.mp4"]
+    assert "not a readable video" in first.failed[0]["error"] and "broken.mp4" in first.failed[0]["error"]
+    failures = ShardStore(out).failures()
+    assert failures.height == 1 and failures["file"][0].endswith("broken.mp4")
+
+    store = ShardStore(out)
+    assert store.part_files() == [] and len(store.shard_files()) == 1
+    records = store.read_all()
+    assert {r.video_id for r in records} == {e["video_id"] for e in first.encoded}
+
+    second = encode_batch([tmp_path / "in"], out, workers=2)
+    assert second.encoded == [] and second.failed == []
+    assert len(second.skipped) == 4
+    retried = encode_batch([bad], out, workers=1, retry_failed=True)
+    assert len(retried.failed) == 1 and retried.skipped == []
+
+
+def test_missing_input_is_an_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(VideoInputError, match="nope.mp4: no such file or directory"):
+        collect_inputs([tmp_path / "nope.mp4"])
+
+
+def test_killed_run_loses_only_in_flight_videos(tmp_path: Path) -> None:
+    videos = _videos(tmp_path / "in", 6)
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "sv6d.cli.main", "encode", str(tmp_path / "in"), "--data-dir", str(data)]
+    cmd += ["--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    parts = data / "records" / "parts"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(parts.glob("*.parquet"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {r.source for r in ShardStore(data / "records").read_all()}
+    assert 2 <= len(done_before) < len(videos), "the kill should land mid-batch"
+
+    out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    redone = {e["file"] for e in result["encoded"]}
+    assert redone.isdisjoint(done_before), "finished videos must not be encoded again"
+    assert set(result["skipped"]) == done_before
+    stored = ShardStore(data / "records").read_all()
+    assert sorted(r.source for r in stored) == sorted(str(v.resolve()) for v in videos)
+    frame = pl.concat([pl.read_parquet(f) for f in ShardStore(data / "records").record_files()])
+    assert frame["video_id"].n_unique() == len(videos)
