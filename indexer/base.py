@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sv6d.dimensions import DIMENSION_INDEX, DIMENSIONS, Dimension
-from sv6d.errors import NotFoundError, SV6DError
+from sv6d.errors import NotFoundError, SV6DError, VocabularyError
 from sv6d.record import SV6DRecord, Tag
 from sv6d.vocabulary import default_vocabulary
 
@@ -443,7 +443,16 @@ def _as_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
         return Filters()
     if isinstance(filters, Filters):
         return filters
-    return Filters.model_validate(dict(filters))
+    try:
+        return Filters.model_validate(dict(filters))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        cause = err.get("ctx", {}).get("error")
+        where = ".".join(str(p) for p in err.get("loc", ()))
+        msg = f"filters.{where}: {cause if cause is not None else err['msg']}"
+        if isinstance(cause, VocabularyError):
+            raise VocabularyError(msg) from None
+        raise QueryError(msg) from None
 
 
 def check_batch(records: Sequence[SV6DRecord], dim: int | None) -> int:
