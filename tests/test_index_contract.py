@@ -219,7 +219,7 @@ def test_similar_hooks_excludes_query_and_explains(shared: VectorIndex, records:
         assert h.window == pytest.approx(other.hook_window)
     # The same through a record that is not stored.
     probe = q.model_copy(update={"video_id": "probe"})
-    assert [h.video_id for h in shared.similar_hooks(probe, k=5)][0] == q.video_id
+    assert shared.similar_hooks(probe, k=5)[0].video_id == q.video_id
 
 
 def test_recommend_by_example(shared: VectorIndex, records: list[SV6DRecord]) -> None:
@@ -295,7 +295,7 @@ def test_bad_inputs_leave_data_intact(shared: VectorIndex, records: list[SV6DRec
             call()
     assert shared.count() == N
     assert shared.search(q, k=1)[0].video_id == records[0].video_id
-    with pytest.raises(ValueError, match="max_duration_s 1.0 is below min_duration_s 5.0"):
+    with pytest.raises(ValueError, match=r"max_duration_s 1\.0 is below min_duration_s 5\.0"):
         Filters(min_duration_s=5, max_duration_s=1)
 
 
