@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from encoder.shots import ShotConfig, detect_transitions
 from encoder.types import Transition
 from sv6d.errors import SV6DError
 
@@ -128,11 +129,10 @@ def golden_videos(goldens_dir: str | Path) -> list[str]:
     return sorted(p.name[: -len(".truth.json")] for p in Path(goldens_dir).glob("*.truth.json"))
 
 
-def evaluate_cuts(videos_dir: str | Path, goldens_dir: str | Path) -> dict:
+def evaluate_cuts(videos_dir: str | Path, goldens_dir: str | Path, config: ShotConfig | None = None) -> dict:
     """Run the decoder and the transition detector on every video with a truth file and score it, beside
     PySceneDetect's reference outputs. Returns the ``sv6d eval-cuts --json`` document."""
     from encoder.decode import DecodeConfig, decode
-    from encoder.shots import detect_transitions
 
     vdir, gdir = Path(videos_dir), Path(goldens_dir)
     if not gdir.is_dir():
@@ -146,7 +146,7 @@ def evaluate_cuts(videos_dir: str | Path, goldens_dir: str | Path) -> dict:
     for name in names:
         truth = load_truth(gdir / f"{name}.truth.json")
         decoded = decode(vdir / name, DecodeConfig(min_duration_s=0.0))
-        predicted = detect_transitions(decoded)
+        predicted = detect_transitions(decoded, config)
         s = score_transitions(predicted, truth)
         total = total + s
         peers = {}

@@ -76,7 +76,7 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     scores = _content_scores(thumbs, decoded.info.fps or 25.0, cfg.threshold)
     gradual = list(fades)
     if cfg.dissolves:
-        gradual += _dissolves(luma, scores, times, fades, cfg)
+        gradual += _dissolves(thumbs, scores, times, fades, cfg)
     cuts = _cuts(scores, times, gradual, cfg)
     return sorted(cuts + gradual, key=lambda t: (t.start_s, t.end_s))
 
@@ -143,8 +143,10 @@ def _detector_components(prev: np.ndarray, cur: np.ndarray, fps: float) -> np.nd
     detector = ContentDetector(min_scene_len=0)
     detector.stats_manager = StatsManager()  # makes the detector record its components, edges included
     for k, img in enumerate((prev, cur)):
-        detector.process_frame(FrameTimecode(k, fps), np.ascontiguousarray(img[..., ::-1]))
-    return np.array([float(v) for v in detector.stats_manager.get_metrics(FrameTimecode(1, fps), keys)])
+        detector.process_frame(FrameTimecode(k, float(fps)), np.ascontiguousarray(img[..., ::-1]))
+    return np.array(
+        [float(v) for v in detector.stats_manager.get_metrics(FrameTimecode(1, float(fps)), keys)]
+    )
 
 
 def _cuts(
@@ -254,56 +256,68 @@ def _fades(mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotCon
 
 
 def _dissolves(
-    luma: np.ndarray, scores: np.ndarray, times: np.ndarray, fades: list[Transition], cfg: ShotConfig
+    thumbs: np.ndarray, scores: np.ndarray, times: np.ndarray, fades: list[Transition], cfg: ShotConfig
 ) -> list[Transition]:
-    """Spans where frame i-k and i+k differ a lot, no step between them is cut-like, and the middle frame is
-    a blend of the two ends. Our own code: PySceneDetect has no dissolve detector."""
+    """Spans where frames m-k and m+k differ a lot, no step between them is cut-like, and frame m is a blend
+    of the two ends, tried at half-windows of 1/2, 1 and 2 x ``dissolve_window_s / 2`` (dissolves run from a
+    few frames to a couple of seconds). Our own code: PySceneDetect has no dissolve detector."""
     n = len(times)
     if n < 5:
         return []
     step = float(np.median(np.diff(times)))
-    k = max(2, round(cfg.dissolve_window_s / max(step, 1e-3) / 2))
-    if n <= 2 * k:
-        return []
+    half = cfg.dissolve_window_s / 2 / max(step, 1e-3)
     content = scores[:, 0]
-    small = luma[:, ::2, ::2].reshape(n, -1).astype(np.float32)
+    # RGB, not luma: two shots of equal brightness but different colours blend visibly in RGB only
+    small = thumbs[:, ::2, ::2].reshape(n, -1).astype(np.float32)
     hits: list[tuple[int, int, float, float]] = []
-    for m in range(k, n - k, max(1, k // 2)):
-        a, b = m - k, m + k
-        if float(content[a + 1 : b + 1].max()) >= cfg.threshold:
-            continue
-        if any(f.start_s - step <= times[m] <= f.end_s + step for f in fades):
-            continue
-        fa, fb, fm = small[a], small[b], small[m]
-        diff = fa - fb
-        delta = float(np.abs(diff).mean())
-        if delta < cfg.dissolve_min_delta:
-            continue
-        # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
-        if _correlation(fa, fb) > 0.6:
-            continue
-        denom = float(diff @ diff)
-        alpha = float(np.clip((fm - fb) @ diff / denom, 0.0, 1.0))
-        resid = fm - (alpha * fa + (1 - alpha) * fb)
-        rel = float(np.abs(resid).mean()) / delta
-        # A blend sits between its ends; a camera move over the same span leaves a large residual.
-        if rel <= cfg.dissolve_max_residual and 0.2 <= alpha <= 0.8:
-            hits.append((a, b, delta, rel))
+    for k in sorted({max(2, round(half * f)) for f in (0.5, 1.0, 2.0)}):
+        for m in range(k, n - k, max(1, k // 2)):
+            a, b = m - k, m + k
+            if float(content[a + 1 : b + 1].max()) >= cfg.threshold:
+                continue
+            if any(f.start_s - step <= times[m] <= f.end_s + step for f in fades):
+                continue
+            fa, fb, fm = small[a], small[b], small[m]
+            diff = fa - fb
+            delta = float(np.abs(diff).mean())
+            if delta < cfg.dissolve_min_delta:
+                continue
+            # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
+            if _correlation(fa, fb) > 0.6:
+                continue
+            alpha = float(np.clip((fm - fb) @ diff / float(diff @ diff), 0.0, 1.0))
+            rel = float(np.abs(fm - (alpha * fa + (1 - alpha) * fb)).mean()) / delta
+            # A blend sits between its ends; a camera move over the same span leaves a large residual.
+            if rel <= cfg.dissolve_max_residual and 0.2 <= alpha <= 0.8:
+                # trim frames that do not change at either end of the window
+                while a + 1 < b and content[a + 1] < 0.5:
+                    a += 1
+                while b - 1 > a and content[b] < 0.5:
+                    b -= 1
+                hits.append((a, b, delta, rel))
     out: list[Transition] = []
-    for a, b, delta, rel in hits:
-        if out and times[a] <= out[-1].end_s:
+    for a, b, delta, rel in sorted(hits):
+        start, end = float(times[min(a + 1, b)]), float(times[b])
+        if out and start <= out[-1].end_s + step:
             prev = out[-1]
             out[-1] = Transition(
-                "dissolve", prev.start_s, float(times[b]), max(prev.score, delta), prev.evidence
+                "dissolve",
+                prev.start_s,
+                max(prev.end_s, end),
+                max(prev.score, delta),
+                {
+                    "rgb_delta": round(max(prev.score, delta), 2),
+                    "blend_residual": min(prev.evidence["blend_residual"], round(rel, 3)),
+                },
             )
             continue
         out.append(
             Transition(
                 kind="dissolve",
-                start_s=float(times[a]),
-                end_s=float(times[b]),
+                start_s=start,
+                end_s=end,
                 score=delta,
-                evidence={"luma_delta": round(delta, 2), "blend_residual": round(rel, 3)},
+                evidence={"rgb_delta": round(delta, 2), "blend_residual": round(rel, 3)},
             )
         )
     return out

@@ -26,7 +26,10 @@ def scene(seed: int, w: int = W, h: int = H) -> np.ndarray:
     """A textured RGB picture, one per seed: a colour gradient plus blocks (so cuts change edges)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    base = rng.uniform(40, 215, size=3).astype(np.float32)
+    palette = [(200, 40, 40), (40, 170, 60), (50, 60, 200), (220, 200, 40), (150, 40, 170), (40, 190, 190)]
+    base = np.array(palette[seed % len(palette)], np.float32) + rng.uniform(-20, 20, size=3).astype(
+        np.float32
+    )
     grad = rng.uniform(-0.8, 0.8, size=(2, 3)).astype(np.float32)
     img = base + xx[..., None] * grad[0] + yy[..., None] * grad[1]
     for _ in range(6):

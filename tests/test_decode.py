@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers_video import H, W, moving, scene, write_audio_only, write_video
 
 from encoder.decode import MIN_SIDE_PX, DecodeConfig, decode, probe
 from sv6d.errors import VideoInputError
+from tests.helpers_video import H, W, moving, scene, write_audio_only, write_video
 
 SHORT_OK = DecodeConfig(min_duration_s=0.0)
 

@@ -17,13 +17,17 @@ def register(app: typer.Typer) -> None:
         goldens_dir: Annotated[
             Path, typer.Argument(help="Folder with <video>.truth.json (and peer outputs).")
         ],
+        dissolves: Annotated[
+            bool, typer.Option("--dissolves/--no-dissolves", help="Report dissolves (the goldens list none).")
+        ] = True,
         as_json: JsonOption = False,
     ) -> None:
         """Precision / recall / F1 of detected cuts (±2 frames) and gradual transitions (overlapping spans)
         per file, with PySceneDetect's reference outputs scored the same way."""
         from encoder.cut_eval import PEER_DETECTORS, evaluate_cuts
+        from encoder.shots import ShotConfig
 
-        result = evaluate_cuts(videos_dir, goldens_dir)
+        result = evaluate_cuts(videos_dir, goldens_dir, ShotConfig(dissolves=dissolves))
 
         def render(r: dict) -> None:
             headers = ["file", "precision", "recall", "F1", "tp/fp/fn"] + [f"{d} F1" for d in PEER_DETECTORS]

@@ -1,0 +1,214 @@
+"""Transitions on generated videos with known cuts, fades and dissolves; the scoring; and the F1 targets on
+the real golden files (shared data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoder.cut_eval import CutScore, Truth, evaluate_cuts, load_truth, score_transitions
+from encoder.decode import DecodeConfig, decode
+from encoder.shots import ShotConfig, _content_scores, detect_transitions, shots_from_transitions
+from encoder.types import Shot, Transition
+from tests.helpers_video import moving, ramp, scene, write_video
+
+FPS = 10
+CFG = DecodeConfig(min_duration_s=0.0)
+
+
+def _detect(path: Path, config: ShotConfig | None = None) -> list[Transition]:
+    return detect_transitions(decode(path, CFG), config)
+
+
+def test_hard_cuts_are_found_at_the_first_frame_of_the_new_shot(tmp_path: Path) -> None:
+    frames = moving(scene(1), 12) + moving(scene(2), 9) + moving(scene(3), 15) + moving(scene(4), 8)
+    path = write_video(tmp_path / "cuts.mp4", frames, fps=FPS)
+    found = _detect(path)
+    assert [t.kind for t in found] == ["cut", "cut", "cut"]
+    assert [t.start_s for t in found] == pytest.approx([1.2, 2.1, 3.6], abs=1e-3)
+    for t in found:
+        assert t.start_s == t.end_s
+        assert t.evidence["content_delta"] >= 27.0
+        assert t.evidence["edge_delta"] >= 10.0
+
+
+def test_fades_through_black_and_white_are_spans_not_cuts(tmp_path: Path) -> None:
+    black = np.zeros_like(scene(1))
+    white = np.full_like(black, 255)
+    frames = (
+        moving(scene(1), 8)
+        + ramp(scene(1), black, 8)  # fade out to black: frames 8-15
+        + [black] * 4
+        + ramp(black, scene(2), 8)  # fade in from black: 20-27
+        + [scene(2)] * 8
+        + ramp(scene(2), white, 8)  # fade to white: 36-43
+        + [white] * 5
+    )
+    path = write_video(tmp_path / "fades.mp4", frames, fps=FPS)
+    found = _detect(path)
+    assert [t.kind for t in found] == ["fade", "fade", "fade"]
+    truth = [(0.8, 1.5), (2.0, 2.7), (3.6, 4.3)]
+    for t, (a, b) in zip(found, truth, strict=True):
+        assert t.start_s == pytest.approx(a, abs=0.11)
+        assert t.end_s == pytest.approx(b + 0.1, abs=0.11)
+    assert [t.evidence["flat_level"] for t in found] == [0.0, 0.0, 255.0]
+
+
+def test_dissolve_between_two_shots(tmp_path: Path) -> None:
+    frames = [scene(5)] * 10 + ramp(scene(5), scene(6), 10) + [scene(6)] * 10
+    path = write_video(tmp_path / "dissolve.mp4", frames, fps=FPS)
+    found = _detect(path)
+    assert [t.kind for t in found] == ["dissolve"]
+    # the true span is frames 10-19 (1.0-1.9 s); the detected one overlaps it and stays near it
+    assert found[0].start_s < 1.9
+    assert found[0].end_s > 1.0
+    assert found[0].start_s >= 0.5
+    assert found[0].end_s <= 2.4
+    assert _detect(path, ShotConfig(dissolves=False)) == []
+
+
+def test_recolouring_an_unchanged_layout_is_not_a_cut(tmp_path: Path) -> None:
+    # counter.mp4's case: the background colour flips every second while the layout (a label) stays
+    colours = [(90, 95, 105), (140, 90, 85), (80, 130, 80)]
+    frames = []
+    for i in range(30):
+        img = np.empty((64, 96, 3), np.uint8)
+        img[:] = colours[i // 10]
+        img[44:56, 50:90] = 235  # the label box
+        img[47:53, 54 + (i % 10) * 3 : 57 + (i % 10) * 3] = 20  # a "digit" that moves a little
+        frames.append(img)
+    path = write_video(tmp_path / "tint.mp4", frames, fps=FPS)
+    scores = _content_scores(decode(path, CFG).thumbs, FPS, 27.0)
+    assert scores[10, 0] >= 27.0  # ContentDetector alone would call it a cut
+    assert _detect(path) == []
+
+
+def test_vectorised_scores_match_pyscenedetect_content_detector(tmp_path: Path) -> None:
+    from scenedetect.common import FrameTimecode
+    from scenedetect.detectors import ContentDetector
+    from scenedetect.stats_manager import StatsManager
+
+    frames = moving(scene(8), 6, speed=3) + moving(scene(9), 6, speed=3)
+    thumbs = decode(write_video(tmp_path / "c.mp4", frames, fps=FPS), CFG).thumbs
+    ours = _content_scores(thumbs, FPS, threshold=27.0)
+    detector = ContentDetector(min_scene_len=0)
+    detector.stats_manager = StatsManager()
+    for i, img in enumerate(thumbs):
+        tc = FrameTimecode(i, float(FPS))
+        detector.process_frame(tc, np.ascontiguousarray(img[..., ::-1]))
+        if i:
+            theirs = detector.stats_manager.get_metrics(
+                tc, ["content_val", "delta_hue", "delta_sat", "delta_lum"]
+            )
+            np.testing.assert_allclose(ours[i, :4], theirs, rtol=1e-9, atol=1e-9)
+
+
+def test_shots_tile_the_video() -> None:
+    transitions = [
+        Transition("cut", 1.2, 1.2, 80.0),
+        Transition("fade", 3.0, 4.0, 60.0),
+        Transition("cut", 6.5, 6.5, 50.0),
+    ]
+    shots = shots_from_transitions(transitions, 8.0)
+    assert shots == [Shot(0.0, 1.2), Shot(1.2, 3.5), Shot(3.5, 6.5), Shot(6.5, 8.0)]
+    assert shots_from_transitions([], 5.0) == [Shot(0.0, 5.0)]
+    # a fade that ends the video does not leave an empty shot
+    assert shots_from_transitions([Transition("fade", 4.0, 5.0, 1.0)], 4.5)[-1] == Shot(0.0, 4.5)
+
+
+def test_scoring_tolerance_and_classes() -> None:
+    truth = Truth(fps=25.0, cuts_s=[1.0, 3.0], gradual_s=[(5.0, 6.0)])
+    near = 1.0 + 2 / 25
+    far = 3.0 + 3 / 25
+    pred = [
+        Transition("cut", near, near, 1.0),  # within 2 frames: TP
+        Transition("cut", far, far, 1.0),  # 3 frames off: FP, and the cut at 3.0 is missed
+        Transition("cut", 5.5, 5.5, 1.0),  # a cut inside a fade: wrong class, FP
+        Transition("dissolve", 5.9, 6.5, 1.0),  # overlaps the fade: TP
+    ]
+    s = score_transitions(pred, truth)
+    assert (s.tp, s.fp, s.fn) == (2, 2, 1)
+    assert s.f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    assert CutScore(0, 0, 0).f1 == 1.0  # nothing to find, nothing reported
+    # one prediction cannot match two truths
+    assert score_transitions([Transition("fade", 0.0, 10.0, 1.0)], Truth(25.0, [], [(1, 2), (3, 4)])).tp == 1
+
+
+def test_load_truth_converts_frames_to_seconds(tmp_path: Path) -> None:
+    p = tmp_path / "v.mp4.truth.json"
+    p.write_text(
+        json.dumps({"fps": 25, "cuts": [50], "fades": [{"start": 100, "end": 125, "kind": "to_black"}]})
+    )
+    t = load_truth(p)
+    assert t.cuts_s == [2.0]
+    assert t.gradual_s == [(4.0, 5.0)]
+
+
+# --------------------------------------------------------------------------------------------------------
+# real footage: the targets of the issue
+
+GOLDEN = ["testvideo.mp4", "goldeneye-vfr-drop3.mp4", "fades.mp4", "counter.mp4"]
+
+# testvideo.mp4 cross-dissolves from a rock to a tyre over frames 529-558 (look at frame 545: both pictures
+# are there, at half strength each). The truth file lists no transition there ("brightness steps inside one
+# shot"), so a correct dissolve counts as a false positive against it. The targets are asserted on the truth
+# as given with dissolves off (the goldens annotate cuts and fades only), and with dissolves on against the
+# truth plus this one documented dissolve.
+TRUTH_ADDITIONS = {"testvideo.mp4": [(529 / 29.97, 558 / 29.97)]}
+
+
+@pytest.fixture(scope="module")
+def golden_reports(shared_data: Path) -> dict[str, dict]:
+    videos, goldens = shared_data / "videos", shared_data / "goldens"
+    return {
+        "default": evaluate_cuts(videos, goldens),
+        "no_dissolves": evaluate_cuts(videos, goldens, ShotConfig(dissolves=False)),
+    }
+
+
+def _as_transitions(row: dict) -> list[Transition]:
+    return [Transition(p["kind"], p["start_s"], p["end_s"], 0.0) for p in row["predicted"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_f1_target(golden_reports: dict, shared_data: Path, name: str) -> None:
+    truth = load_truth(shared_data / "goldens" / f"{name}.truth.json")
+    strict = next(f for f in golden_reports["no_dissolves"]["files"] if f["file"] == name)
+    assert strict["f1"] >= 0.95, strict
+
+    row = next(f for f in golden_reports["default"]["files"] if f["file"] == name)
+    corrected = Truth(truth.fps, truth.cuts_s, truth.gradual_s + TRUTH_ADDITIONS.get(name, []))
+    assert score_transitions(_as_transitions(row), corrected).f1 >= 0.95, row
+
+    cuts = [t for t in _as_transitions(row) if t.kind == "cut"]
+    assert score_transitions(cuts, Truth(truth.fps, truth.cuts_s, [])).fp == 0, (
+        f"false cuts in {name}: {cuts}"
+    )
+
+
+@pytest.mark.slow
+def test_eval_cuts_cli_json(shared_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sv6d.cli.main import app
+
+    args = [
+        "eval-cuts",
+        str(shared_data / "videos"),
+        str(shared_data / "goldens"),
+        "--json",
+        "--no-dissolves",
+    ]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert {f["file"] for f in doc["files"]} >= set(GOLDEN)
+    assert doc["f1"] >= 0.95
+    row = next(f for f in doc["files"] if f["file"] == "testvideo.mp4")
+    assert set(row["peers"]) == {"ContentDetector", "AdaptiveDetector", "HistogramDetector"}
+    # the peer marks one fade of four as a cut and misses the rest: we beat it here
+    assert row["peers"]["ContentDetector"]["f1"] < row["f1"]
