@@ -22,6 +22,7 @@ COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_vocab",
     "sv6d.cli.cmd_encode",
     "sv6d.cli.cmd_ingest",
+    "sv6d.cli.cmd_eval",
     "sv6d.cli.cmd_cuts",
     "sv6d.cli.cmd_serve",
     "sv6d.cli.cmd_experiment",
