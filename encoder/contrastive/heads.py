@@ -1,0 +1,144 @@
+"""Trained projection heads: one small MLP per dimension, plus a text head per dimension.
+
+Video head of dimension d: ``z = (x - mean_d) / std_d`` → Linear(f, h) → GELU → Linear(h, dim) → unit.
+Text head of dimension d: MiniLM sentence embedding (384) → Linear(384, h) → GELU → Linear(h, dim) → unit,
+trained so that a label's definition (or free text) lands near the videos carrying that label.
+Saved as ``heads.json`` (manifest: type, version, dim, config, metrics, library versions) + ``heads.npz``.
+Inference runs in numpy, so loading heads never needs torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sv6d.dimensions import DIMENSIONS, Dimension
+from sv6d.errors import ConfigError
+
+MANIFEST = "heads.json"
+WEIGHTS = "heads.npz"
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    # The exact (erf) GELU, as torch.nn.GELU() computes it, so numpy inference matches training.
+    from scipy.special import erf
+
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(n, 1e-12)).astype(np.float32)
+
+
+@dataclass
+class MLP:
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if self.mean is not None and self.std is not None:
+            x = (x - self.mean) / self.std
+        return _unit(_gelu(x @ self.w1 + self.b1) @ self.w2 + self.b2)
+
+
+@dataclass
+class ContrastiveHeads:
+    """A ``encoder.heads.Heads`` implementation with trained video and text heads per dimension."""
+
+    dim: int
+    video_heads: dict[Dimension, MLP]
+    text_heads: dict[Dimension, MLP] = field(default_factory=dict)
+    version: str = "contrastive-0"
+    manifest: dict = field(default_factory=dict)
+
+    def input_size(self, dimension: Dimension) -> int:
+        return int(self.video_heads[Dimension.parse(dimension)].w1.shape[0])
+
+    def project(self, dimension: Dimension, features: np.ndarray) -> np.ndarray:
+        """(n, f) raw features of one dimension -> (n, dim) float32 unit rows."""
+        dim = Dimension.parse(dimension)
+        x = np.asarray(features, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        f = self.input_size(dim)
+        if x.ndim != 2 or x.shape[1] != f:
+            raise ValueError(f"{dim.value} features must have shape (n, {f}), got {x.shape}")
+        if not np.isfinite(x).all():
+            raise ValueError(f"{dim.value} features contain NaN or infinite values")
+        return self.video_heads[dim](x)
+
+    def project_text_embeddings(self, dimension: Dimension, embeddings: np.ndarray) -> np.ndarray:
+        """(n, 384) MiniLM embeddings -> (n, dim) unit rows in ``dimension``'s space."""
+        dim = Dimension.parse(dimension)
+        if dim not in self.text_heads:
+            raise ConfigError(f"heads {self.version!r} have no text head for {dim.value!r}")
+        return self.text_heads[dim](np.atleast_2d(embeddings))
+
+    def project_text(self, dimension: Dimension, texts: list[str]) -> np.ndarray:
+        """Free text (e.g. "fast cuts with a text overlay in the first seconds") -> (n, dim) unit rows."""
+        from encoder.contrastive.text import TextEncoder
+
+        return self.project_text_embeddings(dimension, TextEncoder.shared().embed(texts))
+
+    def save(self, directory: str | Path) -> None:
+        """Write ``heads.json`` (manifest) and ``heads.npz`` (weights) to ``directory``."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        for kind, heads in (("video", self.video_heads), ("text", self.text_heads)):
+            for d, mlp in heads.items():
+                for name in ("w1", "b1", "w2", "b2", "mean", "std"):
+                    value = getattr(mlp, name)
+                    if value is not None:
+                        arrays[f"{kind}.{d.value}.{name}"] = value
+        np.savez(path / WEIGHTS, **arrays)  # type: ignore[arg-type]
+        manifest = {**self.manifest, "type": "ContrastiveHeads", "version": self.version, "dim": self.dim}
+        (path / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ContrastiveHeads:
+        """Rebuild heads written by ``save``; ConfigError naming the folder when they are not there."""
+        path = Path(directory)
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+            z = dict(np.load(path / WEIGHTS))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read contrastive heads ({exc})") from None
+        if manifest.get("type") != "ContrastiveHeads":
+            raise ConfigError(f"{path}: heads of type {manifest.get('type')!r}, not ContrastiveHeads")
+
+        def mlp(kind: str, d: Dimension) -> MLP | None:
+            key = f"{kind}.{d.value}"
+            if f"{key}.w1" not in z:
+                return None
+            return MLP(*(z.get(f"{key}.{n}") for n in ("w1", "b1", "w2", "b2", "mean", "std")))  # type: ignore[arg-type]
+
+        video = {d: m for d in DIMENSIONS if (m := mlp("video", d)) is not None}
+        if set(video) != set(DIMENSIONS):
+            raise ConfigError(f"{path}: heads lack dimensions {sorted(set(DIMENSIONS) - set(video))}")
+        text = {d: m for d in DIMENSIONS if (m := mlp("text", d)) is not None}
+        return cls(int(manifest["dim"]), video, text, str(manifest["version"]), manifest)
+
+
+def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]
+    """Load whichever heads a folder holds (contrastive or fixed-layout), by its manifest's type."""
+    path = Path(directory)
+    try:
+        kind = json.loads((path / MANIFEST).read_text()).get("type")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read heads manifest ({exc})") from None
+    if kind == "ContrastiveHeads":
+        return ContrastiveHeads.load(path)
+    from encoder.heads import FixedLayoutHeads
+
+    return FixedLayoutHeads.load(path)
