@@ -12,6 +12,7 @@ Public API:
 from __future__ import annotations
 
 from sv6d.synth.archetypes import ARCHETYPE_DESCRIPTIONS, ARCHETYPES, Archetype, sample_spec
+from sv6d.synth.corpus import ManifestEntry, default_corpus, generate_corpus, read_manifest
 from sv6d.synth.render import generate_video
 from sv6d.synth.spec import VideoSpec
 from sv6d.synth.truth import TRUTH_LABELS, TruthTag, truth_tags
@@ -21,9 +22,13 @@ __all__ = [
     "ARCHETYPE_DESCRIPTIONS",
     "TRUTH_LABELS",
     "Archetype",
+    "ManifestEntry",
     "TruthTag",
     "VideoSpec",
+    "default_corpus",
+    "generate_corpus",
     "generate_video",
+    "read_manifest",
     "sample_spec",
     "truth_tags",
 ]

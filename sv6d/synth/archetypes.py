@@ -550,7 +550,9 @@ def _fix_open_level(spec: VideoSpec, level: OpenLevel) -> VideoSpec:
     target = {"loud": (-14.0, -6.0), "medium": (-36.0, -26.0), "silent": (-120.0, SILENT_OPEN_DB - 5)}[level]
     audio = list(spec.audio)
     for _ in range(6):
-        db = rms_db(synth_audio(spec.model_copy(update={"audio": audio})), spec.sample_rate, 0.0, 1.0)
+        db = rms_db(
+            synth_audio(spec.model_copy(update={"audio": audio}), until_s=1.0), spec.sample_rate, 0.0, 1.0
+        )
         if target[0] <= db <= target[1]:
             break
         goal = (target[0] + target[1]) / 2 if level != "silent" else target[1] - 5

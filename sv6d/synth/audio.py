@@ -10,8 +10,14 @@ import numpy as np
 from sv6d.synth.spec import AudioEvent, VideoSpec
 
 
-def _event_signal(ev: AudioEvent, sr: int) -> np.ndarray:
-    n = max(1, round(ev.dur_s * sr))
+def _event_signal(ev: AudioEvent, sr: int, max_s: float | None = None) -> np.ndarray:
+    """The event's samples; with ``max_s``, only its first ``max_s`` seconds (same values, less work), except
+    that the RMS scaling always uses the whole event."""
+    full = max(1, round(ev.dur_s * sr))
+    if max_s is not None and max_s < ev.dur_s and ev.kind == "hum":
+        # a steady tone: its level over a prefix equals its level over the whole event
+        full = max(1, round(max_s * sr))
+    n = full
     t = np.arange(n) / sr
     rng = np.random.default_rng(ev.seed)
     if ev.kind == "burst":
@@ -50,15 +56,17 @@ def _event_signal(ev: AudioEvent, sr: int) -> np.ndarray:
     return sig * (10 ** (ev.level_db / 20.0) / rms)
 
 
-def synth_audio(spec: VideoSpec) -> np.ndarray:
-    """The mono soundtrack of ``spec`` as float32 in [-1, 1], exactly ``duration_s * sample_rate`` long."""
+def synth_audio(spec: VideoSpec, until_s: float | None = None) -> np.ndarray:
+    """The mono soundtrack of ``spec`` as float32 in [-1, 1], ``duration_s * sample_rate`` long (or only its
+    first ``until_s`` seconds)."""
     sr = spec.sample_rate
-    out = np.zeros(round(spec.duration_s * sr), dtype=np.float64)
+    end = spec.duration_s if until_s is None else min(until_s, spec.duration_s)
+    out = np.zeros(round(end * sr), dtype=np.float64)
     for ev in spec.audio:
         start = round(ev.start_s * sr)
         if start >= out.size:
             continue
-        sig = _event_signal(ev, sr)[: out.size - start]
+        sig = _event_signal(ev, sr, max_s=(out.size - start) / sr)[: out.size - start]
         out[start : start + sig.size] += sig
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 

@@ -180,7 +180,7 @@ def transition_times(spec: VideoSpec) -> list[float]:
 
 def open_loudness_db(spec: VideoSpec) -> float:
     """RMS level (dBFS) of the spec's soundtrack over the first second."""
-    return rms_db(synth_audio(spec), spec.sample_rate, 0.0, 1.0)
+    return rms_db(synth_audio(spec, until_s=1.0), spec.sample_rate, 0.0, 1.0)
 
 
 def truth_tags(spec: VideoSpec, hook_s: float = HOOK_S) -> list[TruthTag]:
