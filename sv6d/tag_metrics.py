@@ -111,7 +111,7 @@ def match_windows(
     truth: Sequence[tuple[float, float]],
     iou_threshold: float = IOU_THRESHOLD,
 ) -> Counts:
-    """One-to-one matching of one label's windows by maximal total IoU; pairs under the threshold don't count."""
+    """Match one label's windows one-to-one by maximal total IoU; pairs under the threshold don't count."""
     if not predicted or not truth:
         return Counts(0, len(predicted), len(truth))
     from scipy.optimize import linear_sum_assignment
