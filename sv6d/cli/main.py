@@ -20,12 +20,14 @@ app = typer.Typer(
 # Modules that add commands; each defines register(app). Imports of heavy libraries stay inside commands.
 COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_vocab",
+    "sv6d.cli.cmd_generate",
     "sv6d.cli.cmd_encode",
     "sv6d.cli.cmd_ingest",
     "sv6d.cli.cmd_eval",
     "sv6d.cli.cmd_cuts",
     "sv6d.cli.cmd_serve",
     "sv6d.cli.cmd_experiment",
+    "sv6d.cli.cmd_heads",
 ]
 
 for _name in COMMAND_MODULES:
