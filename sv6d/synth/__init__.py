@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from sv6d.synth.archetypes import ARCHETYPE_DESCRIPTIONS, ARCHETYPES, Archetype, sample_spec
 from sv6d.synth.corpus import ManifestEntry, default_corpus, generate_corpus, read_manifest
+from sv6d.synth.recut import OPENINGS, Opening, recut
 from sv6d.synth.render import generate_video
 from sv6d.synth.spec import VideoSpec
 from sv6d.synth.truth import TRUTH_LABELS, TruthTag, truth_tags
@@ -23,12 +24,15 @@ __all__ = [
     "TRUTH_LABELS",
     "Archetype",
     "ManifestEntry",
+    "OPENINGS",
+    "Opening",
     "TruthTag",
     "VideoSpec",
     "default_corpus",
     "generate_corpus",
     "generate_video",
     "read_manifest",
+    "recut",
     "sample_spec",
     "truth_tags",
 ]
