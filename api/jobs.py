@@ -223,13 +223,12 @@ class JobWorker:
         except Exception as exc:
             log.exception("ingest job %s failed", job.id)
             self._fail(job, f"{type(exc).__name__}: {exc}")
-        finally:
-            if job.kind == "upload":
-                Path(job.source).unlink(missing_ok=True)
 
     def _fail(self, job: Job, reason: str) -> None:
-        # Upload paths are internal: say "upload" rather than exposing the server's file layout.
+        # An upload is kept as the video's media (thumbnails) only when its ingest succeeded.
         if job.kind == "upload":
+            Path(job.source).unlink(missing_ok=True)
+            # Upload paths are internal: say "upload" rather than exposing the server's file layout.
             reason = reason.replace(job.source, "upload")
         self.store.update(job.id, state="failed", stage="failed", error=reason)
 
