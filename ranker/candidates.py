@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -93,6 +94,26 @@ class CatalogNeighbours:
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.catalog.video_ids[i], float(scores[i])) for i in top]
+
+
+class IndexNeighbours:
+    """A NeighbourSource over the indexer's ``VectorIndex`` (``indexer.open_index(...)``).
+
+    Dimensions not named in ``weights`` weigh 0 here (the indexer's default for unnamed ones is 1), and
+    ``k`` is capped at the index's ``MAX_K``.
+    """
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def search(
+        self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
+    ) -> list[tuple[str, float]]:
+        from indexer import MAX_K
+
+        full = None if weights is None else {d.value: float(weights.get(d.value, 0.0)) for d in DIMENSIONS}
+        hits = self.index.search(query, weights=full, k=max(1, min(k, MAX_K)), level=level)
+        return [(h.video_id, float(h.score)) for h in hits]
 
 
 def _take_unseen(order: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:

@@ -219,3 +219,37 @@ def test_mmr_diversifies_near_duplicates() -> None:
     order = np.array([0, 1, 2])
     assert mmr(order, scores, vecs, 2, 1.0).tolist() == [0, 1]
     assert mmr(order, scores, vecs, 2, 0.5).tolist() == [0, 2]
+
+
+def test_index_neighbours_match_catalog_neighbours(world, tmp_path) -> None:
+    from indexer import open_index
+    from ranker.candidates import IndexNeighbours
+    from sv6d.record import EncoderInfo, SV6DRecord
+
+    cat, ev = world
+    assert cat.video is not None
+    assert cat.hook is not None
+    records = [
+        SV6DRecord(
+            video_id=v,
+            source="test",
+            duration_s=10.0,
+            fps=25.0,
+            width=360,
+            height=640,
+            encoder=EncoderInfo(name="test", version="0", head_version="0"),
+            hook_window=(0.0, 3.0),
+            video=cat.video[i],
+            hook=cat.hook[i],
+        )
+        for i, v in enumerate(cat.video_ids)
+    ]
+    index = open_index(data_dir=tmp_path)
+    index.upsert(records)
+    as_of = T0 + timedelta(days=8)
+    via_index = build_context(ev, cat, as_of, neighbours=IndexNeighbours(index))
+    via_catalog = _ctx(world, as_of)
+    a = generate_candidates(via_index, via_index.request_for_user("u3"))
+    b = generate_candidates(via_catalog, via_catalog.request_for_user("u3"))
+    assert set(a.for_channel("nb_editing").tolist()) == set(b.for_channel("nb_editing").tolist())
+    assert set(a.for_channel("hook").tolist()) == set(b.for_channel("hook").tolist())
