@@ -28,7 +28,6 @@ COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_serve",
     "sv6d.cli.cmd_experiment",
     "sv6d.cli.cmd_heads",
-    "sv6d.cli.cmd_heads",
 ]
 
 for _name in COMMAND_MODULES:
