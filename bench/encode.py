@@ -65,7 +65,9 @@ def make_full_encoder() -> Callable[[Path, float], Any] | None:
         # Clips shorter than the default 3 s hook (fire2.mp4 is 2.4 s) get a hook that fits them.
         hook = 3.0 if duration >= 3.0 else round(max(duration - 0.2, 0.5), 1)
         if hook not in encoders:
-            encoders[hook] = Encoder(hook_s=hook)
+            from encoder.decode import DecodeConfig
+
+            encoders[hook] = Encoder(hook_s=hook, decode_config=DecodeConfig(min_duration_s=0.0))
         return encoders[hook].encode_file(path)
 
     return encode
