@@ -13,7 +13,15 @@ import numpy as np
 
 from encoder.evidence.audio import AudioTrack, analyse_audio
 from encoder.evidence.colour import FrameColour, frame_colour, luma_stack
-from encoder.evidence.editing import Cut, fades, measure_cuts, similarity_from_signatures, thumb_signature
+from encoder.evidence.editing import (
+    Cut,
+    detect_flashes,
+    fades,
+    measure_cuts,
+    merge_flashes,
+    similarity_from_signatures,
+    thumb_signature,
+)
 from encoder.evidence.faces import FaceTrack, detect_faces
 from encoder.evidence.motion import MotionSteps, estimate_motion
 from encoder.evidence.narrative import energy_curve
@@ -104,7 +112,12 @@ def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Sh
         text = frame_text(luma)
         audio = analyse_audio(decoded.audio, decoded.sample_rate)
         faces = face_job.result()
-    cuts = measure_cuts(transitions, decoded.thumbs, np.asarray(decoded.thumb_times_s, dtype=np.float64))
+    thumb_times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
+    cuts = measure_cuts(transitions, decoded.thumbs, thumb_times)
+    frame_s = 1.0 / info.fps if info.fps > 0 else 0.04
+    cuts, fade_list = merge_flashes(
+        cuts, fades(transitions), detect_flashes(decoded.thumbs, thumb_times), frame_s
+    )
     dt = np.maximum(steps.t1 - steps.t0, 1e-3)
     speed = np.hypot(steps.dx, steps.dy) / dt + np.abs(steps.log_scale) / dt
     speed = np.where(steps.valid & ~excluded, speed, np.nan)
@@ -135,7 +148,7 @@ def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Sh
         text=text,
         audio=audio,
         cuts=cuts,
-        fades=fades(transitions),
+        fades=fade_list,
         shots=list(shots),
         energy_t=energy_t,
         energy=energy,

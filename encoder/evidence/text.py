@@ -18,8 +18,8 @@ TEXT_WIDTH = 320  # px: analysis width for the text pass
 GRADIENT_THRESHOLD = 90  # morphological gradient (0-255) marking a text stroke edge: rendered text is crisp
 MIN_LINE_H_FRAC = 0.025  # a text line is at least 2.5% of the frame height ...
 MAX_LINE_H_FRAC = 0.2  # ... and at most 20%
-MIN_LINE_W_FRAC = 0.12  # at least 12% of the frame width (a few characters)
-MIN_ASPECT = 2.5  # width / height of a line blob
+MIN_LINE_W_FRAC = 0.08  # at least 8% of the frame width (a short word)
+MIN_ASPECT = 1.8  # width / height of a line blob (two capitals and a space already reach ~2)
 MIN_FILL = 0.45  # share of the blob's box covered by the closed mask (a line, not a diagonal streak)
 MIN_EDGE_DENSITY = 0.12  # share of stroke-edge pixels inside the box (text is dense in edges)
 MAX_EDGE_DENSITY = 0.85
@@ -44,7 +44,13 @@ def text_lines(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
         h, w = img.shape
     grad = cv2.morphologyEx(img, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
     edges = (grad >= GRADIENT_THRESHOLD).astype(np.uint8)
-    close_w = max(5, w // 40)
+    # A caption band's own top and bottom borders are long thin edges; take them out so the closing below
+    # cannot weld the text to them (a band hugging its text would otherwise become one tall, sparse blob).
+    long_lines = cv2.morphologyEx(edges, cv2.MORPH_OPEN, np.ones((1, max(9, w // 4)), np.uint8))
+    edges = (edges > 0) & (np.asarray(long_lines) == 0)
+    edges = edges.astype(np.uint8)
+    # Wide enough to bridge the space between words (~ half a line height at caption sizes).
+    close_w = max(7, w // 20)
     closed = cv2.morphologyEx(edges, cv2.MORPH_CLOSE, np.ones((3, close_w), np.uint8))
     _, _, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
     boxes = []

@@ -1,0 +1,80 @@
+"""The encoder pipeline end to end on real files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoder.pipeline import Encoder, compose_text, default_video_id
+from sv6d.dimensions import DIMENSIONS
+from sv6d.errors import VideoInputError
+from sv6d.record import SV6DRecord
+
+sys.path.insert(0, str(Path(__file__).parent))
+from helpers_video import cut_video, scene, write_video
+
+
+def check_record(rec: SV6DRecord, dim: int = 64) -> None:
+    assert rec.video.shape == rec.hook.shape == (len(DIMENSIONS), dim)
+    for block in [rec.video, rec.hook, *(s.vectors for s in rec.segments)]:
+        assert np.isfinite(block).all()
+        np.testing.assert_allclose(np.linalg.norm(block, axis=1), 1.0, atol=1e-4)
+    assert rec.segments
+    assert rec.segments[0].start_s == 0.0
+    assert rec.segments[-1].end_s == pytest.approx(rec.duration_s, abs=0.05)
+    assert rec.encoder.name == "evidence"
+    assert rec.encoder.head_version == "fixed-layout-1"
+    assert rec.encoder.fingerprint
+
+
+def test_encodes_a_cut_video_into_a_valid_record(tmp_path: Path) -> None:
+    path = tmp_path / "cuts.mp4"
+    cuts = cut_video(path, [15, 12, 18], fps=10)
+    rec = Encoder().encode_file(path)
+    check_record(rec)
+    assert rec.video_id == default_video_id(path)
+    assert rec.hook_window == (0.0, 3.0)
+    hard = sorted(t.start_s + 0.1 for t in rec.tags if t.label == "hard_cut")
+    assert hard == pytest.approx(cuts, abs=0.11)
+    assert len(rec.segments) == len(cuts) + 1
+    assert len(rec.energy) > 0
+    assert rec.energy_hz == 2.0
+
+
+def test_video_shorter_than_the_hook_window_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "short.mp4"
+    write_video(path, [scene(1)] * 20, fps=10)  # 2 s
+    with pytest.raises(VideoInputError, match=r"short\.mp4"):
+        Encoder(hook_s=3.0).encode_file(path)
+
+
+def test_text_goes_through_minilm_into_dissemination(tmp_path: Path) -> None:
+    path = tmp_path / "cuts.mp4"
+    cut_video(path, [20, 20], fps=10)
+    enc = Encoder()
+    plain = enc.encode_file(path, video_id="a")
+    titled = enc.encode_file(path, video_id="b", title="How to flip a pancake", hashtags=["cooking"])
+    assert compose_text("How to flip a pancake", None, ["cooking"]) == "How to flip a pancake \n#cooking"
+    np.testing.assert_allclose(plain.video[:5], titled.video[:5], atol=1e-6)
+    assert not np.allclose(plain.video[5], titled.video[5])
+    assert titled.hashtags == ["cooking"]
+
+
+@pytest.mark.slow
+def test_chaplin_end_to_end_finds_faces(shared_data: Path) -> None:
+    from encoder.decode import decode
+    from encoder.evidence.measure import measure
+    from encoder.shots import detect_transitions, shots_from_transitions
+
+    path = shared_data / "videos" / "chaplin.mp4"
+    enc = Encoder()
+    rec = enc.encode_file(path, title="Chaplin")
+    check_record(rec)
+    decoded = decode(path, enc.decode_config)
+    transitions = detect_transitions(decoded)
+    m = measure(decoded, transitions, shots_from_transitions(transitions, decoded.info.duration_s))
+    assert (m.faces.count > 0).sum() >= 2
+    assert m.faces.max_area.max() > 0.005
