@@ -104,4 +104,6 @@ def open_index(
         )
     from indexer.faiss_backend import FaissIndex
 
-    return FaissIndex(index_dir(faiss_dir or data_dir), recipe or "Flat", read_only=read_only, **options)
+    return FaissIndex(
+        index_dir(faiss_dir or data_dir), "Flat" if recipe is None else recipe, read_only=read_only, **options
+    )

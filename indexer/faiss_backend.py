@@ -1,7 +1,9 @@
 """The embedded default backend: FAISS index files + the parquet catalog in one data directory.
 
 One FAISS index per level (video, hook, segment) over the concatenation of the six unit vectors (size 6·d),
-inner-product metric, wrapped in ``IDMap2`` so that ids are the catalog's int64 iids (sids for segments).
+inner-product metric; ids are the catalog's int64 iids (sids for segments): IVF indexes store them natively,
+other recipes are wrapped in ``IDMap2`` (IDMap's id bookkeeping assumes the inner index renumbers on removal,
+which IVF does not, so IVF must not be wrapped).
 The recipe is a FAISS factory string: ``Flat`` (exact, the default), ``HNSW32``, ``IVF1024,PQ32x8``...
 
 Exact vectors: with ``Flat`` the index storage itself is the matrix (a zero-copy view); other recipes keep the
@@ -51,8 +53,8 @@ from sv6d.record_io import atomic_write_bytes
 
 # faiss warns below 39 training points per centroid; we refuse to train with fewer.
 MIN_POINTS_PER_CENTROID = 39
-PQ_MIN_TRAIN = 256
-DEFAULT_PROBE_DIM = 6 * 128
+# Syntax check of a recipe before d is known: a size that most sub-quantizer counts divide.
+DEFAULT_PROBE_DIM = 6 * 5040
 DEFAULT_EF_SEARCH = 128
 DEFAULT_NPROBE_FRACTION = 16
 
@@ -92,7 +94,14 @@ def validate_recipe(recipe: str, total_dim: int = DEFAULT_PROBE_DIM) -> Any:
     if recipe.strip().upper().startswith("IDMAP"):
         raise ConfigError(f"FAISS recipe {recipe!r}: leave out IDMap, the index adds IDMap2 itself")
     try:
-        return faiss.index_factory(total_dim, f"IDMap2,{recipe.strip()}", faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(total_dim, recipe.strip(), faiss.METRIC_INNER_PRODUCT)
+        ivf = _ivf_of(index)
+        if ivf is not None:
+            if hasattr(ivf, "do_polysemous_training"):
+                # Polysemous codes only serve Hamming pre-filtering, which we do not use; training them is slow.
+                ivf.do_polysemous_training = False
+            return index
+        return faiss.IndexIDMap2(index)
     except Exception as exc:
         msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
@@ -102,13 +111,14 @@ def validate_recipe(recipe: str, total_dim: int = DEFAULT_PROBE_DIM) -> Any:
 
 
 def min_train_points(recipe: str) -> int:
-    """Vectors needed before an IVF/PQ recipe can be trained (0 when it needs no training)."""
+    """Vectors needed before an IVF/PQ recipe trains: 39 per k-means centroid (faiss warns below that)."""
     need = 0
     m = re.search(r"IVF(\d+)", recipe)
     if m:
         need = int(m.group(1)) * MIN_POINTS_PER_CENTROID
-    if re.search(r"(^|,)(O?PQ|IVF\d+,PQ)", recipe) or ",PQ" in recipe or recipe.startswith("PQ"):
-        need = max(need, PQ_MIN_TRAIN)
+    for pq in re.finditer(r"(?:^|,)O?PQ(\d+)(?:x(\d+))?(?=,|$|_|np)", recipe):
+        nbits = int(pq.group(2) or 8)
+        need = max(need, (2**nbits) * MIN_POINTS_PER_CENTROID)
     return need
 
 
@@ -146,6 +156,15 @@ class _Snapshot:
             s["seg_index"].to_numpy().astype(np.int64),
             s.select("start_s", "end_s").to_numpy().astype(np.float64).reshape(-1, 2),
         )
+
+
+def _ivf_of(index: Any) -> Any:
+    """The IVF index inside ``index`` (itself or under a pre-transform such as OPQ), else None."""
+    faiss = _faiss()
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexPreTransform):
+        index = faiss.downcast_index(index.index)
+    return index if isinstance(index, faiss.IndexIVF) else None
 
 
 def _flat_view(index: Any) -> np.ndarray:
@@ -290,10 +309,14 @@ class FaissIndex(VectorIndex):
 
     def _search_parameters(self, index: Any, sel: Any) -> Any:
         faiss = _faiss()
+        ivf = _ivf_of(index)
+        if ivf is not None:
+            nprobe = self.search_params.get("nprobe", max(1, ivf.nlist // DEFAULT_NPROBE_FRACTION))
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=int(nprobe))
+            if isinstance(faiss.downcast_index(index), faiss.IndexPreTransform):
+                return faiss.SearchParametersPreTransform(index_params=params)
+            return params
         inner = faiss.downcast_index(index.index)
-        if isinstance(inner, faiss.IndexIVF):
-            nprobe = self.search_params.get("nprobe", max(1, inner.nlist // DEFAULT_NPROBE_FRACTION))
-            return faiss.SearchParametersIVF(sel=sel, nprobe=int(nprobe))
         if isinstance(inner, faiss.IndexHNSW):
             return faiss.SearchParametersHNSW(
                 sel=sel, efSearch=int(self.search_params.get("efSearch", DEFAULT_EF_SEARCH))

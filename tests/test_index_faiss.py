@@ -1,0 +1,177 @@
+"""FAISS backend specifics: recipes, training, ANN re-rank, persistence, locking, the chooser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer import QueryError, open_index
+from indexer.faiss_backend import FaissIndex, has_gpu, min_train_points, validate_recipe
+from indexer.synthetic import make_records
+from sv6d.errors import ConfigError
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_faiss_thread() -> Iterator[None]:
+    """OpenMP spin-waits collapse on a shared, oversubscribed CPU (100x slower training): use one thread."""
+    import faiss
+
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    yield
+    faiss.omp_set_num_threads(before)
+
+
+D = 16
+
+
+@pytest.mark.parametrize("recipe", ["Flot", "IVF,PQ", "HNSW32,Flat,Flat", "IDMap2,Flat", ""])
+def test_invalid_recipe_is_refused(tmp_path: Path, recipe: str) -> None:
+    with pytest.raises(ConfigError, match="recipe"):
+        open_index(data_dir=tmp_path, recipe=recipe)
+    assert not list((tmp_path / "index").glob("*.faiss"))
+
+
+def test_recipe_checked_against_vector_size(tmp_path: Path) -> None:
+    ix = open_index(data_dir=tmp_path, recipe="PQ7")  # valid syntax; fails only with the real size
+    with pytest.raises(ConfigError, match="invalid FAISS recipe 'PQ7' for vectors of size 96"):
+        ix.upsert(make_records(5, D))
+    assert ix.count() == 0
+    ix.close()
+    with pytest.raises(ConfigError, match="invalid FAISS recipe 'PQ7'"):
+        validate_recipe("PQ7", 96)
+
+
+def test_min_train_points() -> None:
+    assert min_train_points("Flat") == 0
+    assert min_train_points("HNSW32") == 0
+    assert min_train_points("IVF4096,PQ32x8") == 4096 * 39
+    assert min_train_points("IVF4,Flat") == 156
+    assert min_train_points("IVF4,PQ8x4") == 16 * 39
+    assert min_train_points("OPQ16,IVF8,PQ16") == 256 * 39
+
+
+def test_ivf_needs_enough_vectors_then_trains(tmp_path: Path) -> None:
+    records = make_records(400, D, seed=1, max_segments=0)
+    ix = open_index(data_dir=tmp_path, recipe="IVF4,Flat", search_params={"nprobe": 4})
+    ix.upsert(records[:100])
+    with pytest.raises(QueryError, match=r"not trained: it holds 100 vectors and needs 156"):
+        ix.search(records[0].video, k=3)
+    ix.upsert(records[100:])
+    hits = ix.search(records[0].video, k=3)
+    assert hits[0].video_id == records[0].video_id
+    ix.delete([records[0].video_id])
+    assert ix.search(records[0].video, k=1)[0].video_id != records[0].video_id
+    ix.close()
+
+
+@pytest.mark.parametrize(
+    ("recipe", "min_recall"), [("HNSW16", 0.95), ("IVF4,PQ16x4", 0.85), ("IVF4,SQ8", 0.95)]
+)
+def test_ann_recipes_rerank_to_exact(tmp_path: Path, recipe: str, min_recall: float) -> None:
+    records = make_records(700, D, seed=2, max_segments=0)
+    exact = open_index(data_dir=tmp_path / "flat")
+    ann = open_index(data_dir=tmp_path / "ann", recipe=recipe, search_params={"nprobe": 4, "efSearch": 64})
+    for ix in (exact, ann):
+        ix.upsert(records[:650])
+        ix.upsert(records[650:])
+        ix.upsert(records[10:20])  # replacements: HNSW cannot remove ids and rebuilds
+    recall = []
+    for q in make_records(20, D, seed=9):
+        a = exact.search(q.video, {"editing": 2}, k=10)
+        b = ann.search(q.video, {"editing": 2}, k=10)
+        recall.append(len({h.video_id for h in a} & {h.video_id for h in b}) / 10)
+        for h in b:  # re-ranked scores are exact
+            ref = exact.search(q.video, {"editing": 2}, k=700)
+            assert h.score == pytest.approx(next(x.score for x in ref if x.video_id == h.video_id), abs=1e-5)
+            break
+    assert np.mean(recall) >= 0.9
+    ann.close()
+    reopened = FaissIndex(tmp_path / "ann" / "index", recipe, read_only=True)
+    assert reopened.count() == 700
+    assert reopened.search(records[7].video, k=1)[0].video_id == records[7].video_id
+    assert reopened.get(records[7].video_id).video.tolist() == records[7].video.tolist()
+    exact.close()
+
+
+def test_persistence_manifest_and_leftovers(tmp_path: Path) -> None:
+    records = make_records(30, D, seed=4)
+    ix = open_index(data_dir=tmp_path)
+    ix.upsert(records[:10])
+    ix.upsert(records[10:])
+    ix.delete(["v3"])
+    ix.close()
+    d = tmp_path / "index"
+    (d / ".videos.g00000099.parquet.123.tmp").write_bytes(b"half")
+    (d / "video.g00000099.faiss").write_bytes(b"half-written generation")
+    ix = open_index(data_dir=tmp_path)
+    assert ix.count() == 29
+    assert not (d / "video.g00000099.faiss").exists()
+    assert not list(d.glob("*.tmp"))
+    named = set(ix._snap.manifest.files.values())  # type: ignore[attr-defined]
+    on_disk = {p.name for p in d.iterdir()} - {"MANIFEST.json", "WRITER.lock"}
+    assert on_disk == named
+    with pytest.raises(ConfigError, match="recipe 'Flat', not 'HNSW32'"):
+        FaissIndex(d, "HNSW32", read_only=True)
+    ix.close()
+
+
+def test_single_writer_and_readers(tmp_path: Path) -> None:
+    records = make_records(20, D, seed=5)
+    writer = open_index(data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="another process holds the writer lock"):
+        open_index(data_dir=tmp_path)
+    reader = open_index(data_dir=tmp_path, read_only=True)
+    with pytest.raises(ConfigError, match="read-only"):
+        reader.upsert(records)
+    writer.upsert(records[:10])
+    assert reader.count() == 0
+    reader.refresh()
+    assert reader.count() == 10
+    writer.close()
+    again = open_index(data_dir=tmp_path)  # the lock is released on close
+    again.close()
+    reader.close()
+
+
+def test_chooser_conflicts(tmp_path: Path) -> None:
+    cases = [
+        ({"location": "qdrant::memory:", "recipe": "HNSW32"}, "recipe 'HNSW32' conflicts with the Qdrant"),
+        (
+            {"location": "http://localhost:6333", "data_dir": tmp_path},
+            "data_dir .* conflicts with the Qdrant",
+        ),
+        ({"location": f"faiss://{tmp_path}/a", "data_dir": tmp_path / "b"}, "conflicts with data_dir"),
+        ({"location": "qdrant::memory:", "search_params": {"nprobe": 2}}, "FAISS option"),
+        ({"data_dir": tmp_path, "shard_number": 2}, "Qdrant option"),
+        ({"location": "redis://x"}, "unknown index location 'redis://x'"),
+        ({"data_dir": tmp_path, "colour": 1}, r"unknown index option\(s\) \['colour'\]"),
+        ({"location": "qdrant+path://"}, "names no directory"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ConfigError, match=match):
+            open_index(**kwargs)
+    from indexer.qdrant_backend import QdrantIndex
+
+    with pytest.raises(ConfigError, match="exactly one of"):
+        QdrantIndex(location=":memory:", path=str(tmp_path))
+    ix = open_index(f"faiss://{tmp_path / 'f'}")
+    assert isinstance(ix, FaissIndex)
+    assert ix.directory == tmp_path / "f" / "index"
+    ix.close()
+    q = open_index(f"qdrant+path://{tmp_path / 'q'}", collection="c", on_disk=True)
+    assert isinstance(q, QdrantIndex)
+    q.close()
+
+
+def test_gpu_flag_is_a_capability() -> None:
+    assert isinstance(has_gpu(), bool)
+    if not has_gpu():
+        with pytest.warns(RuntimeWarning, match="no GPU|none is available"):
+            FaissIndex(
+                Path(os.environ.get("TMPDIR", "/tmp")) / "sv6d-gpu-probe", read_only=True, use_gpu=True
+            )
