@@ -98,7 +98,7 @@ def validate_recipe(recipe: str, total_dim: int = DEFAULT_PROBE_DIM) -> Any:
         ivf = _ivf_of(index)
         if ivf is not None:
             if hasattr(ivf, "do_polysemous_training"):
-                # Polysemous codes only serve Hamming pre-filtering, which we do not use; training them is slow.
+                # Polysemous codes serve only Hamming pre-filtering, unused here; training them is slow.
                 ivf.do_polysemous_training = False
             return index
         return faiss.IndexIDMap2(index)
