@@ -6,7 +6,8 @@ channels go through the indexer (a Flat FAISS index, exact) unless ``--neighbour
 
     .venv/bin/python bench/rank.py --n 100000 --users 10000 --json
 
-Prints a table, then (with --json) one JSON line: {"score_1000_p50_ms", "recommend_p50_ms", "candidates_p50_ms", ...}.
+Prints a table, then (with --json) one JSON line:
+{"score_1000_p50_ms", "recommend_p50_ms", "candidates_p50_ms", ...}.
 """
 
 from __future__ import annotations
@@ -105,7 +106,9 @@ def main() -> None:
         t = time.perf_counter()
         index = open_index(data_dir=tmp.name, recipe="Flat")
         info = EncoderInfo(name="bench", version="0", head_version="0")
-        assert cat.video is not None and cat.hook is not None and cat.duration_s is not None
+        assert cat.video is not None
+        assert cat.hook is not None
+        assert cat.duration_s is not None
         batch = 20_000
         for s in range(0, len(cat), batch):
             recs = [
@@ -159,7 +162,7 @@ def main() -> None:
         t = time.perf_counter()
         cs = generate_candidates(ctx, req, ccfg)
         cand_t.append(time.perf_counter() - t)
-        # Exactly 1,000 candidates for the scoring measurements (random fill, channels kept for the real ones).
+        # Exactly 1,000 candidates for the scoring measurements (the real ones, then a random fill).
         pos = np.unique(np.concatenate([cs.positions, rng.choice(len(cat), 1500, replace=False)]))[:1000]
         ch = np.zeros((len(pos), len(CHANNELS)), dtype=bool)
         ch[:, CHANNELS.index("popular")] = True
