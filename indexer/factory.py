@@ -44,7 +44,8 @@ def open_index(
     read_only: bool = False,
     **options: Any,
 ) -> VectorIndex:
-    """Open (or create) an index. ``recipe`` is a FAISS factory string (default ``Flat``, FAISS only).
+    """Open (or create) an index. ``recipe``: a FAISS factory string (FAISS only; default: the stored
+    index's recipe, else ``Flat``).
 
     FAISS options: ``search_params`` ({"nprobe", "efSearch"}), ``rerank_factor``, ``use_gpu``.
     Qdrant options: ``api_key``, ``collection``, ``shard_number``, ``replication_factor``,
@@ -104,6 +105,4 @@ def open_index(
         )
     from indexer.faiss_backend import FaissIndex
 
-    return FaissIndex(
-        index_dir(faiss_dir or data_dir), "Flat" if recipe is None else recipe, read_only=read_only, **options
-    )
+    return FaissIndex(index_dir(faiss_dir or data_dir), recipe, read_only=read_only, **options)

@@ -180,6 +180,7 @@ def _flat_view(index: Any) -> np.ndarray:
 class FaissIndex(VectorIndex):
     """FAISS backend over a data directory (``<data_dir>``, files directly inside it).
 
+    ``recipe`` None means the stored index's recipe, or ``Flat`` for a new one.
     ``read_only=True`` opens without the writer lock (many readers, one writer). ``search_params`` sets
     ``nprobe`` (IVF) and ``efSearch`` (HNSW); ``rerank_factor`` the exact re-rank depth of ANN recipes.
     """
@@ -187,7 +188,7 @@ class FaissIndex(VectorIndex):
     def __init__(
         self,
         data_dir: str | Path,
-        recipe: str = "Flat",
+        recipe: str | None = None,
         *,
         read_only: bool = False,
         search_params: dict[str, int] | None = None,
@@ -213,6 +214,8 @@ class FaissIndex(VectorIndex):
         try:
             self._snap = self._load()
             manifest = self._snap.manifest
+            if recipe is None:
+                recipe = manifest.recipe if manifest.generation > 0 else "Flat"
             if manifest.generation > 0 and manifest.recipe != recipe:
                 raise ConfigError(
                     f"{self.directory} holds an index built with recipe {manifest.recipe!r}, "

@@ -20,6 +20,7 @@ app = typer.Typer(
 # Modules that add commands; each defines register(app). Imports of heavy libraries stay inside commands.
 COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_vocab",
+    "sv6d.cli.cmd_index",
     "sv6d.cli.cmd_generate",
     "sv6d.cli.cmd_encode",
     "sv6d.cli.cmd_ingest",

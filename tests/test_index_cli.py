@@ -1,0 +1,77 @@
+"""``sv6d index`` and ``sv6d hooks`` through the real CLI app."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from indexer.synthetic import make_records
+from sv6d.cli.main import app
+from sv6d.record_io import write_records
+
+
+@pytest.fixture
+def shards(tmp_path: Path) -> list[Path]:
+    records = make_records(40, 8, seed=1)
+    paths = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    write_records(paths[0], records[:25])
+    write_records(paths[1], records[25:])
+    return paths
+
+
+def test_index_then_hooks_json(tmp_path: Path, shards: list[Path]) -> None:
+    runner = CliRunner()
+    data = tmp_path / "data"
+    res = runner.invoke(app, ["index", *map(str, shards), "--data-dir", str(data), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"shards": [str(s) for s in shards], "indexed": 40, "count": 40}
+    res = runner.invoke(
+        app,
+        ["hooks", "v3", "--k", "5", "--weights", "subject=1,editing=2", "--data-dir", str(data), "--json"],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["query"]["video_id"] == "v3"
+    assert len(out["hits"]) == 5
+    assert "v3" not in {h["video_id"] for h in out["hits"]}
+    for h in out["hits"]:
+        assert set(h) == {"video_id", "score", "scores", "window", "shared_tags"}
+        assert set(h["scores"]) == {
+            "subject",
+            "aesthetics",
+            "camera",
+            "editing",
+            "narrative",
+            "dissemination",
+        }
+        expected = sum(h["scores"].values()) + h["scores"]["editing"]
+        assert h["score"] == pytest.approx(expected, abs=1e-5)
+        assert len(h["window"]) == 2
+        assert all(set(t) == {"dimension", "label"} for t in h["shared_tags"])
+    table = runner.invoke(app, ["hooks", "v3", "--k", "3", "--data-dir", str(data)])
+    assert table.exit_code == 0
+    assert "similar hooks of v3" in table.stdout
+
+
+def test_cli_errors(tmp_path: Path, shards: list[Path]) -> None:
+    runner = CliRunner()
+    data = tmp_path / "data"
+    runner.invoke(app, ["index", str(shards[0]), "--data-dir", str(data)])
+    cases = [
+        (["hooks", "v3", "--weights", "colour=2", "--data-dir", str(data)], "unknown dimension 'colour'"),
+        (["hooks", "v3", "--weights", "editing", "--data-dir", str(data)], "not NAME=NUMBER"),
+        (["hooks", "v3", "--k", "0", "--data-dir", str(data)], r"k must be an integer in \[1, 1000\]"),
+        (["hooks", "nope", "--data-dir", str(data)], "'nope' is not in the index"),
+        (["index", str(tmp_path / "missing.parquet"), "--data-dir", str(data)], "no such record shard"),
+        (["index", str(shards[1]), "--data-dir", str(tmp_path / "new"), "--recipe", "Flot"], "recipe 'Flot'"),
+        (["index", str(shards[1]), "--data-dir", str(data), "--recipe", "HNSW32"], "'Flat', not 'HNSW32'"),
+    ]
+    for args, match in cases:
+        res = runner.invoke(app, args)
+        assert res.exit_code != 0
+        assert res.exception is not None
+        assert re.search(match, str(res.exception)), (args, res.exception)
