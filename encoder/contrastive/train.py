@@ -81,8 +81,6 @@ def train_heads(
 ) -> ContrastiveHeads:
     """Train heads for all six dimensions; ``ContrastiveHeads`` with config and metrics in the manifest."""
     import torch
-    import torch.nn.functional as F
-    from torch import nn
 
     cfg = config or TrainConfig()
     if set(train) != set(DIMENSIONS) or set(val) != set(DIMENSIONS):
@@ -92,6 +90,21 @@ def train_heads(
     text_encoder = text_encoder or TextEncoder.shared()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        # Tiny MLPs gain nothing from intra-op threads; on a shared box they cost 7x (measured) in contention.
+        torch.set_num_threads(1)
+    try:
+        return _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, progress)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, progress) -> ContrastiveHeads:  # type: ignore[no-untyped-def]
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
     video_heads: dict[Dimension, MLP] = {}
     text_heads: dict[Dimension, MLP] = {}
     metrics: dict[str, dict] = {}
