@@ -112,33 +112,36 @@ def effective_move(shot: ShotSpec) -> Move:
     return REVERSED_MOVE[shot.move] if shot.time_scale < 0 else shot.move
 
 
-def shot_mix_fractions(spec: VideoSpec, index: int) -> tuple[float, float, float]:
-    """Shares of shot ``index``'s time that are black (fades), white (a flash) and under a caption band."""
+def shot_mix_fractions(spec: VideoSpec, index: int) -> tuple[float, float, float, float]:
+    """Shares of shot ``index``'s time that are dimmed to black (a fade ramp counts half), fully black, white
+    (a decaying flash counts half) and under a caption band."""
     shot = spec.shots[index]
     length = max(shot.length_s, 1e-9)
-    black = 0.0
+    dimmed = black = 0.0
     for fade in spec.fades:
-        if fade.kind == "in" and index == 0:
-            black += fade.ramp_start_s + 0.5 * (fade.ramp_end_s - fade.ramp_start_s)
-        if fade.kind == "out" and index == len(spec.shots) - 1:
-            black += (spec.duration_s - fade.ramp_end_s) + 0.5 * (fade.ramp_end_s - fade.ramp_start_s)
+        ramp = fade.ramp_end_s - fade.ramp_start_s
+        hold = fade.ramp_start_s if fade.kind == "in" else spec.duration_s - fade.ramp_end_s
+        if (fade.kind == "in" and index == 0) or (fade.kind == "out" and index == len(spec.shots) - 1):
+            dimmed += hold + 0.5 * ramp
+            black += hold
     white = 0.0
     if index > 0 and spec.transitions[index - 1].kind == "flash":
         white = 0.5 * min(spec.transitions[index - 1].span_s, length)
     band = sum(max(0.0, min(o.end_s, shot.end_s) - max(o.start_s, shot.start_s)) for o in spec.overlays)
-    return black / length, white / length, band / length
+    return dimmed / length, black / length, white / length, band / length
 
 
 def mix_stats(
-    stats: tuple[float, float, float], fractions: tuple[float, float, float]
+    stats: tuple[float, float, float], fractions: tuple[float, float, float, float]
 ) -> tuple[float, float, float]:
-    """Time-averaged (luma, saturation, warmth) of a palette mixed with black, white and a caption band.
+    """Time-averaged (luma, saturation, warmth) of a palette mixed with fades, a flash and a caption band.
+    Dimming scales luma and warmth but keeps HSV saturation (a ratio) until the frame is fully black.
     (The small text areas are ignored; the dead zones absorb them.)"""
     luma, sat, warmth = stats
-    black, white, band = fractions
-    keep = max(0.0, 1.0 - black - white)
+    dimmed, black, white, band = fractions
+    keep = max(0.0, 1.0 - dimmed - white)
     band_dim = 1.0 - BAND_HEIGHT_FRAC * (1.0 - BAND_DARKEN) * band
-    return keep * luma * band_dim + white, keep * sat, keep * warmth * band_dim
+    return keep * luma * band_dim + white, max(0.0, 1.0 - black - white) * sat, keep * warmth * band_dim
 
 
 def shot_effective_stats(spec: VideoSpec, index: int) -> tuple[float, float, float]:
