@@ -76,7 +76,10 @@ def load_preprocess_config(
     max_px = int(max_pixels or raw.get("max_pixels", size.get("longest_edge", 448 * 448)))
     if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
         raise ConfigError(f"{checkpoint}: preprocessor image_mean/image_std must be 3 values, std > 0")
-    return PreprocessConfig(patch, tpatch, merge, mean, std, min_px, max_px, budget_over_time=qwen3)  # type: ignore[arg-type]
+    # An explicit ``max_pixels`` is a per-frame cap for every family (what users mean by "448 px"); the
+    # checkpoint's own Qwen3 setting budgets the whole clip, as the library's processor does.
+    over_time = qwen3 and max_pixels is None
+    return PreprocessConfig(patch, tpatch, merge, mean, std, min_px, max_px, budget_over_time=over_time)  # type: ignore[arg-type]
 
 
 def smart_resize(height: int, width: int, cfg: PreprocessConfig, num_frames: int = 1) -> tuple[int, int]:
