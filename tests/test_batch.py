@@ -41,24 +41,29 @@ def test_resume_skips_done_and_records_failures(tmp_path: Path) -> None:
     first = encode_batch([listing, tmp_path / "in"], out, workers=2)
     assert sorted(Path(e["file"]).name for e in first.encoded) == ["clip00.mp4", "clip01.mp4", "clip02.mp4"]
     assert [Path(f["file"]).name for f in first.failed] == ["broken.mp4"]
-    assert "not a readable video" in first.failed[0]["error"] and "broken.mp4" in first.failed[0]["error"]
+    assert "not a readable video" in first.failed[0]["error"]
+    assert "broken.mp4" in first.failed[0]["error"]
     failures = ShardStore(out).failures()
-    assert failures.height == 1 and failures["file"][0].endswith("broken.mp4")
+    assert failures.height == 1
+    assert failures["file"][0].endswith("broken.mp4")
 
     store = ShardStore(out)
-    assert store.part_files() == [] and len(store.shard_files()) == 1
+    assert store.part_files() == []
+    assert len(store.shard_files()) == 1
     records = store.read_all()
     assert {r.video_id for r in records} == {e["video_id"] for e in first.encoded}
 
     second = encode_batch([tmp_path / "in"], out, workers=2)
-    assert second.encoded == [] and second.failed == []
+    assert second.encoded == []
+    assert second.failed == []
     assert len(second.skipped) == 4
     retried = encode_batch([bad], out, workers=1, retry_failed=True)
-    assert len(retried.failed) == 1 and retried.skipped == []
+    assert len(retried.failed) == 1
+    assert retried.skipped == []
 
 
 def test_missing_input_is_an_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(VideoInputError, match="nope.mp4: no such file or directory"):
+    with pytest.raises(VideoInputError, match=r"nope\.mp4: no such file or directory"):
         collect_inputs([tmp_path / "nope.mp4"])
 
 
