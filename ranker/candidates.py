@@ -80,6 +80,11 @@ class CatalogNeighbours:
         if catalog.video is None:
             raise ConfigError("CatalogNeighbours needs a catalog with vectors")
         self.catalog = catalog
+        # Per-dimension contiguous copies, (6, N, d): a one-dimension query reads one dense slab.
+        self._by_dim = {
+            "video": np.ascontiguousarray(catalog.video.transpose(1, 0, 2)),
+            "hook": None if catalog.hook is None else np.ascontiguousarray(catalog.hook.transpose(1, 0, 2)),
+        }
 
     def search(
         self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
@@ -88,8 +93,16 @@ class CatalogNeighbours:
         assert block is not None
         w = np.array([1.0 if weights is None else float(weights.get(d.value, 0.0)) for d in DIMENSIONS])
         w = w / max(w.sum(), 1e-12)
-        q = (query * w[:, None]).reshape(-1).astype(np.float32)
-        scores = block.reshape(len(block), -1) @ q
+        nz = np.flatnonzero(w)
+        if len(nz) == len(w):
+            scores = block.reshape(len(block), -1) @ (query * w[:, None]).reshape(-1).astype(np.float32)
+        else:
+            # A one-dimension query reads only that dimension's slab: a sixth of the memory traffic.
+            slabs = self._by_dim["hook" if level == "hook" else "video"]
+            assert slabs is not None
+            scores = np.zeros(len(block), dtype=np.float32)
+            for j in nz:
+                scores += slabs[j] @ (w[j] * query[j]).astype(np.float32)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
         top = top[np.argsort(-scores[top], kind="stable")]
