@@ -52,7 +52,14 @@ def test_kuairand_experiment_cli_and_ranx(shared_data, tmp_path) -> None:
     for res in doc["systems"].values():
         lo, hi = res["ndcg_at_10_ci"]
         assert lo <= res["ndcg_at_10"] <= hi
-    for name in ("report.md", "results.json", "metrics.png", "candidate_recall.png", "config.toml", "data_version.json"):
+    for name in (
+        "report.md",
+        "results.json",
+        "metrics.png",
+        "candidate_recall.png",
+        "config.toml",
+        "data_version.json",
+    ):
         assert (out / name).exists(), name
     assert "engagement and user features" in (out / "report.md").read_text()
     runs = pl.read_parquet(out / "runs.parquet")
