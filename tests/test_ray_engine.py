@@ -109,8 +109,10 @@ def ray_session() -> Iterator[None]:
         pytest.skip("ray is not installed (optional extra: pip install sv6d[ray])")
     import ray
 
-    # Workers import ProbeEncoder from this file, so they need the tests folder on their path.
-    path = os.pathsep.join([str(TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])])
+    # Workers import ProbeEncoder from this module (``tests.test_ray_engine`` or ``test_ray_engine``,
+    # depending on how pytest imported it), so they need the project root and the tests folder on their path.
+    extra = [str(TESTS_DIR.parent), str(TESTS_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+    path = os.pathsep.join(extra)
     ray.init(
         num_cpus=2,
         include_dashboard=False,
@@ -165,7 +167,7 @@ def test_ray_engine_writes_shards_records_failures_and_resumes(tmp_path: Path, v
     out = tmp_path / "records"
     inputs = [videos, crash]
     progress: list[tuple[str, str]] = []
-    factory = "test_ray_engine:ProbeEncoder"
+    factory = f"{__name__}:ProbeEncoder"
 
     first = encode_batch_ray(
         inputs, out, workers=2, encoder_factory=factory, on_progress=lambda f, s: progress.append((f, s))
