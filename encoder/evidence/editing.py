@@ -89,7 +89,8 @@ def detect_flashes(thumbs: np.ndarray, thumb_times: np.ndarray) -> list[tuple[fl
     """
     if len(thumbs) < 3:
         return []
-    luma = thumbs.reshape(len(thumbs), -1).mean(axis=1) / 255.0
+    # Every other pixel in each direction: a flash is a whole-frame level change.
+    luma = thumbs[:, ::2, ::2].reshape(len(thumbs), -1).mean(axis=1) / 255.0
     out = []
     for i in range(1, len(luma)):
         later = luma[min(i + FLASH_DECAY_FRAMES, len(luma) - 1)]

@@ -6,7 +6,6 @@ disagree about what was measured.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,12 +84,18 @@ def _static_tail(thumbs: np.ndarray, thumb_times: np.ndarray, duration_s: float)
     if len(thumbs) < 2:
         return 0.0, duration_s
     last = thumbs[-1].astype(np.int16)
-    # Walk back in strides first (cheap), then refine frame by frame.
-    diffs = np.abs(thumbs.astype(np.int16) - last).mean(axis=(1, 2, 3))
-    still = diffs <= 2.0  # grey levels: codec noise on a still picture stays well below this
+    # Walk back from the end in chunks: tails are short, so this usually reads one chunk, not every thumb.
     i = len(thumbs) - 1
-    while i > 0 and still[i - 1]:
-        i -= 1
+    chunk = 16
+    while i > 0:
+        lo = max(0, i - chunk)
+        diffs = np.abs(thumbs[lo:i].astype(np.int16) - last).mean(axis=(1, 2, 3))
+        still = diffs <= 2.0  # grey levels: codec noise on a still picture stays well below this
+        moving = np.flatnonzero(~still)
+        if len(moving):
+            i = lo + int(moving[-1]) + 1
+            break
+        i = lo
     start = float(thumb_times[i])
     return max(0.0, duration_s - start), start
 
@@ -100,18 +105,15 @@ def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Sh
     info = decoded.info
     frames = decoded.frames
     times = np.asarray(decoded.times_s, dtype=np.float64)
-    luma = luma_stack(frames) if len(frames) else np.zeros((0, 8, 8), dtype=np.float32)
-    # A checked frame in the middle of each shot (budget allowing) gives shots their own face verdict.
+    luma = luma_stack(frames) if len(frames) else np.zeros((0, 8, 8), dtype=np.uint8)
+    # The middle frame of each shot joins the face detector's frames, so shots get their own face verdict.
     mids = [int(np.argmin(np.abs(times - 0.5 * (s.start_s + s.end_s)))) for s in shots] if len(times) else []
-    # The face detector is the slowest step and OpenCV releases the GIL: run it beside the other measurements.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        face_job = pool.submit(detect_faces, luma, times, also=np.asarray(mids, dtype=np.int64))
-        colour = frame_colour(frames, luma)
-        steps = estimate_motion(luma, times)
-        excluded = _steps_across_transitions(steps, transitions)
-        text = frame_text(luma)
-        audio = analyse_audio(decoded.audio, decoded.sample_rate)
-        faces = face_job.result()
+    faces = detect_faces(luma, times, also=np.asarray(mids, dtype=np.int64), rgb=frames)
+    colour = frame_colour(frames, luma)
+    steps = estimate_motion(luma, times)
+    excluded = _steps_across_transitions(steps, transitions)
+    text = frame_text(luma)
+    audio = analyse_audio(decoded.audio, decoded.sample_rate)
     thumb_times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
     cuts = measure_cuts(transitions, decoded.thumbs, thumb_times)
     frame_s = 1.0 / info.fps if info.fps > 0 else 0.04

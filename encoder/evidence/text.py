@@ -37,7 +37,7 @@ def text_lines(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Boxes (x, y, w, h) of text-line blobs in one luma frame (uint8 or float in [0, 255])."""
     import cv2
 
-    img = np.clip(luma, 0, 255).astype(np.uint8)
+    img = luma if luma.dtype == np.uint8 else np.clip(luma, 0, 255).astype(np.uint8)
     h, w = img.shape
     if w > TEXT_WIDTH:
         img = cv2.resize(img, (TEXT_WIDTH, max(8, round(h * TEXT_WIDTH / w))), interpolation=cv2.INTER_AREA)
