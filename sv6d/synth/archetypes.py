@@ -51,8 +51,8 @@ ARCHETYPES: tuple[str, ...] = get_args(Archetype)
 ARCHETYPE_DESCRIPTIONS: dict[str, str] = {
     "fast_cuts_text": "4+ hard cuts in the first 3 s (0.45-0.75 s shots) under a caption band, loud bursts",
     "slow_push_in_quiet": "one long slow push-in (>= 3.6 s), no text, a near-silent opening",
-    "cold_open_flash": "a whip shot under 0.8 s, a white flash cut, another cut before 3 s, loud impacts",
-    "static_talking_text": "one static long shot, lower-third caption from the start, speech-like audio",
+    "cold_open_flash": "a crash zoom (< 0.8 s), a flash cut to a held static frame, a cut before 3 s, loud",
+    "static_talking_text": "one static long shot, lower-third caption from the start, loud speech-like audio",
     "pan_reveal": "a slow pan over a dark washed-out image, silent, then a flash-cut reveal to a bright shot",
     "fade_in_from_black": "black, then a 0.8-1.6 s fade-in into a long shot, silent first second",
     "whip_pans_beat": "whip pans alternating direction, hard cuts every 2 beats at 128-150 bpm, loud beat",
@@ -168,19 +168,17 @@ def _hook_slow_push_in_quiet(d: _Draft) -> None:
 
 def _hook_cold_open_flash(d: _Draft) -> None:
     d.open_level = "loud"
-    d.add(_Shot(d.f(d.u(0.35, 0.8)), _pan_move(d.rng), d.u(1.0, 1.5)))
-    move: Move = "static" if d.rng.random() < 0.5 else "push_in"
-    d.add(
-        _Shot(d.f(d.u(1.2, 2.0)), move, 0.0 if move == "static" else d.u(0.1, 0.2)),
-        "flash",
-        d.f(FLASH_DECAY_S),
-    )
+    # mid-action: a crash zoom (not a whip pan, which is whip_pans_beat's signature)
+    crash: Move = "push_in" if d.rng.random() < 0.7 else "pull_out"
+    d.add(_Shot(d.f(d.u(0.35, 0.8)), crash, d.u(0.8, 1.2)))
+    # a held, static frame after the flash, then one more cut before 3 s: whip | flash | hold | cut
+    d.add(_Shot(d.f(d.u(1.5, 2.0)), "static"), "flash", d.f(FLASH_DECAY_S))
     d.add(_Shot(d.f(d.u(1.0, 2.5)), *_random_move(d.rng)))
     d.audio.append(AudioEvent(kind="burst", start_s=0, dur_s=0.5, level_db=-8, seed=_seed(d.rng)))
 
 
 def _hook_static_talking_text(d: _Draft) -> None:
-    d.open_level = "medium"
+    d.open_level = "loud"  # speech to camera, mixed loud (unlike loop_static's medium pad)
     n = d.f(d.u(4.6, 9.0))
     d.add(_Shot(n, "static"))
     end = min(n - d.f(0.3), d.f(d.u(3.2, 8.0)))
@@ -190,7 +188,7 @@ def _hook_static_talking_text(d: _Draft) -> None:
             kind="speech",
             start_s=0,
             dur_s=n / d.fps,
-            level_db=-28,
+            level_db=-12,
             freq=d.u(110, 220),
             seed=_seed(d.rng),
         )
