@@ -8,6 +8,18 @@ second time. The decision on top of its score is ours, for two reasons measured 
   its edge map to change;
 - its first frame out of black at a fade-in scores like a cut (testvideo.mp4 frame 394), so candidates inside
   a detected gradual transition are dropped.
+- its HSV delta is small when two shots share a palette (two pans over similar textures score 20-26, under
+  its threshold of 27), so a second, motion-compensated test looks at layout instead of colour: the global
+  translation between consecutive frames is estimated by phase correlation, the previous frame is shifted by
+  it, and each tile of the frame is compared by zero-mean normalised correlation (ZNCC). Within a shot the
+  compensated tiles match even while the camera pans, tilts or zooms slowly; across a cut most tiles stop
+  matching. ZNCC ignores gain and offset, so recolourings and fades do not raise it; a median over tiles
+  ignores a caption band that stays across a cut. Its threshold is adaptive, as in PySceneDetect's
+  AdaptiveDetector: a frame must stand out from the median of its neighbours (whip pans, aliasing stripes or
+  noise keep the score high over a whole shot) and still reach AdaptiveDetector's minimum content score.
+  It is computed only around frames whose content score could make a cut, so it costs little.
+- a flash cut (the new shot opens on a white or black frame that then decays) looks like a fade out of that
+  flat frame; when the flat frame arrives in one step from a picture it is a hard cut at the flat frame.
 The minimum shot length is applied in seconds (PySceneDetect counts frames, which drifts on variable frame
 rate).
 
@@ -35,13 +47,23 @@ class ShotConfig:
 
     ``threshold`` is ContentDetector's (its default, 27). ``min_edge_delta``: least edge-map change (mean
     over 0/255 edge maps) for a cut; layouts that do not move are recolourings, not cuts. ``min_shot_s``:
-    cuts closer than this keep the strongest. Fades: the luma ramp must swing at least ``fade_min_swing``
+    cuts closer than this keep the strongest. ``min_layout_change``: least motion-compensated layout change
+    (1 - median tile ZNCC, 0..2) that may replace the edge-map test (when also 4x the local median).
+    Adaptive cuts (palettes too close for ``threshold``) need a content score of ``adaptive_min_content``
+    (AdaptiveDetector's ``min_content_val``), a layout change of ``adaptive_min_change`` and
+    ``adaptive_margin`` above the median change of the ``adaptive_window`` frames on each side. Fades: the
+    luma ramp must swing at least ``fade_min_swing``
     over at least ``fade_min_frames`` frames and end (or start) on a flat frame darker than ``black_level``
     or brighter than ``white_level`` whose luma spread is below ``flat_std``.
     """
 
     threshold: float = 27.0
     min_edge_delta: float = 10.0
+    min_layout_change: float = 0.15
+    adaptive_min_content: float = 15.0
+    adaptive_min_change: float = 0.5
+    adaptive_margin: float = 0.4
+    adaptive_window: int = 6
     min_shot_s: float = 0.4
     fade_min_swing: float = 32.0
     fade_min_frames: int = 4
@@ -72,12 +94,31 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     mean = luma.mean(axis=(1, 2), dtype=np.float64)
     spread = luma.std(axis=(1, 2), dtype=np.float64)
 
-    fades = _fades(mean, spread, times, cfg)
+    fades, flashes = _fades(mean, spread, times, cfg)
     scores = _content_scores(thumbs, decoded.info.fps or 25.0, cfg.threshold)
+    change = _layout_change(luma, scores[:, 0], cfg)
+    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg)
     gradual = list(fades)
     if cfg.dissolves:
-        gradual += _dissolves(thumbs, scores, times, fades, cfg)
-    cuts = _cuts(scores, times, gradual, cfg)
+        # A cut whose layout changed blocks a dissolve around it; one seen only in colour and edges may be the
+        # first frame of a short dissolve (its blend step scores like a cut while its layout still matches).
+        strong = [
+            i
+            for i in cut_idx
+            if change[i] >= cfg.min_layout_change
+            or i in flashes
+            or (np.isnan(change[i]) and scores[i, 4] >= cfg.min_edge_delta)
+        ]
+        dissolves = _dissolves(thumbs, scores, times, fades, strong, cfg)
+        gradual += dissolves
+        step = float(np.median(np.diff(times)))
+        cut_idx = [
+            i
+            for i in cut_idx
+            if i in strong
+            or not any(d.start_s - 2 * step <= times[i] <= d.end_s + 2 * step for d in dissolves)
+        ]
+    cuts = [_cut(i, scores, change, times, i in flashes) for i in cut_idx]
     return sorted(cuts + gradual, key=lambda t: (t.start_s, t.end_s))
 
 
@@ -149,38 +190,133 @@ def _detector_components(prev: np.ndarray, cur: np.ndarray, fps: float) -> np.nd
     )
 
 
-def _cuts(
-    scores: np.ndarray, times: np.ndarray, gradual: list[Transition], cfg: ShotConfig
-) -> list[Transition]:
-    content, edges = scores[:, 0], scores[:, 4]
-    cand = [i for i in range(1, len(times)) if content[i] >= cfg.threshold and edges[i] >= cfg.min_edge_delta]
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-    spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in gradual]
-    cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
-    # Keep the strongest of candidates closer than min_shot_s (flashes, two-frame transitions).
-    kept: list[int] = []
-    for i in sorted(cand, key=lambda i: -content[i]):
-        if all(abs(times[i] - times[j]) >= cfg.min_shot_s for j in kept):
-            kept.append(i)
-    out = []
-    for i in sorted(kept):
-        c = scores[i]
-        out.append(
-            Transition(
-                kind="cut",
-                start_s=float(times[i]),
-                end_s=float(times[i]),
-                score=float(c[0]),
-                evidence={
-                    "content_delta": round(float(c[0]), 3),
-                    "hue_delta": round(float(c[1]), 3),
-                    "sat_delta": round(float(c[2]), 3),
-                    "lum_delta": round(float(c[3]), 3),
-                    "edge_delta": round(float(c[4]), 3),
-                },
-            )
+TILES = 4  # the layout test compares a TILES x TILES grid of tiles
+LAYOUT_WIDTH = 64  # px: width of the luma frames the layout test works on
+FLAT_TILE_STD = 4.0  # luma std below which a tile has no structure to correlate
+TEXTURED_TILE_STD = 12.0  # ... and above which it clearly has
+
+
+def _layout_change(luma: np.ndarray, content: np.ndarray, cfg: ShotConfig) -> np.ndarray:
+    """Per frame (vs the previous): 1 - median ZNCC of motion-compensated tiles (0..2); 0 where not computed,
+    NaN where too few tiles have structure to tell (flat frames).
+
+    Our own measure (PySceneDetect compares frames in place, so a pan over a similar palette is invisible to
+    it and a pan over a busy texture looks like a cut to its edge test). Only frames whose content score
+    reaches ``adaptive_min_content`` and their ``adaptive_window`` neighbours (for the local median) are
+    computed: elsewhere no cut can be declared.
+    """
+    import cv2
+
+    n = len(luma)
+    out = np.zeros(n, dtype=np.float64)
+    cand = np.flatnonzero(content >= cfg.adaptive_min_content)
+    if len(cand) == 0:
+        return out
+    need = np.zeros(n, dtype=bool)
+    w = cfg.adaptive_window
+    for i in cand:
+        need[max(1, i - w) : min(n, i + w + 1)] = True
+    idx = np.flatnonzero(need)
+
+    h, wd = luma.shape[1:]
+    sw = min(LAYOUT_WIDTH, wd)
+    sh = max(TILES, round(h * sw / wd / TILES) * TILES)
+    small = np.zeros((n, sh, sw), dtype=np.float32)
+    for i in np.union1d(idx, idx - 1):
+        small[i] = cv2.resize(luma[i], (sw, sh), interpolation=cv2.INTER_AREA)
+    window = cv2.createHanningWindow((sw, sh), cv2.CV_32F)
+    prev = np.empty((len(idx), sh, sw), dtype=np.float32)
+    for k, i in enumerate(idx):
+        # Zero-mean copies: a flat background whose level changes (a recolouring) would otherwise, through the
+        # window, add a structure of its own and pull the peak; and OpenCV 4.x multiplies phaseCorrelate's
+        # inputs by the window in place.
+        a, b = small[i - 1], small[i]
+        (dx, dy), _ = cv2.phaseCorrelate(a - a.mean(), b - b.mean(), window)
+        shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        prev[k] = cv2.warpAffine(
+            small[i - 1], shift, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+    th, tw = sh // TILES, sw // TILES
+
+    def tiles(x: np.ndarray) -> np.ndarray:
+        t = x.reshape(len(x), TILES, th, TILES, tw).transpose(0, 1, 3, 2, 4)
+        t = t.reshape(len(x), TILES * TILES, th * tw)
+        return t - t.mean(axis=2, keepdims=True)
+
+    def median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        sa, sb = np.sqrt((a * a).mean(axis=2)), np.sqrt((b * b).mean(axis=2))
+        zncc = (a * b).mean(axis=2) / np.maximum(sa * sb, 1e-6)
+        both = (sa > FLAT_TILE_STD) & (sb > FLAT_TILE_STD)
+        # a tile whose texture appears or vanishes (a cut to a flat card) changed completely; one that stays
+        # flat on both sides (a plain background, black) says nothing
+        one = ((sa > TEXTURED_TILE_STD) & (sb < FLAT_TILE_STD)) | (
+            (sb > TEXTURED_TILE_STD) & (sa < FLAT_TILE_STD)
+        )
+        dissim = np.where(both, 1.0 - zncc, np.where(one, 1.0, np.nan))
+        counted = (both | one).sum(axis=1)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(dissim, axis=1)
+        return np.where(counted >= TILES, med, np.nan)
+
+    cur = tiles(small[idx])
+    # Phase correlation is unreliable on frames with little structure (a label on a plain background): the
+    # unshifted comparison is kept as well, and the better of the two counts.
+    med = np.fmin(median_dissimilarity(tiles(prev), cur), median_dissimilarity(tiles(small[idx - 1]), cur))
+    out[idx] = med
     return out
+
+
+def _cut_indices(
+    scores: np.ndarray,
+    change: np.ndarray,
+    times: np.ndarray,
+    fades: list[Transition],
+    flashes: set[int],
+    cfg: ShotConfig,
+) -> list[int]:
+    """Frame indices that start a new shot by a hard cut."""
+    content, edges = scores[:, 0], scores[:, 4]
+    n, w = len(times), cfg.adaptive_window
+    local = np.zeros(n)
+    for i in np.flatnonzero(np.nan_to_num(change) >= cfg.min_layout_change):
+        local[i] = np.nan_to_num(np.nanmedian(np.r_[change[max(1, i - w) : i], change[i + 1 : i + w + 1]]))
+    # a layout change replaces the edge test when it stands out from the frames around it
+    layout = (change >= cfg.min_layout_change) & (change >= 4 * local)
+    fixed = (content >= cfg.threshold) & ((edges >= cfg.min_edge_delta) | layout)
+    adaptive = (
+        (content >= cfg.adaptive_min_content)
+        & (change >= cfg.adaptive_min_change)
+        & (change >= local + cfg.adaptive_margin)
+    )
+    cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive) if i > 0]
+    step = float(np.median(np.diff(times))) if n > 1 else 0.0
+    spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in fades]
+    cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
+    # Keep the strongest of candidates closer than min_shot_s (flashes first: their decay frames are cut-like
+    # too; then by content score and layout change together).
+    kept: list[int] = []
+    strength = content / cfg.threshold + np.nan_to_num(change) / cfg.adaptive_min_change
+    for k in sorted(set(cand) | flashes, key=lambda j: (j not in flashes, -float(strength[j]))):
+        if all(abs(times[k] - times[j]) >= cfg.min_shot_s for j in kept):
+            kept.append(k)
+    return sorted(kept)
+
+
+def _cut(i: int, scores: np.ndarray, change: np.ndarray, times: np.ndarray, flash: bool) -> Transition:
+    c = scores[i]
+    evidence = {
+        "content_delta": round(float(c[0]), 3),
+        "hue_delta": round(float(c[1]), 3),
+        "sat_delta": round(float(c[2]), 3),
+        "lum_delta": round(float(c[3]), 3),
+        "edge_delta": round(float(c[4]), 3),
+        "layout_change": round(float(change[i]), 3),
+    }
+    if flash:
+        evidence["flash"] = 1.0
+    return Transition(
+        kind="cut", start_s=float(times[i]), end_s=float(times[i]), score=float(c[0]), evidence=evidence
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -213,8 +349,12 @@ def _monotone_runs(mean: np.ndarray, eps: float, max_stall: int) -> list[tuple[i
     return runs
 
 
-def _fades(mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotConfig) -> list[Transition]:
+def _fades(
+    mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotConfig
+) -> tuple[list[Transition], set[int]]:
+    """Fades, and the frame indices of flash cuts (a ramp out of a flat frame that arrived in one step)."""
     out: list[Transition] = []
+    flashes: set[int] = set()
     for a, b in _monotone_runs(mean, cfg.fade_step_eps, cfg.fade_max_stall):
         swing = float(mean[b] - mean[a])
         if abs(swing) < cfg.fade_min_swing or b - a < cfg.fade_min_frames:
@@ -229,6 +369,16 @@ def _fades(mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotCon
             elif spread[k] <= cfg.flat_std and mean[k] >= cfg.white_level:
                 ends.append(255.0)
         if not ends:
+            continue
+        # A ramp out of a flat frame that was reached in one step from a picture (not held, not ramped into)
+        # is a flash cut: the new shot opens on white (or black) and decays into its picture. A fade in holds
+        # its black frame or starts the video on it.
+        starts_flat = spread[a] <= cfg.flat_std and (mean[a] <= cfg.black_level or mean[a] >= cfg.white_level)
+        picture_before = a > 0 and (
+            spread[a - 1] > 2 * cfg.flat_std or abs(float(mean[a] - mean[a - 1])) >= cfg.fade_min_swing
+        )
+        if starts_flat and picture_before:
+            flashes.add(a)
             continue
         # [a, b] spans the first changed frame (a + 1) back to one frame before it for the rate of change;
         # report the ramp as its first changing frame through the frame where it arrives.
@@ -248,7 +398,7 @@ def _fades(mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotCon
                 },
             )
         )
-    return out
+    return out, flashes
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -256,7 +406,12 @@ def _fades(mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotCon
 
 
 def _dissolves(
-    thumbs: np.ndarray, scores: np.ndarray, times: np.ndarray, fades: list[Transition], cfg: ShotConfig
+    thumbs: np.ndarray,
+    scores: np.ndarray,
+    times: np.ndarray,
+    fades: list[Transition],
+    cut_idx: list[int],
+    cfg: ShotConfig,
 ) -> list[Transition]:
     """Spans where frames m-k and m+k differ a lot, no step between them is cut-like, and frame m is a blend
     of the two ends, tried at half-windows of 1/2, 1 and 2 x ``dissolve_window_s / 2`` (dissolves run from a
@@ -267,13 +422,15 @@ def _dissolves(
     step = float(np.median(np.diff(times)))
     half = cfg.dissolve_window_s / 2 / max(step, 1e-3)
     content = scores[:, 0]
+    is_cut = np.zeros(n, dtype=bool)
+    is_cut[cut_idx] = True
     # RGB, not luma: two shots of equal brightness but different colours blend visibly in RGB only
     small = thumbs[:, ::2, ::2].reshape(n, -1).astype(np.float32)
     hits: list[tuple[int, int, float, float]] = []
     for k in sorted({max(2, round(half * f)) for f in (0.5, 1.0, 2.0)}):
         for m in range(k, n - k, max(1, k // 2)):
             a, b = m - k, m + k
-            if float(content[a + 1 : b + 1].max()) >= cfg.threshold:
+            if float(content[a + 1 : b + 1].max()) >= cfg.threshold or is_cut[a + 1 : b + 1].any():
                 continue
             if any(f.start_s - step <= times[m] <= f.end_s + step for f in fades):
                 continue
