@@ -34,6 +34,7 @@ fixed brightness level, but we need spans, fades to white as well as black, and 
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -254,7 +255,8 @@ def _layout_change(luma: np.ndarray, content: np.ndarray, cfg: ShotConfig) -> np
         )
         dissim = np.where(both, 1.0 - zncc, np.where(one, 1.0, np.nan))
         counted = (both | one).sum(axis=1)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # rows with no counted tile are NaN, as intended
+            warnings.simplefilter("ignore", RuntimeWarning)
             med = np.nanmedian(dissim, axis=1)
         return np.where(counted >= TILES, med, np.nan)
 

@@ -144,3 +144,25 @@ def ramp(a: np.ndarray, b: np.ndarray, n: int) -> list[np.ndarray]:
             np.clip((1 - t) * a.astype(np.float32) + t * b.astype(np.float32), 0, 255).astype(np.uint8)
         )
     return out
+
+
+def texture(seed: int, w: int, h: int, kind: str = "noise", hue: float = 0.08) -> np.ndarray:
+    """A wide RGB texture from the generator's texture family (one palette for every seed, so two seeds give
+    pictures whose colour statistics match and only the layout differs)."""
+    from sv6d.synth.render import colorize, texture_field
+    from sv6d.synth.spec import Palette
+
+    field, hue_field = texture_field(kind, seed, h, w)  # type: ignore[arg-type]
+    return colorize(field, hue_field, Palette(hue=hue, hue_spread=0.05, sat=0.7, v_lo=0.2, v_hi=0.9))
+
+
+def pan(tex: np.ndarray, n: int, width: int, speed: float, start: float = 0.0) -> list[np.ndarray]:
+    """``n`` frames of a camera panning right over ``tex`` at ``speed`` px per frame (sub-pixel steps)."""
+    import cv2
+
+    h = tex.shape[0]
+    out = []
+    for i in range(n):
+        m = np.array([[1.0, 0.0, start + i * speed], [0.0, 1.0, 0.0]], np.float64)
+        out.append(cv2.warpAffine(tex, m, (width, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP))
+    return out

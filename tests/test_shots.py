@@ -13,7 +13,7 @@ from encoder.cut_eval import CutScore, Truth, evaluate_cuts, load_truth, score_t
 from encoder.decode import DecodeConfig, decode
 from encoder.shots import ShotConfig, _content_scores, detect_transitions, shots_from_transitions
 from encoder.types import Shot, Transition
-from tests.helpers_video import moving, ramp, scene, write_video
+from tests.helpers_video import moving, pan, ramp, scene, texture, write_video
 
 FPS = 10
 CFG = DecodeConfig(min_duration_s=0.0)
@@ -104,6 +104,38 @@ def test_vectorised_scores_match_pyscenedetect_content_detector(tmp_path: Path) 
                 tc, ["content_val", "delta_hue", "delta_sat", "delta_lum"]
             )
             np.testing.assert_allclose(ours[i, :4], theirs, rtol=1e-9, atol=1e-9)
+
+
+def test_cut_between_two_pans_over_the_same_texture_family(tmp_path: Path) -> None:
+    # Same palette, same texture kind, both panning: ContentDetector's colour score stays under its threshold
+    # at the cut, and a whole pan of frame-to-frame change must not look like one.
+    w, h = 160, 96
+    first, second = texture(11, w + 200, h), texture(12, w + 200, h)
+    frames = pan(first, 20, w, speed=4.5) + pan(second, 20, w, speed=4.5, start=30)
+    path = write_video(tmp_path / "pans.mp4", frames, fps=FPS)
+    decoded = decode(path, CFG)
+    scores = _content_scores(decoded.thumbs, FPS, 27.0)
+    assert scores[20, 0] < 27.0  # invisible to the colour score alone
+    found = detect_transitions(decoded)
+    assert [t.kind for t in found] == ["cut"]
+    assert found[0].start_s == pytest.approx(2.0, abs=1e-3)
+    assert found[0].evidence["layout_change"] >= 0.5
+    # without the motion-compensated test the cut is missed
+    assert detect_transitions(decoded, ShotConfig(adaptive_min_content=1e9, min_layout_change=1e9)) == []
+
+
+@pytest.mark.parametrize("level", [255, 0])
+def test_flash_cut_is_a_cut_at_the_flash_not_a_fade(tmp_path: Path, level: int) -> None:
+    flat = np.full_like(scene(1), level)
+    decay = [
+        np.clip(a * flat.astype(np.float32) + (1 - a) * scene(2).astype(np.float32), 0, 255).astype(np.uint8)
+        for a in (0.8, 0.6, 0.4, 0.2)
+    ]
+    frames = [*moving(scene(1), 12), flat, *decay, *moving(scene(2), 12)]
+    found = _detect(write_video(tmp_path / "flash.mp4", frames, fps=FPS))
+    assert [t.kind for t in found] == ["cut"]
+    assert found[0].start_s == pytest.approx(1.2, abs=1e-3)  # the first flat frame
+    assert found[0].evidence["flash"] == 1.0
 
 
 def test_shots_tile_the_video() -> None:
@@ -212,3 +244,25 @@ def test_eval_cuts_cli_json(shared_data: Path) -> None:
     assert set(row["peers"]) == {"ContentDetector", "AdaptiveDetector", "HistogramDetector"}
     # the peer marks one fade of four as a cut and misses the rest: we beat it here
     assert row["peers"]["ContentDetector"]["f1"] < row["f1"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# generated corpus: cut F1 = 1.0 (the target), on archetypes with pans, whip pans and flash cuts
+
+GENERATED = ["whip_pans_beat", "pan_reveal", "fast_cuts_text", "cold_open_flash", "whip_pans_beat"]
+
+
+@pytest.mark.slow
+def test_generated_cut_f1_is_one(tmp_path: Path) -> None:
+    from sv6d.synth import generate_video, sample_spec, truth_tags
+
+    total = CutScore(0, 0, 0)
+    rng = np.random.default_rng(17)
+    for k, archetype in enumerate(GENERATED * 2):
+        spec = sample_spec(archetype, rng, video_id=f"t{k}", min_duration_s=5.0, max_duration_s=8.0)
+        path = generate_video(spec, tmp_path / f"{k}.mp4")
+        cuts_s = [0.5 * (t.start_s + t.end_s) for t in truth_tags(spec) if t.label == "hard_cut"]
+        found = [t for t in _detect(path) if t.kind == "cut"]
+        total = total + score_transitions(found, Truth(float(spec.fps), cuts_s, []))
+    assert total.tp >= 40  # the videos do have cuts to find
+    assert total.f1 == 1.0, total
