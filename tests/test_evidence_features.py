@@ -28,7 +28,15 @@ def test_every_component_is_named_and_documented() -> None:
         assert len(names) == len(set(names)) == features.FEATURE_SIZES[dim]
         assert names[-1 if dim != Dimension.DISSEMINATION else -1 - features.TEXT_COMPONENTS] == "bias"
         for name in names:
-            documented = name if not name.startswith("text_") else "text_0 .. text_7"
+            stem, _, k = name.rpartition("_")
+            last = features.SCHEDULE_BINS - 1
+            documented = (
+                "text_0 .. text_7"
+                if name.startswith("text_")
+                else f"{stem}_0 .. {stem}_{last}"
+                if k.isdigit()
+                else name
+            )
             assert f"| {dim.value} | {documented} |" in doc, f"{dim.value}.{name} missing from the docs table"
         assert features.FEATURE_CENTRE[dim].shape == features.FEATURE_SPREAD[dim].shape == (len(names),)
         assert (features.FEATURE_SPREAD[dim] > 0).all()

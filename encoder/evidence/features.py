@@ -25,6 +25,7 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | aesthetics | luma_variation | 4 * std over frames of mean luma, clipped to 1 |
 | aesthetics | low_key_ratio | share of frames with mean luma < LOW_KEY_LUMA |
 | aesthetics | high_key_ratio | share of frames with mean luma > HIGH_KEY_LUMA |
+| aesthetics | light_shift_0 .. light_shift_5 | 4 * (part k mean luma - window mean luma), in [-1, 1] |
 | aesthetics | bias | 1 |
 | camera | pan_x | content motion x (frame widths / s) / 0.5, clipped to [-1, 1] (+ = pan left) |
 | camera | pan_y | content motion y (frame heights / s) / 0.5, clipped to [-1, 1] (+ = tilt up) |
@@ -35,6 +36,8 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | camera | shake | jitter (frame fractions per step) / 0.03, clipped to 1 |
 | camera | speed | mean translation speed (frames / s) / 0.5, clipped to 1 |
 | camera | static_ratio | share of steps slower than STATIC_STEP_SPEED |
+| camera | zoom_0 .. zoom_5 | median log-scale rate of the steps in part k / 0.3, clipped to [-1, 1] |
+| camera | speed_0 .. speed_5 | median translation speed of the steps in part k / 0.5, clipped to 1 |
 | camera | bias | 1 |
 | editing | cut_rate | cuts per second / 3, clipped to 1 |
 | editing | shot_length | log2(mean shot length s) / 4, clipped to [-1, 1] |
@@ -44,6 +47,8 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | editing | fade_rate | fades per second * 5, clipped to 1 |
 | editing | jump_cut_ratio | share of cuts that are jump cuts |
 | editing | has_cut | 1 when the window holds a cut |
+| editing | change_0 .. change_5 | mean frame-to-frame change (1 - similarity) in part k / CHANGE_FULL, <= 1 |
+| editing | cut_spike_0 .. cut_spike_5 | largest measure.change_spikes value in part k / SPIKE_FULL, <= 1 |
 | editing | bias | 1 |
 | narrative | energy_mean | mean energy |
 | narrative | energy_std | 2 * std of energy, clipped to 1 |
@@ -64,14 +69,20 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | dissemination | onset_rate | audio onsets per second / 4, clipped to 1 |
 | dissemination | synced_cuts | share of cuts within SYNC_TOLERANCE_S of an onset |
 | dissemination | has_audio | 1 when the video has an audio track |
+| dissemination | loudness_0 .. loudness_5 | (dBFS over part k + 60) / 60, clipped to [0, 1] |
 | dissemination | bias | 1 |
 | dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
 
 The text part is zeros when no title, caption or hashtags are given.
+
+Schedule components (``name_k``) split the window into ``SCHEDULE_BINS`` equal parts (0.5 s parts of the
+3 s hook): they say *when* cuts, moves, light changes and loudness happen, so two hooks with the same
+averages but a different order of events (silence then an impact, versus loud from the start) differ.
 """
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -92,6 +103,12 @@ TEXT_COMPONENTS = 8  # MiniLM 384-d -> this many components
 TEXT_WEIGHT = 0.5  # the text part's expected norm, kept below the structural part's so it cannot swamp it
 TEXT_SEED = 6  # seed of the fixed projection matrix
 MINILM_DIM = 384
+# The hook's *schedule*: windows are split into this many equal parts (the seconds of a 3 s hook), and a few
+# measurements are given per part, so that "loud from the start" and "silent, then an impact" differ even
+# when their window means agree.
+SCHEDULE_BINS = 6
+CHANGE_FULL = 0.5  # mean frame-to-frame change (1 - similarity) that counts as a full change
+SPIKE_FULL = 4.0  # change spike (measure.change_spikes) that counts as a certain cut
 
 # (name, centre, spread) per component; centre/spread are the typical value and spread heads standardise with.
 _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
@@ -115,6 +132,7 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("luma_variation", 0.1, 0.2),
         ("low_key_ratio", 0.2, 0.4),
         ("high_key_ratio", 0.2, 0.4),
+        *[(f"light_shift_{i}", 0.0, 0.3) for i in range(SCHEDULE_BINS)],
         ("bias", 0.0, 1.0),
     ],
     Dimension.CAMERA: [
@@ -127,6 +145,8 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("shake", 0.15, 0.3),
         ("speed", 0.2, 0.3),
         ("static_ratio", 0.5, 0.4),
+        *[(f"zoom_{i}", 0.0, 0.4) for i in range(SCHEDULE_BINS)],
+        *[(f"speed_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
         ("bias", 0.0, 1.0),
     ],
     Dimension.EDITING: [
@@ -138,6 +158,8 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("fade_rate", 0.1, 0.3),
         ("jump_cut_ratio", 0.05, 0.3),
         ("has_cut", 0.5, 0.5),
+        *[(f"change_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
+        *[(f"cut_spike_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
         ("bias", 0.0, 1.0),
     ],
     Dimension.NARRATIVE: [
@@ -162,6 +184,7 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("onset_rate", 0.3, 0.3),
         ("synced_cuts", 0.2, 0.4),
         ("has_audio", 0.7, 0.5),
+        *[(f"loudness_{i}", 0.5, 0.3) for i in range(SCHEDULE_BINS)],
         ("bias", 0.0, 1.0),
         *[(f"text_{i}", 0.0, 1.0) for i in range(TEXT_COMPONENTS)],
     ],
@@ -203,6 +226,43 @@ def _in(times: np.ndarray, start: float, end: float) -> np.ndarray:
     return (times >= start - 1e-6) & (times < end + 1e-6)
 
 
+def _bin_edges(start: float, end: float) -> np.ndarray:
+    return np.linspace(start, end, SCHEDULE_BINS + 1)
+
+
+def binned_mean(
+    times: np.ndarray, values: np.ndarray, start: float, end: float, stat: str = "mean"
+) -> np.ndarray:
+    """Mean (or ``stat="median"``) of ``values`` over each of the SCHEDULE_BINS equal parts of
+    ``[start, end)``; a part without samples takes the sample nearest its centre (0 when there are none)."""
+    out = np.zeros(SCHEDULE_BINS, dtype=np.float64)
+    if len(times) == 0:
+        return out
+    edges = _bin_edges(start, end)
+    for k in range(SCHEDULE_BINS):
+        lo, hi = edges[k], edges[k + 1]
+        sel = (times >= lo - 1e-6) & (times < hi - 1e-6)
+        ok = sel & np.isfinite(values)
+        if ok.any():
+            out[k] = float(np.median(values[ok]) if stat == "median" else values[ok].mean())
+        else:
+            finite = np.flatnonzero(np.isfinite(values))
+            if len(finite):
+                out[k] = float(values[finite[np.argmin(np.abs(times[finite] - (lo + hi) / 2))]])
+    return out
+
+
+def binned_max(times: np.ndarray, values: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Max of ``values`` over each of the SCHEDULE_BINS equal parts of ``[start, end)`` (0 where empty)."""
+    out = np.zeros(SCHEDULE_BINS, dtype=np.float64)
+    edges = _bin_edges(start, end)
+    for k in range(SCHEDULE_BINS):
+        sel = (times > edges[k] + 1e-6) & (times < edges[k + 1] - 1e-6)
+        if sel.any():
+            out[k] = float(values[sel].max())
+    return out
+
+
 def subject_features(m: Measurements, start: float, end: float) -> np.ndarray:
     f = m.faces
     sel = _in(f.times_s, start, end)
@@ -240,7 +300,7 @@ def aesthetics_features(m: Measurements, start: float, end: float) -> np.ndarray
     sel = _frame_sel(m, start, end)
     orient = _clip(float(np.log(m.height / m.width) / np.log(16 / 9)), -1, 1)
     if not sel.any():
-        return np.array([0, 0, 0, 0, 0, orient, 0, 1, 0, 1], dtype=np.float32)
+        return np.array([0, 0, 0, 0, 0, orient, 0, 1, 0, *([0] * SCHEDULE_BINS), 1], dtype=np.float32)
     luma = c.luma[sel]
     return np.array(
         [
@@ -253,6 +313,9 @@ def aesthetics_features(m: Measurements, start: float, end: float) -> np.ndarray
             _clip(4 * luma.std()),
             (luma < LOW_KEY_LUMA).mean(),
             (luma > HIGH_KEY_LUMA).mean(),
+            *np.clip(
+                4 * (binned_mean(m.times_s, c.luma.astype(np.float64), start, end) - luma.mean()), -1, 1
+            ),
             1.0,
         ],
         dtype=np.float32,
@@ -269,6 +332,14 @@ def camera_features(m: Measurements, start: float, end: float) -> np.ndarray:
         static_ratio = float((step_speed < STATIC_STEP_SPEED).mean())
     else:
         static_ratio = 1.0
+    mid = (s.t0 + s.t1) / 2
+    dt_all = np.maximum(s.t1 - s.t0, 1e-3)
+    usable = s.valid & ~m.motion_excluded
+    zoom_rate = np.where(usable, s.log_scale / dt_all, np.nan)
+    speed_rate = np.where(usable, np.hypot(s.dx, s.dy) / dt_all, np.nan)
+    # Medians: one step fooled by a moving subject must not flip a part's zoom.
+    zoom_bins = np.clip(binned_mean(mid, zoom_rate, start, end, "median") / 0.3, -1, 1)
+    speed_bins = np.clip(binned_mean(mid, speed_rate, start, end, "median") / 0.5, 0, 1)
     px, py, z = (
         _clip(wm.dx_per_s / 0.5, -1, 1),
         _clip(wm.dy_per_s / 0.5, -1, 1),
@@ -285,6 +356,8 @@ def camera_features(m: Measurements, start: float, end: float) -> np.ndarray:
             _clip(wm.jitter / 0.03),
             _clip(wm.speed / 0.5),
             static_ratio,
+            *zoom_bins,
+            *speed_bins,
             1.0,
         ],
         dtype=np.float32,
@@ -304,6 +377,8 @@ def editing_features(m: Measurements, start: float, end: float) -> np.ndarray:
             _clip(we.n_fades / span * 5),
             we.jump_cut_ratio,
             1.0 if we.n_cuts else 0.0,
+            *np.clip(binned_mean(m.times_s, m.frame_change(), start, end) / CHANGE_FULL, 0, 1),
+            *np.clip(binned_max(m.thumb_times_s, m.spikes, start, end) / SPIKE_FULL, 0, 1),
             1.0,
         ],
         dtype=np.float32,
@@ -363,6 +438,10 @@ def dissemination_features(m: Measurements, start: float, end: float, text: np.n
         _clip(m.audio.onset_rate(start, end) / 4),
         synced,
         1.0 if m.audio.present else 0.0,
+        *[
+            _clip((m.audio.loudness_db(a, b) + 60) / 60)
+            for a, b in itertools.pairwise(_bin_edges(start, end))
+        ],
         1.0,
     ]
     return np.concatenate([np.array(core, dtype=np.float32), text.astype(np.float32)])

@@ -6,6 +6,7 @@ disagree about what was measured.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,8 @@ from encoder.evidence.narrative import energy_curve
 from encoder.evidence.text import FrameText, frame_text
 from encoder.types import DecodedVideo, Shot, Transition
 
+SPIKE_NOISE = 2.0  # grey levels added to the local median change: codec noise and grain are not cuts
+SPIKE_NEIGHBOURS = 3  # frames either side that give the local median change
 LOOP_FRAMES = 3  # analysis frames compared at each end of the video for the loop-ending similarity
 
 
@@ -52,12 +55,33 @@ class Measurements:
     tail_start_s: float
     signatures: np.ndarray  # (N, SIM_SIZE**2) analysis-frame signatures (editing.thumb_signature)
     levels: np.ndarray  # (N,) mean luma / 255 of the analysis frames
+    thumb_times_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    spikes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # change_spikes per thumb
 
     def frame_sim(self, i: int, j: int) -> float:
         """Similarity of analysis frames i and j (editing.similarity_from_signatures)."""
         return similarity_from_signatures(
             self.signatures[i], self.levels[i], self.signatures[j], self.levels[j]
         )
+
+    def frame_change(self) -> np.ndarray:
+        """(N,) 1 - similarity of each analysis frame to the one before it (0 for the first frame).
+
+        A visual-change signal that does not depend on the transition detector: snippets of different moments
+        change the picture even where a cut between similar frames is missed, a frozen card does not change.
+        """
+        n = len(self.signatures)
+        out = np.zeros(n, dtype=np.float64)
+        if n < 2:
+            return out
+        a, b = self.signatures[:-1], self.signatures[1:]
+        la, lb = self.levels[:-1], self.levels[1:]
+        level = 1.0 - np.minimum(1.0, np.abs(la - lb) * 4.0)
+        ha, hb = a.any(axis=1), b.any(axis=1)
+        corr = np.maximum(0.0, np.einsum("ij,ij->i", a, b))
+        sim = np.where(ha & hb, 0.8 * corr + 0.2 * level, np.where(ha | hb, 0.5 * level, level))
+        out[1:] = 1.0 - sim
+        return out
 
     def window_first_last(self, start_s: float, end_s: float) -> float:
         """Similarity of the first and last LOOP_FRAMES analysis frames inside ``[start_s, end_s]``."""
@@ -98,6 +122,32 @@ def _static_tail(thumbs: np.ndarray, thumb_times: np.ndarray, duration_s: float)
         i = lo
     start = float(thumb_times[i])
     return max(0.0, duration_s - start), start
+
+
+def change_spikes(thumbs: np.ndarray) -> np.ndarray:
+    """(M,) how much each frame's change from the previous one stands out from its neighbours' changes.
+
+    ``(d_i - median of the 2 * SPIKE_NEIGHBOURS neighbouring d) / (that median + SPIKE_NOISE)``, clipped at 0,
+    with d the mean absolute difference of consecutive thumbnails (green channel, every other pixel). A cut
+    is one frame of change among still ones (a large ratio) even when the two shots look alike, while a
+    moving subject or camera changes every frame (a ratio near 0): a scale-free cut cue that does not depend
+    on the transition detector's thresholds. Our own few lines: a median filter over a difference signal.
+    """
+    from scipy.ndimage import median_filter
+
+    m = len(thumbs)
+    out = np.zeros(m, dtype=np.float64)
+    if m < 3:
+        return out
+    g = thumbs[:, ::2, ::2, 1].astype(np.int16)
+    d = np.zeros(m, dtype=np.float64)
+    d[1:] = np.abs(np.diff(g, axis=0)).mean(axis=(1, 2))
+    foot = np.ones(2 * SPIKE_NEIGHBOURS + 1, dtype=bool)
+    foot[SPIKE_NEIGHBOURS] = False
+    med = median_filter(d, footprint=foot, mode="nearest")
+    out[:] = np.maximum(0.0, d - med) / (med + SPIKE_NOISE)
+    out[0] = 0.0
+    return out
 
 
 def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Shot]) -> Measurements:
@@ -159,6 +209,8 @@ def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Sh
         tail_start_s=tail_start,
         signatures=signatures,
         levels=levels,
+        thumb_times_s=thumb_times,
+        spikes=change_spikes(decoded.thumbs),
     )
     out.first_last_similarity = out.window_first_last(0.0, info.duration_s)
     return out
