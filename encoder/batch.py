@@ -163,6 +163,12 @@ class ShardStore:
 
 # ----------------------------------------------------------------------------------------------- workers
 _WORKER_ENCODER: Any = None
+_WORKER_SETUP_ERROR: str | None = None
+
+
+class EncoderSetupError(SV6DError):
+    """The encoder could not be built from the options (bad checkpoint, missing heads...): nothing can be
+    encoded, so the batch stops instead of recording every file as failed."""
 
 
 def build_encoder(**options: Any) -> Any:
@@ -195,11 +201,18 @@ def _init_worker(encoder_options: dict[str, Any]) -> None:
         cv2.setNumThreads(1)
     except ImportError:  # pragma: no cover - cv2 is a dependency
         pass
-    global _WORKER_ENCODER
-    _WORKER_ENCODER = build_encoder(**encoder_options)
+    global _WORKER_ENCODER, _WORKER_SETUP_ERROR
+    # An exception escaping an initializer kills the worker and breaks the pool without its message, so it is
+    # kept and raised with the first task instead.
+    try:
+        _WORKER_ENCODER = build_encoder(**encoder_options)
+    except Exception as exc:
+        _WORKER_SETUP_ERROR = _describe(exc)
 
 
 def _encode_in_worker(path: str) -> SV6DRecord:
+    if _WORKER_SETUP_ERROR is not None:
+        raise EncoderSetupError(f"cannot build the encoder: {_WORKER_SETUP_ERROR}")
     assert _WORKER_ENCODER is not None, "worker not initialised"
     record: SV6DRecord = _WORKER_ENCODER.encode_file(path)
     return record
@@ -282,6 +295,10 @@ def _drain(
         path = in_flight.pop(fut)
         try:
             record = fut.result()
+        except EncoderSetupError:
+            for other in in_flight:
+                other.cancel()
+            raise
         except BrokenProcessPool:
             broken = True
             if blame:

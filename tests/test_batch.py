@@ -91,3 +91,12 @@ def test_killed_run_loses_only_in_flight_videos(tmp_path: Path) -> None:
     assert sorted(r.source for r in stored) == sorted(str(v.resolve()) for v in videos)
     frame = pl.concat([pl.read_parquet(f) for f in ShardStore(data / "records").record_files()])
     assert frame["video_id"].n_unique() == len(videos)
+
+
+def test_encoder_that_cannot_be_built_stops_the_batch(tmp_path: Path) -> None:
+    from encoder.batch import EncoderSetupError
+
+    videos = _videos(tmp_path / "in", 1)
+    with pytest.raises(EncoderSetupError, match="unknown backbone 'nope'; valid backbones: evidence, vlm"):
+        encode_batch(videos, tmp_path / "records", workers=1, encoder_options={"backbone": "nope"})
+    assert ShardStore(tmp_path / "records").failures().height == 0
