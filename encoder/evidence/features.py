@@ -69,6 +69,7 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | dissemination | onset_rate | audio onsets per second / 4, clipped to 1 |
 | dissemination | synced_cuts | share of cuts within SYNC_TOLERANCE_S of an onset |
 | dissemination | has_audio | 1 when the video has an audio track |
+| dissemination | loudness_var | std of the audible loudness envelope (dB) / 15, clipped to 1 |
 | dissemination | loudness_0 .. loudness_5 | (dBFS over part k + 60) / 60, clipped to [0, 1] |
 | dissemination | bias | 1 |
 | dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
@@ -108,6 +109,8 @@ MINILM_DIM = 384
 # when their window means agree.
 SCHEDULE_BINS = 6
 CHANGE_FULL = 0.5  # mean frame-to-frame change (1 - similarity) that counts as a full change
+LOUDNESS_VAR_FULL_DB = 15.0  # std of the loudness envelope (dB) that counts as fully modulated sound
+LOUDNESS_VAR_FLOOR_DB = -70.0  # envelope values below this are silence, not modulation
 SPIKE_FULL = 4.0  # change spike (measure.change_spikes) that counts as a certain cut
 
 # (name, centre, spread) per component; centre/spread are the typical value and spread heads standardise with.
@@ -184,6 +187,7 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("onset_rate", 0.3, 0.3),
         ("synced_cuts", 0.2, 0.4),
         ("has_audio", 0.7, 0.5),
+        ("loudness_var", 0.3, 0.3),
         *[(f"loudness_{i}", 0.5, 0.3) for i in range(SCHEDULE_BINS)],
         ("bias", 0.0, 1.0),
         *[(f"text_{i}", 0.0, 1.0) for i in range(TEXT_COMPONENTS)],
@@ -420,6 +424,16 @@ def synced_fraction(m: Measurements, start: float, end: float) -> tuple[float, i
     return float((gap <= SYNC_TOLERANCE_S).mean()), len(cuts)
 
 
+def loudness_variation(m: Measurements, start: float, end: float) -> float:
+    """Std (dB) of the audible part of the loudness envelope in the window: speech and bursts swing by
+    10-20 dB from syllable to syllable, a steady pad or room tone by a few dB (0 without audio)."""
+    a = m.audio
+    if not a.present or len(a.env_db) == 0:
+        return 0.0
+    sel = (a.env_times_s >= start) & (a.env_times_s < end) & (a.env_db > LOUDNESS_VAR_FLOOR_DB)
+    return float(np.std(a.env_db[sel])) if sel.sum() > 1 else 0.0
+
+
 def dissemination_features(m: Measurements, start: float, end: float, text: np.ndarray) -> np.ndarray:
     sel = _frame_sel(m, start, end)
     area = m.text.area_ratio[sel]
@@ -438,6 +452,7 @@ def dissemination_features(m: Measurements, start: float, end: float, text: np.n
         _clip(m.audio.onset_rate(start, end) / 4),
         synced,
         1.0 if m.audio.present else 0.0,
+        _clip(loudness_variation(m, start, end) / LOUDNESS_VAR_FULL_DB),
         *[
             _clip((m.audio.loudness_db(a, b) + 60) / 60)
             for a, b in itertools.pairwise(_bin_edges(start, end))
