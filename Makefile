@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m sv6d.demo
+	$(BIN)/python -m sv6d.cli.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,6 +1,6 @@
 """``make demo``: generate a small corpus, ingest it into the embedded index, show similar hooks.
 
-Run as ``python -m sv6d.demo [--data-dir D] [--n N]``. Everything lands in the data directory (default
+Run as ``python -m sv6d.cli.demo [--data-dir D] [--n N]``. Everything lands in the data directory (default
 ``./data``), so a second run reuses the corpus, the records and the index.
 """
 
