@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 FACE_FPS = 0.5  # at most this many evenly spread full-frame detector calls per second of video ...
-MAX_FACE_CALLS = 5  # ... and at most this many per video
-MAX_TOTAL_CALLS = 8  # with the one-per-shot frames
+MAX_FACE_CALLS = 3  # ... and at most this many per video
+MAX_TOTAL_CALLS = 5  # with the one-per-shot frames
 FACE_WIDTH = 400  # px: a face of 6 % of the frame width (a full figure) still fills the 24 px window
 FOLLOW_FRAMES = 2  # a found face is looked for again in this many analysis frames either side ...
 FOLLOW_MARGIN = 1.0  # ... inside its box grown by this many box sizes each way (a ~1 ms call, not ~20)
