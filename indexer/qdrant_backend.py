@@ -2,13 +2,26 @@
 
 Layout (named vectors, ``Distance.DOT`` everywhere so that scores equal the FAISS inner products; cosine
 distance would re-normalise the weighted query and change the scores):
-- collection ``<name>``: one point per video, id = uuid5 of the video id, vectors ``video_<dimension>`` and
+- videos: one point per video, id = uuid5 of the video id, vectors ``video_<dimension>`` and
   ``hook_<dimension>`` (six each) and the concatenations ``video_all`` / ``hook_all`` (weighted search);
-- collection ``<name>_segments``: one point per segment (id = uuid5 of ``video_id#index``), vectors
-  ``segment_<dimension>`` and ``segment_all``.
-Payload: video_id, tags (``"dimension:label"`` keywords), duration_s, orientation, created_ts (UTC epoch
-seconds), creator, the hook window, and on video points the record JSON without vectors; segment points carry
+- segments: one point per segment (id = uuid5 of ``video_id#index``), vectors ``segment_<dimension>`` and
+  ``segment_all``.
+Payload: video_id, tags (``"dimension:label"`` keywords), duration_s, orientation, created_at (RFC 3339,
+UTC), creator, the hook window, and on video points the record JSON without vectors; segment points carry
 the same filter fields plus seg_index, start_s, end_s. Payload indexes are created for every filter field.
+
+Names and aliases: the live names ``<collection>`` and ``<collection>_segments`` are aliases onto versioned
+collections ``<collection>__v<N>`` and ``<collection>__v<N>_segments``. Every read and write goes through the
+aliases, so a re-index (:meth:`QdrantIndex.rebuild`: new heads, a new encoder version) is built into the next
+version beside the live one, then both aliases are switched in one ``update_collection_aliases`` request
+(Qdrant applies it atomically) and the old version is dropped. A store created before aliases existed (a
+concrete collection under the live name) is read as is; its first rebuild replaces it (that one switch is
+not atomic: the old collection must be deleted before an alias can take its name).
+
+Cluster settings (:class:`QdrantConfig`): shard number, replication factor, write consistency factor, read
+consistency on searches, vectors on disk, int8 scalar quantization with rescoring, HNSW parameters. Every
+collection is created from :func:`collection_specs`, so a test can assert what a cluster would receive.
+Local mode accepts the same calls and ignores what only a server does (sharding, quantization, HNSW).
 
 Atomicity: a batch is one ``upsert`` per collection (``wait=True``); Qdrant applies a single upsert request
 as a unit per shard, but the two collections are written one after the other.
@@ -17,22 +30,37 @@ as a unit per shard, but the two collections are written one after the other.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 import warnings
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from itertools import islice
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from indexer.base import Candidate, Filters, Level, VectorIndex, check_batch, not_found
+from indexer.base import Candidate, Filters, Level, QueryError, VectorIndex, check_batch, not_found
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord
 
 _NAMESPACE = uuid.UUID("6f1c1e5e-8d6b-4a51-9d43-5e0c3a1f2b77")
 DEFAULT_COLLECTION = "sv6d"
-_KEYWORD_FIELDS = ("video_id", "tags", "orientation", "creator")
-_FLOAT_FIELDS = ("duration_s", "created_ts")
+SEGMENTS_SUFFIX = "_segments"
+#: Payload fields that filters (and segment clean-up) use, with the index type each gets.
+PAYLOAD_INDEXES: dict[str, str] = {
+    "video_id": "keyword",
+    "tags": "keyword",
+    "orientation": "keyword",
+    "creator": "keyword",
+    "duration_s": "float",
+    "created_at": "datetime",
+}
+ReadConsistencyName = Literal["all", "majority", "quorum"]
+Quantization = Literal["none", "int8"]
 
 
 def point_id(video_id: str, segment: int | None = None) -> str:
@@ -41,11 +69,192 @@ def point_id(video_id: str, segment: int | None = None) -> str:
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
+class QdrantConfig(BaseModel):
+    """Collection and search settings for a Qdrant server or cluster (local mode accepts and ignores most).
+
+    Creation-time settings (shards, replication, on-disk, quantization, HNSW) apply when a collection
+    version is created; change them with :meth:`QdrantIndex.rebuild`. Search-time settings
+    (``read_consistency``, ``rescore``, ``oversampling``, ``hnsw_ef``) apply to every query.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    shard_number: int | None = Field(default=None, ge=1, description="Shards per collection (None: server)")
+    replication_factor: int | None = Field(default=None, ge=1, description="Copies of each shard")
+    write_consistency_factor: int | None = Field(
+        default=None, ge=1, description="Replicas that must acknowledge a write"
+    )
+    read_consistency: int | ReadConsistencyName | None = Field(
+        default=None, description="Replicas a search must agree with: a number, 'majority', 'quorum' or 'all'"
+    )
+    on_disk: bool = Field(default=False, description="Original vectors memory-mapped from disk")
+    on_disk_payload: bool = Field(default=False, description="Payload (record JSON) kept on disk")
+    quantization: Quantization = Field(default="none", description="'int8': scalar quantization")
+    quantile: float = Field(default=0.99, ge=0.5, le=1.0, description="int8 range: this quantile of values")
+    always_ram: bool = Field(default=True, description="Quantized vectors pinned in RAM")
+    rescore: bool = Field(default=True, description="Re-score quantized candidates with the originals")
+    oversampling: float = Field(default=2.0, ge=1.0, description="Quantized candidates per result")
+    hnsw_m: int = Field(default=16, ge=0, description="HNSW links per node (0 disables the graph)")
+    hnsw_ef_construct: int = Field(default=128, ge=4, description="HNSW build beam width")
+    hnsw_ef: int | None = Field(default=None, ge=1, description="HNSW search beam width (None: server)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> QdrantConfig:
+        w, r = self.write_consistency_factor, self.replication_factor
+        if w is not None and r is not None and w > r:
+            raise ValueError(f"write_consistency_factor {w} exceeds replication_factor {r}")
+        rc = self.read_consistency
+        if isinstance(rc, int) and (rc < 1 or (r is not None and rc > r)):
+            raise ValueError(f"read_consistency {rc} must be in [1, replication_factor={r}]")
+        return self
+
+    @classmethod
+    def parse(cls, base: QdrantConfig | Mapping[str, Any] | None = None, **overrides: Any) -> QdrantConfig:
+        """A config from an object or mapping plus keyword overrides; errors name the field (ConfigError)."""
+        data: dict[str, Any] = {}
+        if isinstance(base, QdrantConfig):
+            data.update(base.model_dump(exclude_unset=True))
+        elif base is not None:
+            data.update(base)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err.get("loc", ())) or "config"
+            cause = err.get("ctx", {}).get("error", err["msg"])
+            valid = ", ".join(sorted(cls.model_fields))
+            hint = f" (valid settings: {valid})" if err["type"] == "extra_forbidden" else ""
+            raise ConfigError(f"Qdrant setting {where}: {cause}{hint}") from None
+
+
+#: Keyword options ``QdrantIndex`` (and ``open_index`` for a Qdrant location) accept besides the client's.
+QDRANT_CONFIG_FIELDS = frozenset(QdrantConfig.model_fields)
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """Everything sent to create one collection: the REST ``CreateCollection`` body and payload indexes."""
+
+    name: str
+    create: Any  # qdrant_client.models.CreateCollection (typed Any: qdrant_client is imported lazily)
+    payload_indexes: dict[str, Any] = field(default_factory=dict)
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``QdrantClient.create_collection`` (same for local mode and a server)."""
+        body = self.create
+        kwargs = {
+            "vectors_config": body.vectors,
+            "shard_number": body.shard_number,
+            "replication_factor": body.replication_factor,
+            "write_consistency_factor": body.write_consistency_factor,
+            "on_disk_payload": body.on_disk_payload,
+            "hnsw_config": body.hnsw_config,
+            "quantization_config": body.quantization_config,
+        }
+        return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _level_vectors(level: str, d: int, config: QdrantConfig) -> dict[str, Any]:
+    from qdrant_client import models
+
+    params = {
+        f"{level}_{dim.value}": models.VectorParams(
+            size=d, distance=models.Distance.DOT, on_disk=config.on_disk
+        )
+        for dim in DIMENSIONS
+    }
+    params[f"{level}_all"] = models.VectorParams(
+        size=len(DIMENSIONS) * d, distance=models.Distance.DOT, on_disk=config.on_disk
+    )
+    return params
+
+
+def collection_specs(name: str, d: int, config: QdrantConfig) -> tuple[CollectionSpec, CollectionSpec]:
+    """The video and segment collections ``name`` and ``name + "_segments"`` for vectors of size ``d``.
+
+    Built in one place so that what a cluster receives (shards, replication, on-disk, int8 quantization,
+    HNSW, payload index types) can be asserted without a server."""
+    from qdrant_client import models
+
+    quantization = None
+    if config.quantization == "int8":
+        # always_ram (rather than the newer `memory` enum) because Qdrant 1.13 servers know only this flag.
+        quantization = models.ScalarQuantization(
+            scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=config.quantile, always_ram=config.always_ram
+            )
+        )
+    schema_types = {
+        "keyword": models.PayloadSchemaType.KEYWORD,
+        "float": models.PayloadSchemaType.FLOAT,
+        "datetime": models.PayloadSchemaType.DATETIME,
+    }
+    indexes = {f: schema_types[t] for f, t in PAYLOAD_INDEXES.items()}
+
+    def spec(collection: str, vectors: dict[str, Any]) -> CollectionSpec:
+        body = models.CreateCollection(
+            vectors=vectors,
+            shard_number=config.shard_number,
+            replication_factor=config.replication_factor,
+            write_consistency_factor=config.write_consistency_factor,
+            on_disk_payload=config.on_disk_payload,
+            hnsw_config=models.HnswConfigDiff(m=config.hnsw_m, ef_construct=config.hnsw_ef_construct),
+            quantization_config=quantization,
+        )
+        return CollectionSpec(collection, body, dict(indexes))
+
+    videos = spec(name, {**_level_vectors("video", d, config), **_level_vectors("hook", d, config)})
+    segments = spec(name + SEGMENTS_SUFFIX, _level_vectors("segment", d, config))
+    return videos, segments
+
+
+def search_params(config: QdrantConfig) -> Any:
+    """``models.SearchParams`` for every query: HNSW beam and, with quantization, rescoring (or None)."""
+    from qdrant_client import models
+
+    quant = None
+    if config.quantization != "none":
+        quant = models.QuantizationSearchParams(
+            ignore=False, rescore=config.rescore, oversampling=config.oversampling
+        )
+    if quant is None and config.hnsw_ef is None:
+        return None
+    return models.SearchParams(hnsw_ef=config.hnsw_ef, quantization=quant)
+
+
+def read_consistency(config: QdrantConfig) -> Any:
+    """The ``consistency=`` argument of reads: an int or a ``models.ReadConsistencyType`` (or None)."""
+    from qdrant_client import models
+
+    rc = config.read_consistency
+    if rc is None or isinstance(rc, int):
+        return rc
+    return models.ReadConsistencyType(rc)
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    """What :meth:`QdrantIndex.rebuild` did: the versions before and after, and how many videos it wrote."""
+
+    alias: str
+    previous: str | None
+    current: str
+    videos: int
+    dropped: tuple[str, ...]
+
+
+def _batches(records: Iterable[SV6DRecord], size: int) -> Iterator[list[SV6DRecord]]:
+    it = iter(records)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
 class QdrantIndex(VectorIndex):
     """Qdrant backend. Exactly one of ``location`` (``":memory:"``), ``path`` or ``url`` selects the client.
 
-    Cluster parameters (``shard_number``, ``replication_factor``, ``write_consistency_factor``) and
-    ``on_disk`` (vectors on disk) apply when the collections are created.
+    Cluster and search settings come as a :class:`QdrantConfig` (``config=``) and/or as keyword options of
+    the same names (``shard_number=6, quantization="int8", read_consistency="majority"``...); keywords win.
     """
 
     def __init__(
@@ -56,11 +265,9 @@ class QdrantIndex(VectorIndex):
         url: str | None = None,
         api_key: str | None = None,
         collection: str = DEFAULT_COLLECTION,
-        shard_number: int | None = None,
-        replication_factor: int | None = None,
-        write_consistency_factor: int | None = None,
-        on_disk: bool = False,
         timeout: int | None = None,
+        config: QdrantConfig | Mapping[str, Any] | None = None,
+        **settings: Any,
     ) -> None:
         from qdrant_client import QdrantClient
 
@@ -71,75 +278,103 @@ class QdrantIndex(VectorIndex):
             )
         if api_key and not url:
             raise ConfigError("Qdrant api_key is only used with url (a server); in-process mode has no key")
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", collection or ""):
+            raise ConfigError(f"Qdrant collection name {collection!r} must be letters, digits, '_' or '-'")
+        self.config = QdrantConfig.parse(config, **settings)
         self.collection = collection
-        self.segments_collection = f"{collection}_segments"
-        self._create_opts = {
-            "shard_number": shard_number,
-            "replication_factor": replication_factor,
-            "write_consistency_factor": write_consistency_factor,
-        }
-        self.on_disk = on_disk
+        self.segments_collection = collection + SEGMENTS_SUFFIX
         self.client = QdrantClient(location=location, path=path, url=url, api_key=api_key, timeout=timeout)
         self._dim: int | None = None
-        if self.client.collection_exists(self.collection):
-            info = self.client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            if isinstance(vectors, dict) and "video_all" in vectors:
-                self._dim = int(vectors["video_all"].size) // len(DIMENSIONS)
+        self._live: str | None = None
+        self.refresh()
 
     @property
     def dim(self) -> int | None:
         return self._dim
 
+    @property
+    def exact(self) -> bool:
+        # int8 candidates without rescoring carry quantized scores: widen and re-rank them exactly.
+        return not (self.config.quantization != "none" and not self.config.rescore)
+
+    @property
+    def live_collection(self) -> str | None:
+        """The concrete collection the live alias points at (None before the first write)."""
+        return self._live
+
     def close(self) -> None:
         self.client.close()
 
+    def refresh(self) -> None:
+        """Re-resolve the live alias (another process may have switched it) and the vector size."""
+        aliases = self._aliases()
+        if self.collection in aliases:
+            self._live = aliases[self.collection]
+        elif self.client.collection_exists(self.collection):
+            self._live = self.collection  # a store from before aliases: a concrete collection
+        else:
+            self._live, self._dim = None, None
+            return
+        vectors = self.client.get_collection(self._live).config.params.vectors
+        if isinstance(vectors, dict) and "video_all" in vectors:
+            self._dim = int(vectors["video_all"].size) // len(DIMENSIONS)
+
     # ------------------------------------------------------------------ schema
 
-    def _ensure_collections(self, d: int) -> None:
+    def _aliases(self) -> dict[str, str]:
+        return {a.alias_name: a.collection_name for a in self.client.get_aliases().aliases}
+
+    def _next_version(self) -> str:
+        pattern = re.compile(rf"{re.escape(self.collection)}__v(\d+)")
+        names = [c.name for c in self.client.get_collections().collections]
+        taken = [int(m.group(1)) for n in names if (m := pattern.fullmatch(n))]
+        return f"{self.collection}__v{max(taken, default=0) + 1}"
+
+    def _create(self, name: str, d: int, config: QdrantConfig) -> None:
+        for spec in collection_specs(name, d, config):
+            self.client.create_collection(spec.name, **spec.create_kwargs())
+            with warnings.catch_warnings():
+                # Local mode filters without indexes and says so once per call; servers use them.
+                warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+                for field_name, schema in spec.payload_indexes.items():
+                    self.client.create_payload_index(spec.name, field_name, schema, wait=True)
+
+    def _switch_operations(self, new: str, old_aliases: Mapping[str, str]) -> list[Any]:
+        """Delete-then-create for both aliases, sent as one request so readers never see a gap."""
         from qdrant_client import models
 
+        ops: list[Any] = []
+        for alias, target in ((self.collection, new), (self.segments_collection, new + SEGMENTS_SUFFIX)):
+            if alias in old_aliases:
+                ops.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+            ops.append(
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=target, alias_name=alias)
+                )
+            )
+        return ops
+
+    def _ensure_collections(self, d: int) -> None:
         if self._dim is not None:
             return
-
-        def vectors(level: str) -> dict[str, Any]:
-            params = {
-                f"{level}_{dim.value}": models.VectorParams(
-                    size=d, distance=models.Distance.DOT, on_disk=self.on_disk
-                )
-                for dim in DIMENSIONS
-            }
-            params[f"{level}_all"] = models.VectorParams(
-                size=6 * d, distance=models.Distance.DOT, on_disk=self.on_disk
-            )
-            return params
-
-        opts: dict[str, Any] = {k: v for k, v in self._create_opts.items() if v is not None}
-        for name, config in (
-            (self.collection, {**vectors("video"), **vectors("hook")}),
-            (self.segments_collection, vectors("segment")),
-        ):
-            if not self.client.collection_exists(name):
-                self.client.create_collection(name, vectors_config=config, **opts)
-                with warnings.catch_warnings():
-                    # Local mode filters without indexes and says so once per call; servers use them.
-                    warnings.filterwarnings("ignore", message="Payload indexes have no effect")
-                    for field in _KEYWORD_FIELDS:
-                        self.client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD)
-                    for field in _FLOAT_FIELDS:
-                        self.client.create_payload_index(name, field, models.PayloadSchemaType.FLOAT)
-        self._dim = d
+        new = self._next_version()
+        self._create(new, d, self.config)
+        self.client.update_collection_aliases(change_aliases_operations=self._switch_operations(new, {}))
+        self._live, self._dim = new, d
 
     # ------------------------------------------------------------------ writes
 
     @staticmethod
     def _filter_payload(r: SV6DRecord) -> dict[str, Any]:
+        created = r.created_at
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
         return {
             "video_id": r.video_id,
             "tags": sorted({f"{t.dimension.value}:{t.label}" for t in r.tags}),
             "duration_s": r.duration_s,
             "orientation": r.orientation,
-            "created_ts": r.created_at.timestamp() if r.created_at is not None else None,
+            "created_at": created.isoformat() if created is not None else None,
             "creator": r.creator,
         }
 
@@ -151,13 +386,17 @@ class QdrantIndex(VectorIndex):
 
     def upsert(self, records: Sequence[SV6DRecord]) -> int:
         """Insert or replace records by video id (old segments of replaced videos are removed)."""
-        from qdrant_client import models
-
         records = list(records)
         d = check_batch(records, self._dim)
         if not records:
             return 0
         self._ensure_collections(d)
+        self._write(records, self.collection, self.segments_collection)
+        return len(records)
+
+    def _write(self, records: list[SV6DRecord], videos: str, segments: str) -> None:
+        from qdrant_client import models
+
         points, seg_points = [], []
         for r in records:
             payload = self._filter_payload(r)
@@ -178,19 +417,17 @@ class QdrantIndex(VectorIndex):
                         id=point_id(r.video_id, j), vector=self._named("segment", s.vectors), payload=sp
                     )
                 )
-        self._delete_segments([r.video_id for r in records])
-        self.client.upsert(self.collection, points=points, wait=True)
+        self._delete_segments([r.video_id for r in records], segments)
+        self.client.upsert(videos, points=points, wait=True)
         if seg_points:
-            self.client.upsert(self.segments_collection, points=seg_points, wait=True)
-        return len(records)
+            self.client.upsert(segments, points=seg_points, wait=True)
 
-    def _delete_segments(self, video_ids: list[str]) -> None:
+    def _delete_segments(self, video_ids: list[str], segments: str) -> None:
+        """Remove the segment points of ``video_ids`` (the segments collection always exists by now)."""
         from qdrant_client import models
 
-        if not self.client.collection_exists(self.segments_collection):
-            return
         self.client.delete(
-            self.segments_collection,
+            segments,
             points_selector=models.FilterSelector(
                 filter=models.Filter(
                     must=[models.FieldCondition(key="video_id", match=models.MatchAny(any=video_ids))]
@@ -214,8 +451,64 @@ class QdrantIndex(VectorIndex):
             points_selector=models.PointIdsList(points=[point_id(v) for v in found]),
             wait=True,
         )
-        self._delete_segments(found)
+        self._delete_segments(found, self.segments_collection)
         return len(found)
+
+    def rebuild(
+        self,
+        records: Iterable[SV6DRecord],
+        *,
+        config: QdrantConfig | Mapping[str, Any] | None = None,
+        batch_size: int = 256,
+        drop_old: bool = True,
+    ) -> RebuildResult:
+        """Re-index into a new collection version beside the live one, then switch the aliases atomically.
+
+        ``records`` may be a generator (read once, in batches of ``batch_size``); queries meanwhile keep
+        answering from the live version. ``config`` (default: this index's) may change creation settings
+        (quantization, shards...) and the vector size may change (new heads). On any error the new version
+        is deleted and the live one is untouched. The old version is dropped after the switch unless
+        ``drop_old`` is False."""
+        if batch_size < 1:
+            raise QueryError(f"batch_size must be >= 1, got {batch_size}")
+        cfg = self.config if config is None else QdrantConfig.parse(config)
+        new = self._next_version()
+        d: int | None = None
+        seen: set[str] = set()
+        try:
+            for batch in _batches(records, batch_size):
+                d = check_batch(batch, d)
+                if not seen:
+                    self._create(new, d, cfg)
+                seen.update(r.video_id for r in batch)
+                self._write(batch, new, new + SEGMENTS_SUFFIX)
+            if d is None:
+                raise QueryError("rebuild got no records: the live collection is kept as it is")
+        except BaseException:
+            for name in (new, new + SEGMENTS_SUFFIX):
+                if self.client.collection_exists(name) and name not in self._aliases().values():
+                    self.client.delete_collection(name)
+            raise
+        old_aliases = self._aliases()
+        previous = old_aliases.get(self.collection, self._live)
+        old_names = [previous, previous + SEGMENTS_SUFFIX] if previous else []
+        if previous == self.collection:
+            # A pre-alias store: its concrete collections hold the names the aliases need.
+            self.client.delete_collection(self.collection)
+            if self.segments_collection not in old_aliases:
+                self.client.delete_collection(self.segments_collection)
+            old_names = []
+        self.client.update_collection_aliases(
+            change_aliases_operations=self._switch_operations(new, old_aliases)
+        )
+        self._live, self._dim, self.config = new, d, cfg
+        dropped: list[str] = []
+        if drop_old:
+            for name in old_names:
+                if self.client.collection_exists(name) and name not in self._aliases().values():
+                    self.client.delete_collection(name)
+                    dropped.append(name)
+        return RebuildResult(self.collection, previous, new, len(seen), tuple(dropped))
 
     # ------------------------------------------------------------------ reads
 
@@ -227,18 +520,27 @@ class QdrantIndex(VectorIndex):
     def contains(self, video_id: str) -> bool:
         if self._dim is None:
             return False
-        return bool(self.client.retrieve(self.collection, [point_id(video_id)], with_payload=False))
+        return bool(
+            self.client.retrieve(
+                self.collection,
+                [point_id(video_id)],
+                with_payload=False,
+                consistency=read_consistency(self.config),
+            )
+        )
 
     def get(self, video_id: str) -> SV6DRecord:
         from qdrant_client import models
 
         if self._dim is None:
             raise not_found(video_id)
+        consistency = read_consistency(self.config)
         pts = self.client.retrieve(
             self.collection,
             [point_id(video_id)],
             with_payload=["record"],
             with_vectors=["video_all", "hook_all"],
+            consistency=consistency,
         )
         if not pts:
             raise not_found(video_id)
@@ -260,6 +562,7 @@ class QdrantIndex(VectorIndex):
                 offset=offset,
                 with_payload=["seg_index", "start_s", "end_s"],
                 with_vectors=["segment_all"],
+                consistency=consistency,
             )
             segs.extend(batch)
             if offset is None:
@@ -295,9 +598,7 @@ class QdrantIndex(VectorIndex):
             )
         if filters.created_after is not None:
             must.append(
-                models.FieldCondition(
-                    key="created_ts", range=models.Range(gt=filters.created_after.timestamp())
-                )
+                models.FieldCondition(key="created_at", range=models.DatetimeRange(gt=filters.created_after))
             )
         if filters.creator is not None:
             must.append(models.FieldCondition(key="creator", match=models.MatchValue(value=filters.creator)))
@@ -325,6 +626,8 @@ class QdrantIndex(VectorIndex):
             using=using,
             limit=n,
             query_filter=self._filter(filters, exclude),
+            search_params=search_params(self.config),
+            consistency=read_consistency(self.config),
             with_payload=fields,
             with_vectors=[using],
         )
