@@ -73,7 +73,8 @@ def evaluate_heads(
             "map_after": round(after["map"], 4),
         }
         if d in heads.text_heads:
-            names = sorted(set(labels))
+            # "none" (no informative tag in the window) has no sentence worth querying with.
+            names = sorted(set(labels) - {"none"})
             q = heads.project_text(d, [label_text(n) for n in names])
             lab = np.asarray(labels)
             for qi, name in enumerate(names):

@@ -131,7 +131,7 @@ class ContrastiveHeads:
 
 
 def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]
-    """Load whichever heads a folder holds (contrastive or fixed-layout), by its manifest's type."""
+    """Load whichever heads a folder holds (contrastive, random projection, fixed layout) by manifest type."""
     path = Path(directory)
     try:
         kind = json.loads((path / MANIFEST).read_text()).get("type")
@@ -139,6 +139,15 @@ def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]
         raise ConfigError(f"{path}: cannot read heads manifest ({exc})") from None
     if kind == "ContrastiveHeads":
         return ContrastiveHeads.load(path)
-    from encoder.heads import FixedLayoutHeads
+    if kind == "RandomProjectionHeads":
+        from encoder.vlm.heads import RandomProjectionHeads
 
-    return FixedLayoutHeads.load(path)
+        return RandomProjectionHeads.load(path)
+    if kind == "FixedLayoutHeads":
+        from encoder.heads import FixedLayoutHeads
+
+        return FixedLayoutHeads.load(path)
+    raise ConfigError(
+        f"{path / MANIFEST}: unknown heads type {kind!r}; "
+        "known: ContrastiveHeads, RandomProjectionHeads, FixedLayoutHeads"
+    )

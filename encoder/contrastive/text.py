@@ -12,11 +12,17 @@ from sv6d.vocabulary import default_vocabulary
 
 
 def label_text(label: str) -> str:
-    """The sentence that stands for a vocabulary label: its name in words and its definition."""
+    """The sentence for a class: its name in words and its definition (vocabulary label or hook archetype)."""
     vocab = default_vocabulary()
     spec = vocab.labels.get(label)
     words = label.replace("_", " ")
-    return f"{words}: {spec.definition}" if spec else words
+    if spec:
+        return f"{words}: {spec.definition}"
+    # Hook archetypes of the generated corpus are classes too (see encoder.contrastive.labels).
+    from sv6d.synth.archetypes import ARCHETYPE_DESCRIPTIONS
+
+    desc = ARCHETYPE_DESCRIPTIONS.get(label)
+    return f"{words}: {desc}" if desc else words
 
 
 class TextEncoder:

@@ -184,7 +184,7 @@ def _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, prog
             if progress:
                 sys.stderr.write(
                     f"\r{d.value:>13} epoch {epoch + 1:3d}/{cfg.epochs} loss {float(loss.detach()):.3f} "
-                    f"val mAP {score:.3f} T {1 / float(log_scale.exp()):.3f}"
+                    f"val mAP {score:.3f} T {1 / float(log_scale.detach().exp()):.3f}"
                 )
             if score > best + 1e-4:
                 best, stale = score, 0

@@ -184,6 +184,16 @@ class VLMBackbone:
         """Hash of the checkpoint (config + weight headers) and every preprocessing/read-out setting."""
         return self._fingerprint
 
+    def default_heads(self, dim: int = 64, seed: int = 0):  # type: ignore[no-untyped-def]
+        """Untrained heads (``encoder.vlm.heads.RandomProjectionHeads``, version ``untrained-projection-…``).
+
+        What ``Encoder`` uses when no heads are given; train real ones with ``sv6d train-heads``.
+        """
+        from encoder.vlm.heads import RandomProjectionHeads
+        from sv6d.dimensions import DIMENSIONS
+
+        return RandomProjectionHeads(dict.fromkeys(DIMENSIONS, self.feature_dim), dim=dim, seed=seed)
+
     # ------------------------------------------------------------------ preparation
     def _prepare(
         self,
