@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ranker.catalog import ItemCatalog
-from ranker.context import RankingContext, Request
+from ranker.context import NeighbourSource, RankingContext, Request
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 
@@ -71,62 +71,150 @@ class CandidateSet:
 
 
 class CatalogNeighbours:
-    """Exact weighted cosine over an ``ItemCatalog``'s vectors (a NeighbourSource for small catalogs).
+    """Weighted cosine neighbours over an ``ItemCatalog``'s vectors through FAISS (a ``NeighbourSource``).
 
-    A matrix product, not an index: at scale, ``IndexNeighbours`` over the indexer replaces it.
+    One FAISS index per dimension slab (for the one-dimension ``nb_<dim>`` queries, which then read a sixth
+    of the memory) and one over each level's concatenated rows (hook queries and any other weights). Below
+    ``ivf_min_items`` the indexes are flat (exact); at or above it they are IVF (``nlist`` ≈ 4·√N cells,
+    ``nprobe`` probed), because an exact scan of 100k x 6 x 64 floats per channel is memory-bound at tens of
+    milliseconds, while the IVF reads a few percent of it (``bench/rank.py`` reports its recall against the
+    exact scan). Indexes are built on first use of a (level, dimension), so unused ones cost nothing.
     """
 
-    def __init__(self, catalog: ItemCatalog) -> None:
+    def __init__(self, catalog: ItemCatalog, ivf_min_items: int = 50_000, nprobe: int = 16) -> None:
         if catalog.video is None:
             raise ConfigError("CatalogNeighbours needs a catalog with vectors")
+        if nprobe < 1:
+            raise ConfigError(f"nprobe must be >= 1, got {nprobe}")
         self.catalog = catalog
-        # Per-dimension contiguous copies, (6, N, d): a one-dimension query reads one dense slab.
-        self._by_dim = {
-            "video": np.ascontiguousarray(catalog.video.transpose(1, 0, 2)),
-            "hook": None if catalog.hook is None else np.ascontiguousarray(catalog.hook.transpose(1, 0, 2)),
-        }
+        self.approximate = len(catalog) >= ivf_min_items
+        self.nprobe = nprobe
+        self._indexes: dict[tuple[str, int | None], Any] = {}
+
+    def _block(self, level: str) -> np.ndarray:
+        block = self.catalog.hook if level == "hook" else self.catalog.video
+        if block is None:
+            raise ConfigError(f"the catalog has no {level} vectors")
+        return block
+
+    def _index(self, level: str, dim: int | None) -> Any:
+        key = (level, dim)
+        idx = self._indexes.get(key)
+        if idx is not None:
+            return idx
+        import faiss
+
+        block = self._block(level)
+        n = len(block)
+        data = np.ascontiguousarray(
+            block[:, dim] if dim is not None else block.reshape(n, -1), dtype=np.float32
+        )
+        width = data.shape[1]
+        if self.approximate:
+            nlist = max(1, int(4 * np.sqrt(n)))
+            idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(width), width, nlist, faiss.METRIC_INNER_PRODUCT)
+            # k-means needs no more than ~64 points per cell: train on a fixed sample (deterministic).
+            sample = np.random.default_rng(0).choice(n, size=min(n, 64 * nlist), replace=False)
+            idx.train(data[np.sort(sample)])
+            idx.add(data)
+            idx.nprobe = min(self.nprobe, nlist)
+        else:
+            idx = faiss.IndexFlatIP(width)
+            idx.add(data)
+        self._indexes[key] = idx
+        return idx
+
+    def search_positions(
+        self,
+        queries: np.ndarray,
+        weights: Mapping[str, float] | None,
+        k: int,
+        level: str,
+        catalog: ItemCatalog,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per (6, d) query in ``queries``: (catalog positions, scores), best first, k at most."""
+        if catalog is not self.catalog:
+            raise ConfigError("CatalogNeighbours answers only for the catalog it was built on")
+        q = np.asarray(queries, dtype=np.float32).reshape(-1, 6, queries.shape[-1])
+        w = np.array([1.0 if weights is None else float(weights.get(d.value, 0.0)) for d in DIMENSIONS])
+        w = w / max(w.sum(), 1e-12)
+        nz = np.flatnonzero(w)
+        k = min(k, len(self.catalog))
+        if len(q) == 0 or k <= 0:
+            return []
+        if len(nz) == 1:
+            j = int(nz[0])
+            scores, ids = self._index(level, j).search(np.ascontiguousarray(q[:, j]), k)
+        else:
+            flat = np.ascontiguousarray((q * w[None, :, None].astype(np.float32)).reshape(len(q), -1))
+            scores, ids = self._index(level, None).search(flat, k)
+        out = []
+        for s, i in zip(scores, ids, strict=True):
+            keep = i >= 0
+            out.append((i[keep].astype(np.int64), s[keep].astype(np.float32)))
+        return out
 
     def search(
         self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
     ) -> list[tuple[str, float]]:
-        block = self.catalog.hook if level == "hook" else self.catalog.video
-        assert block is not None
-        w = np.array([1.0 if weights is None else float(weights.get(d.value, 0.0)) for d in DIMENSIONS])
-        w = w / max(w.sum(), 1e-12)
-        nz = np.flatnonzero(w)
-        if len(nz) == len(w):
-            scores = block.reshape(len(block), -1) @ (query * w[:, None]).reshape(-1).astype(np.float32)
-        else:
-            # A one-dimension query reads only that dimension's slab: a sixth of the memory traffic.
-            slabs = self._by_dim["hook" if level == "hook" else "video"]
-            assert slabs is not None
-            scores = np.zeros(len(block), dtype=np.float32)
-            for j in nz:
-                scores += slabs[j] @ (w[j] * query[j]).astype(np.float32)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.catalog.video_ids[i], float(scores[i])) for i in top]
+        """The ``NeighbourSource`` single-query form: (video id, score), best first."""
+        res = self.search_positions(query[None], weights, k, level, self.catalog)
+        if not res:
+            return []
+        pos, sc = res[0]
+        return [(self.catalog.video_ids[int(i)], float(s)) for i, s in zip(pos, sc, strict=True)]
 
 
 class IndexNeighbours:
     """A NeighbourSource over the indexer's ``VectorIndex`` (``indexer.open_index(...)``).
 
     Dimensions not named in ``weights`` weigh 0 here (the indexer's default for unnamed ones is 1), and
-    ``k`` is capped at the index's ``MAX_K``.
+    ``k`` is capped at the index's ``MAX_K``. A batch of queries goes to the index's ``search_many`` (one
+    FAISS call) when the index has it, else one ``search`` per query.
     """
 
     def __init__(self, index: Any) -> None:
         self.index = index
+
+    @staticmethod
+    def _weights(weights: Mapping[str, float] | None) -> dict[str, float] | None:
+        return None if weights is None else {d.value: float(weights.get(d.value, 0.0)) for d in DIMENSIONS}
 
     def search(
         self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
     ) -> list[tuple[str, float]]:
         from indexer import MAX_K
 
-        full = None if weights is None else {d.value: float(weights.get(d.value, 0.0)) for d in DIMENSIONS}
-        hits = self.index.search(query, weights=full, k=max(1, min(k, MAX_K)), level=level)
+        hits = self.index.search(query, weights=self._weights(weights), k=max(1, min(k, MAX_K)), level=level)
         return [(h.video_id, float(h.score)) for h in hits]
+
+    def search_positions(
+        self,
+        queries: np.ndarray,
+        weights: Mapping[str, float] | None,
+        k: int,
+        level: str,
+        catalog: ItemCatalog,
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query: (catalog positions, scores), best first; hits outside ``catalog`` are dropped."""
+        from indexer import MAX_K
+
+        kk = max(1, min(k, MAX_K))
+        full = self._weights(weights)
+        many = getattr(self.index, "search_many", None)
+        if many is not None:
+            lists = many(np.asarray(queries), full, kk, level)
+        else:
+            lists = [self.index.search(q, weights=full, k=kk, level=level) for q in queries]
+        lookup = catalog.index
+        out = []
+        for hits in lists:
+            pairs = [(lookup.get(h.video_id, -1), h.score) for h in hits]
+            pos = np.fromiter((p for p, _ in pairs), dtype=np.int64, count=len(pairs))
+            sc = np.fromiter((s for _, s in pairs), dtype=np.float32, count=len(pairs))
+            keep = pos >= 0
+            out.append((pos[keep], sc[keep]))
+        return out
 
 
 def _take_unseen(order: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
@@ -136,12 +224,37 @@ def _take_unseen(order: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
     return head[~np.isin(head, excluded)][:k]
 
 
+def _search_positions(
+    source: NeighbourSource,
+    queries: np.ndarray,
+    weights: Mapping[str, float] | None,
+    k: int,
+    level: str,
+    catalog: ItemCatalog,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A source's batch form when it has one, else its one-query ``search`` (ids mapped to positions)."""
+    batch = getattr(source, "search_positions", None)
+    if batch is not None:
+        return list(batch(queries, weights, k, level, catalog))
+    out = []
+    for q in queries:
+        pairs = [(catalog.index.get(v, -1), s) for v, s in source.search(q, weights, k, level)]
+        pos = np.array([p for p, _ in pairs], dtype=np.int64)
+        sc = np.array([s for _, s in pairs], dtype=np.float32)
+        out.append((pos[pos >= 0], sc[pos >= 0]))
+    return out
+
+
 def generate_candidates(
     ctx: RankingContext, req: Request, config: CandidateConfig | None = None
 ) -> CandidateSet:
-    """Merge every channel's candidates for ``req`` (seen videos and negatives excluded)."""
+    """Merge every channel's candidates for ``req`` (seen videos and negatives excluded).
+
+    Each neighbour channel is one batched search over all the request's seeds; popular and fresh are the
+    context's precomputed orders; covisit reads the request's cached co-engagement scores.
+    """
     cfg = config or CandidateConfig()
-    excluded = np.unique(np.concatenate([req.seen, req.negatives])).astype(np.int64)
+    excluded = req.excluded()
     found: dict[str, np.ndarray] = {}
     seeds = req.recent_positives[: cfg.n_seeds]
     cat = ctx.catalog
@@ -149,26 +262,31 @@ def generate_candidates(
         for j, dim in enumerate(DIMENSIONS):
             name = NEIGHBOUR_CHANNELS[j]
             found[name] = _neighbour_channel(
-                ctx, cat.video, seeds, {dim.value: 1.0}, "video", cfg.quota(name), excluded
+                ctx, cat.video[seeds], {dim.value: 1.0}, "video", cfg.quota(name), excluded
             )
         if cat.hook is not None:
             found["hook"] = _neighbour_channel(
-                ctx, cat.hook, seeds, None, "hook", cfg.quota("hook"), excluded
+                ctx, cat.hook[seeds], None, "hook", cfg.quota("hook"), excluded
             )
     found["popular"] = _take_unseen(ctx.popular_order, excluded, cfg.quota("popular"))
     found["fresh"] = _take_unseen(ctx.fresh_order, excluded, cfg.quota("fresh"))
     if len(req.recent_positives) and cfg.quota("covisit") > 0:
-        scores = np.asarray(ctx.covisit[req.recent_positives].sum(axis=0)).ravel()
+        scores = ctx.covisit_scores(req)
         nz = np.flatnonzero(scores)
-        order = nz[np.argsort(-scores[nz], kind="stable")]
+        k = cfg.quota("covisit") + len(excluded)
+        if len(nz) > k:
+            # Keep every item tied with the k-th score, so that the cut does not depend on partition order.
+            kth = -np.partition(-scores[nz], k - 1)[k - 1]
+            nz = nz[scores[nz] >= kth]
+        # Ties break by position so that the order is the same on every run.
+        order = nz[np.lexsort((nz, -scores[nz]))]
         found["covisit"] = _take_unseen(order, excluded, cfg.quota("covisit"))
     return _merge(found)
 
 
 def _neighbour_channel(
     ctx: RankingContext,
-    block: np.ndarray,
-    seeds: np.ndarray,
+    queries: np.ndarray,
     weights: Mapping[str, float] | None,
     level: str,
     k: int,
@@ -177,20 +295,19 @@ def _neighbour_channel(
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
     assert ctx.neighbours is not None
-    best: dict[int, float] = {}
-    index = ctx.catalog.index
-    per_seed = k + len(excluded) + len(seeds)
-    for s in seeds:
-        for vid, score in ctx.neighbours.search(block[s], weights, per_seed, level):
-            i = index.get(vid)
-            if i is not None and score > best.get(i, -np.inf):
-                best[i] = score
-    if not best:
+    per_seed = k + len(excluded) + len(queries)
+    res = _search_positions(ctx.neighbours, queries, weights, per_seed, level, ctx.catalog)
+    if not res:
         return np.zeros(0, dtype=np.int64)
-    pos = np.fromiter(best.keys(), dtype=np.int64)
-    sc = np.fromiter(best.values(), dtype=np.float64)
-    order = pos[np.argsort(-sc, kind="stable")]
-    return _take_unseen(order, excluded, k)
+    pos = np.concatenate([p for p, _ in res])
+    sc = np.concatenate([s for _, s in res])
+    if not len(pos):
+        return np.zeros(0, dtype=np.int64)
+    # Best score over the seeds per item: sort by score, keep each item's first occurrence.
+    order = np.argsort(-sc, kind="stable")
+    pos = pos[order]
+    _, first = np.unique(pos, return_index=True)
+    return _take_unseen(pos[np.sort(first)], excluded, k)
 
 
 def _merge(found: Mapping[str, np.ndarray]) -> CandidateSet:
@@ -198,14 +315,15 @@ def _merge(found: Mapping[str, np.ndarray]) -> CandidateSet:
     if not parts:
         return CandidateSet(np.zeros(0, dtype=np.int64), np.zeros((0, len(CHANNELS)), dtype=bool))
     allpos = np.concatenate([p for _, p in parts])
-    uniq, first = np.unique(allpos, return_index=True)
+    chan = np.concatenate([np.full(len(p), c) for c, p in parts])
+    uniq, first, inverse = np.unique(allpos, return_index=True, return_inverse=True)
     # Keep the order in which channels first produced each candidate (stable across runs).
-    uniq = uniq[np.argsort(first, kind="stable")]
-    where = {int(v): i for i, v in enumerate(uniq)}
+    rank = np.empty(len(uniq), dtype=np.int64)
+    by_first = np.argsort(first, kind="stable")
+    rank[by_first] = np.arange(len(uniq))
     ch = np.zeros((len(uniq), len(CHANNELS)), dtype=bool)
-    for c, p in parts:
-        ch[[where[int(v)] for v in p], c] = True
-    return CandidateSet(uniq.astype(np.int64), ch)
+    ch[rank[inverse], chan] = True
+    return CandidateSet(uniq[by_first].astype(np.int64), ch)
 
 
 def candidate_recall(

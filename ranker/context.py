@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
@@ -29,7 +29,12 @@ from sv6d.errors import NotFoundError
 
 
 class NeighbourSource(Protocol):
-    """Nearest videos to a (6, d) query under per-dimension weights (the indexer, through an adapter)."""
+    """Nearest videos to a (6, d) query under per-dimension weights (the indexer, through an adapter).
+
+    A source may also offer the batch form ``search_positions(queries, weights, k, level, catalog) ->
+    [(positions, scores), ...]`` (one call per channel, catalog positions instead of ids), which candidate
+    generation prefers; ``ranker.candidates.CatalogNeighbours`` and ``IndexNeighbours`` have it.
+    """
 
     def search(
         self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
@@ -50,6 +55,15 @@ class Request:
     pos_hook: np.ndarray | None = None
     tag_pos: np.ndarray | None = None  # (L,)
     user_features: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    # Per-request values that candidate generation and feature assembly both need, computed once.
+    _excluded: np.ndarray | None = field(default=None, repr=False)
+    _covisit: np.ndarray | None = field(default=None, repr=False)
+
+    def excluded(self) -> np.ndarray:
+        """Sorted unique positions never to recommend: everything seen, and negatives."""
+        if self._excluded is None:
+            self._excluded = np.unique(np.concatenate([self.seen, self.negatives])).astype(np.int64)
+        return self._excluded
 
 
 @dataclass
@@ -71,16 +85,33 @@ class RankingContext:
     popular_order: np.ndarray  # positions, most popular first (within the popularity window)
     fresh_order: np.ndarray  # positions, newest first (within the freshness window)
     neighbours: NeighbourSource | None = None
+    # Values derived from this context once and reused by every request (e.g. feature column plans).
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def as_of_s(self) -> float:
         return self.as_of.timestamp()
 
-    def upload_time_s(self) -> np.ndarray:
-        """Upload time when the record has one, else first time seen in events (a documented proxy)."""
+    def __post_init__(self) -> None:
         up = self.catalog.created_at_s
         assert up is not None
-        return np.where(np.isnan(up), self.first_seen_s, up)
+        self._upload_s = np.where(np.isnan(up), self.first_seen_s, up)
+
+    def upload_time_s(self) -> np.ndarray:
+        """Upload time when the record has one, else first time seen in events (a documented proxy)."""
+        return self._upload_s
+
+    def covisit_scores(self, req: Request) -> np.ndarray:
+        """(N,) co-engagement of every item with the request's recent positives (cached on the request).
+
+        The co-visitation matrix is symmetric, so the few rows of the positives give every item's score.
+        """
+        if req._covisit is None:
+            if len(req.recent_positives):
+                req._covisit = np.asarray(self.covisit[req.recent_positives].sum(axis=0)).ravel()
+            else:
+                req._covisit = np.zeros(len(self.catalog), dtype=np.float32)
+        return req._covisit
 
     def request_for_user(self, user_id: str, seed: str | None = None) -> Request:
         """A request for a known user; an unknown user gets an empty (cold-start) history."""

@@ -61,15 +61,99 @@ class FeatureSchema:
         return [n for n, g in zip(self.names, self.groups, strict=True) if g in groups]
 
 
-def _sims(block: np.ndarray | None, cand: np.ndarray, profile: np.ndarray | None) -> np.ndarray:
-    n = len(cand)
-    if block is None or profile is None:
-        return np.full((n, 6), np.nan, dtype=np.float32)
-    sims = np.einsum("nkd,kd->nk", block[cand], profile)
-    # A zero profile row (no engaged video) has no direction: its similarity is unknown, not 0.
-    known = np.linalg.norm(profile, axis=1) > 0
-    sims[:, ~known] = np.nan
-    return sims.astype(np.float32)
+@dataclass
+class _Plan:
+    """Where each block of a context's arrays lands in a schema's columns (-1: not in the schema)."""
+
+    sims: dict[str, np.ndarray]  # "sim_pos_video" etc. → (6,) columns
+    tag_cols: np.ndarray  # (6,)
+    tag_masks: list[np.ndarray]  # per dimension, the tag columns of that dimension
+    video_cols: np.ndarray  # (Fv,) destination of each ctx.video_agg column
+    video_table: np.ndarray  # (N, Fv) the context's video aggregates, plays already log1p
+    creator_cols: np.ndarray
+    creator_table: np.ndarray  # (C + 1, Fc), the last row NaN (no creator)
+    user_cols: np.ndarray
+    user_log: np.ndarray  # (Fu,) bool: plays columns (log1p)
+    covisit_col: int
+    age_col: int
+    duration_col: int
+    channel_cols: np.ndarray  # (len(CHANNELS),)
+
+
+def _log_plays(table: np.ndarray, names: list[str]) -> np.ndarray:
+    out = table.astype(np.float32, copy=True)
+    for j, n in enumerate(names):
+        if n.endswith("_plays"):
+            out[:, j] = np.log1p(out[:, j])
+    return out
+
+
+def _plan(ctx: RankingContext, schema: FeatureSchema) -> _Plan:
+    cache = ctx.cache.setdefault("feature_plans", {})
+    plan = cache.get(schema.names)
+    if plan is not None:
+        return plan
+    col = {n: i for i, n in enumerate(schema.names)}
+    dims = [d.value for d in DIMENSIONS]
+
+    def cols(names: list[str]) -> np.ndarray:
+        return np.array([col.get(n, -1) for n in names], dtype=np.int64)
+
+    def out_name(n: str) -> str:
+        return n + "_log" if n.endswith("_plays") else n
+
+    cat = ctx.catalog
+    creator_table = np.full((len(ctx.creator_agg) + 1, len(ctx.creator_agg_names)), np.nan, dtype=np.float32)
+    if len(ctx.creator_agg_names):
+        creator_table[:-1] = _log_plays(ctx.creator_agg, ctx.creator_agg_names)
+    plan = _Plan(
+        sims={
+            what: cols([f"{what}_{d}" for d in dims])
+            for what in ("sim_pos_video", "sim_neg_video", "sim_pos_hook", "sim_seed_video", "sim_seed_hook")
+        },
+        tag_cols=cols([f"tag_overlap_{d}" for d in dims]),
+        tag_masks=[np.flatnonzero(cat.tag_dims == j) for j in range(len(dims))],
+        video_cols=cols([out_name(n) for n in ctx.video_agg_names]),
+        video_table=_log_plays(ctx.video_agg, ctx.video_agg_names),
+        creator_cols=cols([out_name(n) for n in ctx.creator_agg_names]),
+        creator_table=creator_table,
+        user_cols=cols([out_name(n) for n in ctx.user_agg_names]),
+        user_log=np.array([n.endswith("_plays") for n in ctx.user_agg_names], dtype=bool),
+        covisit_col=col.get("covisit_log", -1),
+        age_col=col.get("age_days", -1),
+        duration_col=col.get("duration_s", -1),
+        channel_cols=cols([f"ch_{c}" for c in CHANNELS]),
+    )
+    cache[schema.names] = plan
+    return plan
+
+
+def _put(out: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+    """``out[:, cols] = values`` for the columns that are in the schema (cols >= 0)."""
+    keep = cols >= 0
+    if keep.all():
+        out[:, cols] = values
+    elif keep.any():
+        out[:, cols[keep]] = values[:, keep]
+
+
+def _similarities(
+    block: np.ndarray | None, cand: np.ndarray, profiles: dict[str, np.ndarray | None]
+) -> dict[str, np.ndarray]:
+    """(n, 6) per-dimension cosine of each candidate to each known profile (one batched product)."""
+    known = {k: p for k, p in profiles.items() if p is not None}
+    if block is None or not known:
+        return {}
+    stacked = np.stack(list(known.values())).astype(np.float32)  # (P, 6, d)
+    # (6, n, d) @ (6, d, P) → (6, n, P): one BLAS call per dimension, not one per profile.
+    sims = np.matmul(block[cand].transpose(1, 0, 2), stacked.transpose(1, 2, 0))
+    out = {}
+    for p, (name, prof) in enumerate(known.items()):
+        s = np.ascontiguousarray(sims[:, :, p].T)
+        # A zero profile row (no engaged video) has no direction: its similarity is unknown, not 0.
+        s[:, np.linalg.norm(prof, axis=1) == 0] = np.nan
+        out[name] = s
+    return out
 
 
 def assemble_features(
@@ -77,65 +161,49 @@ def assemble_features(
 ) -> np.ndarray:
     """The (n_candidates, n_features) float32 matrix of ``schema`` (NaN = missing) for one request."""
     schema = schema or FeatureSchema.for_config(ctx.config)
+    plan = _plan(ctx, schema)
     cat = ctx.catalog
     pos = cands.positions
     n = len(pos)
-    cols: dict[str, np.ndarray] = {}
-    dims = [d.value for d in DIMENSIONS]
+    out = np.full((n, len(schema.names)), np.nan, dtype=np.float32)
+    if n == 0:
+        return out
     seed_v = None if req.seed is None or cat.video is None else cat.video[req.seed]
     seed_h = None if req.seed is None or cat.hook is None else cat.hook[req.seed]
-    for what, block, prof in (
-        ("sim_pos_video", cat.video, req.pos_video),
-        ("sim_neg_video", cat.video, req.neg_video),
-        ("sim_pos_hook", cat.hook, req.pos_hook),
-        ("sim_seed_video", cat.video, seed_v),
-        ("sim_seed_hook", cat.hook, seed_h),
-    ):
-        s = _sims(block, pos, prof)
-        for j, d in enumerate(dims):
-            cols[f"{what}_{d}"] = s[:, j]
+    sims = _similarities(
+        cat.video,
+        pos,
+        {"sim_pos_video": req.pos_video, "sim_neg_video": req.neg_video, "sim_seed_video": seed_v},
+    )
+    sims.update(_similarities(cat.hook, pos, {"sim_pos_hook": req.pos_hook, "sim_seed_hook": seed_h}))
+    for what, s in sims.items():
+        _put(out, plan.sims[what], s)
     if cat.tags is not None and req.tag_pos is not None:
         ct = cat.tags[pos].astype(np.float32)
-        for j, d in enumerate(dims):
-            m = cat.tag_dims == j
+        overlap = np.full((n, len(plan.tag_masks)), np.nan, dtype=np.float32)
+        for j, m in enumerate(plan.tag_masks):
             num = ct[:, m] @ req.tag_pos[m]
             den = ct[:, m].sum(axis=1)
             # Share of the candidate's tags in this dimension that the user's positives carry (weighted).
-            cols[f"tag_overlap_{d}"] = np.divide(
-                num, den, out=np.full(n, np.nan, dtype=np.float32), where=den > 0
-            )
-    for name, j in zip(ctx.video_agg_names, range(len(ctx.video_agg_names)), strict=True):
-        v = ctx.video_agg[pos, j]
-        cols[name + "_log" if name.endswith("_plays") else name] = (
-            np.log1p(v) if name.endswith("_plays") else v
-        )
-    if len(ctx.creator_agg_names):
-        ci = cat.creator_idx[pos]
-        has = ci >= 0
-        for j, name in enumerate(ctx.creator_agg_names):
-            v = np.full(n, np.nan, dtype=np.float32)
-            v[has] = ctx.creator_agg[ci[has], j]
-            cols[name + "_log" if name.endswith("_plays") else name] = (
-                np.log1p(v) if name.endswith("_plays") else v
-            )
-    for j, name in enumerate(ctx.user_agg_names):
-        u = req.user_features[j] if j < len(req.user_features) else np.nan
-        u = np.log1p(u) if name.endswith("_plays") else u
-        cols[name + "_log" if name.endswith("_plays") else name] = np.full(n, u, dtype=np.float32)
-    if len(req.recent_positives):
-        cov = np.asarray(ctx.covisit[pos][:, req.recent_positives].sum(axis=1)).ravel()
-        cols["covisit_log"] = np.log1p(cov).astype(np.float32)
-    upload = ctx.upload_time_s()[pos]
-    cols["age_days"] = ((ctx.as_of_s - upload) / 86400.0).astype(np.float32)
+            np.divide(num, den, out=overlap[:, j], where=den > 0)
+        _put(out, plan.tag_cols, overlap)
+    _put(out, plan.video_cols, plan.video_table[pos])
+    if len(plan.creator_cols):
+        _put(out, plan.creator_cols, plan.creator_table[cat.creator_idx[pos]])
+    if len(plan.user_cols):
+        u = np.full(len(plan.user_cols), np.nan, dtype=np.float32)
+        m = min(len(u), len(req.user_features))
+        u[:m] = req.user_features[:m]
+        u[plan.user_log] = np.log1p(u[plan.user_log])
+        _put(out, plan.user_cols, np.broadcast_to(u, (n, len(u))))
+    if len(req.recent_positives) and plan.covisit_col >= 0:
+        out[:, plan.covisit_col] = np.log1p(ctx.covisit_scores(req)[pos])
+    if plan.age_col >= 0:
+        out[:, plan.age_col] = (ctx.as_of_s - ctx.upload_time_s()[pos]) / 86400.0
     assert cat.duration_s is not None
-    cols["duration_s"] = cat.duration_s[pos].astype(np.float32)
-    for j, c in enumerate(CHANNELS):
-        cols[f"ch_{c}"] = cands.channels[:, j].astype(np.float32)
-    out = np.full((n, len(schema.names)), np.nan, dtype=np.float32)
-    for k, name in enumerate(schema.names):
-        col = cols.get(name)
-        if col is not None:
-            out[:, k] = col
+    if plan.duration_col >= 0:
+        out[:, plan.duration_col] = cat.duration_s[pos]
+    _put(out, plan.channel_cols, cands.channels.astype(np.float32))
     return out
 
 
