@@ -192,8 +192,8 @@ def assemble_features(
         _put(out, plan.creator_cols, plan.creator_table[cat.creator_idx[pos]])
     if len(plan.user_cols):
         u = np.full(len(plan.user_cols), np.nan, dtype=np.float32)
-        m = min(len(u), len(req.user_features))
-        u[:m] = req.user_features[:m]
+        n_user = min(len(u), len(req.user_features))
+        u[:n_user] = req.user_features[:n_user]
         u[plan.user_log] = np.log1p(u[plan.user_log])
         _put(out, plan.user_cols, np.broadcast_to(u, (n, len(u))))
     if len(req.recent_positives) and plan.covisit_col >= 0:
