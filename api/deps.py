@@ -37,6 +37,27 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 IndexDep = Annotated[VectorIndex, Depends(get_index)]
 
 
+def _check_key(
+    expected: list[bytes],
+    key: str | None,
+    token: HTTPAuthorizationCredentials | None,
+) -> None:
+    sent = key if key is not None else (token.credentials if token is not None else None)
+    if sent is None:
+        raise ApiProblem(
+            401,
+            "missing API key: send it in the X-API-Key header (or as Authorization: Bearer)",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    given = sent.encode()
+    # Compare against every key, without stopping early, so timing says nothing about which key matched.
+    ok = False
+    for candidate in expected:
+        ok |= hmac.compare_digest(given, candidate)
+    if not ok:
+        raise ApiProblem(401, "invalid API key", headers={"WWW-Authenticate": "ApiKey"})
+
+
 def require_api_key(
     settings: SettingsDep,
     key: Annotated[str | None, Security(api_key_header)] = None,
@@ -45,21 +66,23 @@ def require_api_key(
     """401 unless a configured key is sent (``X-API-Key`` or ``Authorization: Bearer``); off when disabled."""
     if settings.auth_disabled:
         return
-    sent = key if key is not None else (token.credentials if token is not None else None)
-    if sent is None:
-        raise ApiProblem(
-            401, "missing API key: send it in the X-API-Key header", headers={"WWW-Authenticate": "ApiKey"}
-        )
-    given = sent.encode()
-    # Compare against every key, without stopping early, so timing says nothing about which key matched.
-    ok = False
-    for expected in settings.key_bytes():
-        ok |= hmac.compare_digest(given, expected)
-    if not ok:
-        raise ApiProblem(401, "invalid API key", headers={"WWW-Authenticate": "ApiKey"})
+    _check_key(settings.key_bytes(), key, token)
+
+
+def require_metrics_key(
+    settings: SettingsDep,
+    key: Annotated[str | None, Security(api_key_header)] = None,
+    token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> None:
+    """/metrics: an API key or one of ``SV6D_METRICS_KEYS`` (Prometheus' bearer token, which opens nothing
+    else); off when auth is disabled. /healthz and /readyz never ask for a key (probes send none)."""
+    if settings.auth_disabled:
+        return
+    _check_key(settings.metrics_key_bytes(), key, token)
 
 
 Authorized = Depends(require_api_key)
+MetricsAuthorized = Depends(require_metrics_key)
 
 
 def check_k(k: int, settings: Settings, field: str = "k") -> None:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexer.base import MAX_K
+from indexer.qdrant_backend import DEFAULT_COLLECTION, QdrantConfig
 from sv6d.errors import ConfigError
 
 Environment = Literal["development", "production"]
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+_QDRANT_DEFAULTS = QdrantConfig()
+#: Settings fields ``qdrant_<name>`` that become ``open_index`` options ``<name>`` for a Qdrant location.
+QDRANT_SETTING_PREFIX = "qdrant_"
 
 
 class Limits(BaseModel):
@@ -44,7 +48,13 @@ def _split_list(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """What the service reads from its environment (``SV6D_<NAME>``; limits as ``SV6D_LIMITS__MAX_K``)."""
+    """What the service reads from its environment (``SV6D_<NAME>``; limits as ``SV6D_LIMITS__MAX_K``).
+
+    Qdrant: ``SV6D_INDEX_API_KEY`` and ``SV6D_QDRANT_<NAME>`` (``SHARD_NUMBER``, ``REPLICATION_FACTOR``,
+    ``WRITE_CONSISTENCY_FACTOR``, ``READ_CONSISTENCY``, ``ON_DISK``, ``ON_DISK_PAYLOAD``, ``QUANTIZATION``,
+    ``RESCORE``, ``OVERSAMPLING``, ``HNSW_EF``, ``COLLECTION``, ``TIMEOUT``), passed on by ``index_options``.
+    ``SV6D_METRICS_KEYS``: tokens that open /metrics and nothing else (Prometheus' credential).
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="SV6D_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -59,7 +69,25 @@ class Settings(BaseSettings):
         description="FAISS directory (default DATA_DIR/index) or a Qdrant URL (http:// or https://)",
     )
     index_recipe: str = "Flat"
+    index_api_key: SecretStr | None = Field(default=None, description="The Qdrant server's API key")
+    # Qdrant collection and search settings (a Qdrant location only; see indexer.qdrant_backend.QdrantConfig).
+    qdrant_collection: str = Field(default=DEFAULT_COLLECTION, description="The live alias name")
+    qdrant_shard_number: int | None = Field(default=None, ge=1)
+    qdrant_replication_factor: int | None = Field(default=None, ge=1)
+    qdrant_write_consistency_factor: int | None = Field(default=None, ge=1)
+    qdrant_read_consistency: int | Literal["all", "majority", "quorum"] | None = None
+    qdrant_on_disk: bool = _QDRANT_DEFAULTS.on_disk
+    qdrant_on_disk_payload: bool = _QDRANT_DEFAULTS.on_disk_payload
+    qdrant_quantization: Literal["none", "int8"] = _QDRANT_DEFAULTS.quantization
+    qdrant_rescore: bool = _QDRANT_DEFAULTS.rescore
+    qdrant_oversampling: float = Field(default=_QDRANT_DEFAULTS.oversampling, ge=1.0)
+    qdrant_hnsw_ef: int | None = Field(default=None, ge=1)
+    qdrant_timeout: int | None = Field(default=None, ge=1, description="Seconds per Qdrant request")
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    metrics_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Keys accepted on /metrics only (Prometheus' bearer token), besides the API keys",
+    )
     auth_disabled: bool = False
     media_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -71,17 +99,17 @@ class Settings(BaseSettings):
     text_label_threshold: float = Field(default=0.35, ge=-1, le=1)
     job_max_attempts: int = Field(default=2, ge=1)
 
-    @field_validator("api_keys", "media_roots", "cors_origins", mode="before")
+    @field_validator("api_keys", "metrics_keys", "media_roots", "cors_origins", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "metrics_keys")
     @classmethod
     def _keys(cls, value: list[SecretStr]) -> list[SecretStr]:
         short = [i for i, k in enumerate(value) if len(k.get_secret_value()) < 16]
         if short:
-            raise ValueError(f"api_keys at positions {short} are shorter than 16 characters")
+            raise ValueError(f"keys at positions {short} are shorter than 16 characters")
         return value
 
     @model_validator(mode="after")
@@ -94,6 +122,16 @@ class Settings(BaseSettings):
                 )
             if "*" in self.cors_origins:
                 raise ValueError("cors_origins '*' is refused outside development: list the origins")
+        qdrant = {
+            name: getattr(self, f"{QDRANT_SETTING_PREFIX}{name}")
+            for name in QdrantConfig.model_fields
+            if f"{QDRANT_SETTING_PREFIX}{name}" in type(self).model_fields
+        }
+        try:
+            QdrantConfig.parse(**qdrant)
+        except ConfigError as exc:
+            # Cross-field checks (write consistency <= replication...) fail at start-up, not at first write.
+            raise ValueError(str(exc).replace("Qdrant setting ", "SV6D_QDRANT_")) from None
         return self
 
     @property
@@ -108,6 +146,32 @@ class Settings(BaseSettings):
     @property
     def index_is_url(self) -> bool:
         return bool(self.index_location) and str(self.index_location).startswith(("http://", "https://"))
+
+    @property
+    def index_is_qdrant(self) -> bool:
+        loc = str(self.index_location or "")
+        return self.index_is_url or loc.startswith(("qdrant:", "qdrant+path://")) or loc == ":memory:"
+
+    def index_options(self) -> dict[str, Any]:
+        """Keyword options for ``indexer.open_index(settings.index_location, **options)``.
+
+        For a Qdrant location: ``api_key`` (SV6D_INDEX_API_KEY, servers only), ``collection`` and every
+        ``SV6D_QDRANT_<NAME>`` that was set, as option ``<name>`` (unset ones keep the backend's defaults).
+        A FAISS location takes none: the Qdrant settings are ignored there, so one ConfigMap can serve both.
+        """
+        if not self.index_is_qdrant:
+            return {}
+        options: dict[str, Any] = {}
+        if self.index_api_key is not None and self.index_is_url:
+            options["api_key"] = self.index_api_key.get_secret_value()
+        for name in sorted(self.model_fields_set):
+            if name.startswith(QDRANT_SETTING_PREFIX):
+                options[name.removeprefix(QDRANT_SETTING_PREFIX)] = getattr(self, name)
+        return options
+
+    def metrics_key_bytes(self) -> list[bytes]:
+        """Keys accepted on /metrics: the API keys and the metrics-only keys."""
+        return self.key_bytes() + [k.get_secret_value().encode() for k in self.metrics_keys]
 
     @property
     def jobs_dir(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
-from api.deps import Authorized, ServicesDep
+from api.deps import MetricsAuthorized, ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -47,9 +47,10 @@ def readyz(services: ServicesDep, response: Response) -> Ready:
 
 @router.get(
     "/metrics",
-    dependencies=[Authorized],
+    dependencies=[MetricsAuthorized],
     response_class=Response,
     summary="Prometheus text format: requests and latencies by route, index size, ingest queue",
+    description="Needs an API key or a metrics-only key (SV6D_METRICS_KEYS), e.g. Prometheus' bearer token.",
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
 )
 def metrics(services: ServicesDep) -> Response:
