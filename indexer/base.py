@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -154,6 +155,33 @@ class Candidate:
     segment_index: int | None = None
 
 
+@dataclass
+class CandidateBatch:
+    """Candidates as arrays, for vectorised exact scoring: ``blocks`` is (m, 6, d) float32 (contiguous);
+    ``windows`` (m, 2) and ``segment_index`` (m,) are set for levels that have them."""
+
+    video_ids: list[str]
+    blocks: np.ndarray
+    windows: np.ndarray | None = None
+    segment_index: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.video_ids)
+
+    @classmethod
+    def of(cls, cands: Sequence[Candidate], dim: int) -> CandidateBatch:
+        if not cands:
+            return cls([], np.zeros((0, len(DIMENSIONS), dim), dtype=np.float32))
+        blocks = np.ascontiguousarray(np.stack([c.block for c in cands]), dtype=np.float32)
+        windows = None
+        if cands[0].window is not None:
+            windows = np.asarray([c.window for c in cands], dtype=np.float64)
+        seg = None
+        if cands[0].segment_index is not None:
+            seg = np.asarray([c.segment_index for c in cands], dtype=np.int64)
+        return cls([c.video_id for c in cands], blocks, windows, seg)
+
+
 def parse_weights(weights: WeightsArg) -> np.ndarray:
     """Weights per dimension name as a (6,) array; unnamed dimensions weigh 1. Errors list valid names."""
     w = np.ones(len(DIMENSIONS), dtype=np.float32)
@@ -225,10 +253,27 @@ def hook_tags(record: SV6DRecord) -> set[tuple[str, str]]:
 
 def shared_hook_tags(a: Iterable[Tag] | set[tuple[str, str]], b: SV6DRecord) -> list[SharedTag]:
     """(dimension, label) pairs present in both hook windows, in DIMENSIONS then label order."""
-    left = a if isinstance(a, set) else {(t.dimension.value, t.label) for t in a}
-    both = left & hook_tags(b)
-    order = {d.value: i for i, d in enumerate(DIMENSIONS)}
-    return [SharedTag(d, lab) for d, lab in sorted(both, key=lambda p: (order[p[0]], p[1]))]
+    left = a if isinstance(a, set | frozenset) else {(t.dimension.value, t.label) for t in a}
+    return _shared(left, hook_tags(b))
+
+
+_DIM_ORDER = {d.value: i for i, d in enumerate(DIMENSIONS)}
+DIMENSION_NAMES: tuple[str, ...] = tuple(d.value for d in DIMENSIONS)
+
+
+def _shared(a: AbstractSet[tuple[str, str]], b: AbstractSet[tuple[str, str]]) -> list[SharedTag]:
+    both = a & b
+    return [SharedTag(d, lab) for d, lab in sorted(both, key=lambda p: (_DIM_ORDER[p[0]], p[1]))]
+
+
+def check_page(offset: int, limit: int | None) -> tuple[int, int | None]:
+    if isinstance(offset, bool) or not isinstance(offset, int | np.integer) or offset < 0:
+        raise QueryError(f"offset must be an integer >= 0, got {offset!r}")
+    if limit is not None and (
+        isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 0
+    ):
+        raise QueryError(f"limit must be an integer >= 0 or None, got {limit!r}")
+    return int(offset), None if limit is None else int(limit)
 
 
 class VectorIndex(ABC):
@@ -286,6 +331,37 @@ class VectorIndex(ABC):
 
         For ``segment`` a video may appear several times (one candidate per segment)."""
 
+    def _candidate_batches(
+        self, level: Level, qvecs: np.ndarray, n: int, filters: Filters, excludes: Sequence[frozenset[str]]
+    ) -> list[CandidateBatch]:
+        """``_candidates`` for each row of ``qvecs`` (nq, 6d), as arrays. Backends that can search a batch
+        of queries in one call override this; the default asks ``_candidates`` once per query."""
+        dim = self.dim or 0
+        return [
+            CandidateBatch.of(self._candidates(level, q, n, filters, ex), dim)
+            for q, ex in zip(qvecs, excludes, strict=True)
+        ]
+
+    def video_ids(self, offset: int = 0, limit: int | None = None) -> list[str]:
+        """Stored video ids in ascending order (stable across calls; inserts and deletes shift pages),
+        ``limit`` ids from ``offset`` (all of them when ``limit`` is None).
+
+        The default reads every id through one unfiltered search (O(n) per call): backends with a cheaper
+        listing (a catalog, a scroll) override it."""
+        offset, limit = check_page(offset, limit)
+        n, dim = self.count(), self.dim
+        if n == 0 or dim is None:
+            return []
+        probe = np.full(len(DIMENSIONS) * dim, 1.0 / math.sqrt(len(DIMENSIONS) * dim), dtype=np.float32)
+        ids = sorted({c.video_id for c in self._candidates("video", probe, n, Filters(), frozenset())})
+        return ids[offset:] if limit is None else ids[offset : offset + limit]
+
+    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
+        """(dimension, label) pairs of the tags overlapping the video's hook window; NotFoundError if absent.
+
+        The default reads the whole record; backends with a catalog answer from it."""
+        return frozenset(hook_tags(self.get(video_id)))
+
     def __enter__(self) -> VectorIndex:
         return self
 
@@ -294,11 +370,15 @@ class VectorIndex(ABC):
 
     # ------------------------------------------------------------------ queries
 
+    def _stored_block(self, video_id: str, level: Level) -> np.ndarray:
+        """The stored (6, d) vectors of a video at ``level`` (segment level: the video vectors)."""
+        record = self.get(video_id)
+        return record.hook if level == "hook" else record.video
+
     def _resolve(self, query: Query, level: Level) -> tuple[np.ndarray, SV6DRecord | None]:
-        """A query block, and the stored record when the query is a video id."""
+        """A query block, and the query record when the query is an SV6DRecord."""
         if isinstance(query, str):
-            record = self.get(query)
-            return (record.hook if level == "hook" else record.video), record
+            return self._stored_block(query, level), None
         if isinstance(query, SV6DRecord):
             return (query.hook if level == "hook" else query.video), query
         dim = self.dim
@@ -329,62 +409,127 @@ class VectorIndex(ABC):
         dim = self.dim
         if dim is not None and block.shape[1] != dim:
             raise QueryError(f"query vectors have size {block.shape[1]}, this index holds size {dim}")
-        qtags = hook_tags(record) if (record is not None and level == "hook") else None
-        return self._search_block(block, w, k, level, flt, frozenset(exclude), qtags)
+        qtags = self._query_hook_tags(query, record) if level == "hook" else None
+        return self._search_blocks(block[None], w[None], k, level, flt, [frozenset(exclude)], [qtags])[0]
 
-    def _search_block(
+    def search_many(
         self,
-        block: np.ndarray,
-        w: np.ndarray,
+        queries: Sequence[Query] | np.ndarray,
+        weights: WeightsArg | Sequence[WeightsArg] = None,
+        k: int = 10,
+        level: Level = "video",
+        filters: Filters | Mapping[str, Any] | None = None,
+        *,
+        exclude: Iterable[str] = (),
+        exclude_each: Sequence[Iterable[str]] | None = None,
+    ) -> list[list[Hit]]:
+        """``search`` for many queries at once: one list of hits per query, in query order.
+
+        ``queries``: a sequence of what ``search`` accepts, or an (nq, 6, d) array. ``weights``: one mapping
+        for every query, or one per query. ``exclude``: ids no query returns; ``exclude_each``: per-query
+        ids (for example each seed video itself). FAISS answers the batch with one index call per level.
+        """
+        k = check_k(k)
+        level = parse_level(level)
+        flt = _as_filters(filters)
+        qs = list(queries)
+        nq = len(qs)
+        if weights is None or isinstance(weights, Mapping):
+            w1 = parse_weights(weights)
+            ws = np.repeat(w1[None], nq, axis=0)
+        else:
+            wl = list(weights)
+            if len(wl) != nq:
+                raise QueryError(f"search_many got {len(wl)} weight mappings for {nq} queries")
+            ws = np.stack([parse_weights(x) for x in wl]) if wl else np.zeros((0, 6), np.float32)
+        if exclude_each is not None and len(exclude_each) != nq:
+            raise QueryError(f"search_many got {len(exclude_each)} exclude_each entries for {nq} queries")
+        if nq == 0:
+            return []
+        shared = frozenset(exclude)
+        excludes = (
+            [shared | frozenset(e) for e in exclude_each] if exclude_each is not None else [shared] * nq
+        )
+        blocks, qtags = [], []
+        dim = self.dim
+        for q in qs:
+            block, record = self._resolve(q, level)
+            if dim is not None and block.shape[1] != dim:
+                raise QueryError(f"query vectors have size {block.shape[1]}, this index holds size {dim}")
+            blocks.append(block)
+            qtags.append(self._query_hook_tags(q, record) if level == "hook" else None)
+        return self._search_blocks(np.stack(blocks), ws, k, level, flt, excludes, qtags)
+
+    def _query_hook_tags(self, query: Query, record: SV6DRecord | None) -> frozenset[tuple[str, str]] | None:
+        if isinstance(query, str):
+            return self.hook_tags_of(query)
+        return frozenset(hook_tags(record)) if record is not None else None
+
+    def _search_blocks(
+        self,
+        blocks: np.ndarray,
+        ws: np.ndarray,
         k: int,
         level: Level,
         flt: Filters,
-        exclude: frozenset[str],
-        qtags: set[tuple[str, str]] | None,
-    ) -> list[Hit]:
+        excludes: Sequence[frozenset[str]],
+        qtags: Sequence[frozenset[tuple[str, str]] | None],
+    ) -> list[list[Hit]]:
+        """Exact top-k for each (6, d) block of ``blocks`` with its weights row of ``ws``."""
         if self.count() == 0:
-            return []
-        qvec = weighted_query(block, w)
+            return [[] for _ in range(len(blocks))]
+        qvecs = np.ascontiguousarray((blocks * ws[:, :, None]).reshape(len(blocks), -1), dtype=np.float32)
         n = k if self.exact else k * self.rerank_factor
         if level == "segment":
             n *= 4
-        while True:
-            cands = self._candidates(level, qvec, n, flt, exclude)
-            hits = self._score(cands, block, w, level)
-            if level != "segment" or len(hits) >= k or len(cands) < n:
-                break
+        batches = self._candidate_batches(level, qvecs, n, flt, excludes)
+        out = []
+        for i, cb in enumerate(batches):
+            hits = self._score(cb, blocks[i], ws[i], level, k)
+            m = n
             # Several segments of one video can fill the candidate set: widen until k videos are found.
-            n *= 4
-        hits = hits[:k]
-        if qtags is not None:
-            for h in hits:
-                h.shared_tags = shared_hook_tags(qtags, self.get(h.video_id))
-        return hits
+            while level == "segment" and len(hits) < k and len(cb) >= m:
+                m *= 4
+                cb = self._candidate_batches(level, qvecs[i : i + 1], m, flt, [excludes[i]])[0]
+                hits = self._score(cb, blocks[i], ws[i], level, k)
+            tags = qtags[i]
+            if tags is not None:
+                for h in hits:
+                    h.shared_tags = _shared(tags, self.hook_tags_of(h.video_id))
+            out.append(hits)
+        return out
 
-    def _score(self, cands: list[Candidate], block: np.ndarray, w: np.ndarray, level: Level) -> list[Hit]:
-        if not cands:
+    def _score(self, cb: CandidateBatch, block: np.ndarray, w: np.ndarray, level: Level, k: int) -> list[Hit]:
+        """Exact per-dimension and total scores of the candidates; the top ``k`` videos as hits."""
+        if not len(cb):
             return []
-        stored = np.stack([c.block for c in cands]).astype(np.float32)
-        per_dim = np.einsum("nij,ij->ni", stored, block)
+        per_dim = np.einsum("nij,ij->ni", cb.blocks, block)
         total = per_dim @ w
+        tot = total.tolist()
+        ids = cb.video_ids
         # Ties break by video id so that every backend returns the same order.
-        order = sorted(range(len(cands)), key=lambda i: (-float(total[i]), cands[i].video_id))
+        order = sorted(range(len(ids)), key=lambda i: (-tot[i], ids[i]))
+        rows = per_dim.tolist()
+        windows = cb.windows.tolist() if (cb.windows is not None and level != "video") else None
+        segs = cb.segment_index.tolist() if cb.segment_index is not None else None
         hits: list[Hit] = []
         seen: set[str] = set()
         for i in order:
-            c = cands[i]
-            if c.video_id in seen:
+            vid = ids[i]
+            if vid in seen:
                 continue
-            seen.add(c.video_id)
+            seen.add(vid)
             hits.append(
                 Hit(
-                    video_id=c.video_id,
-                    score=float(total[i]),
-                    scores={d.value: float(per_dim[i, j]) for j, d in enumerate(DIMENSIONS)},
-                    window=c.window if level != "video" else None,
-                    segment_index=c.segment_index,
+                    video_id=vid,
+                    score=tot[i],
+                    scores=dict(zip(DIMENSION_NAMES, rows[i], strict=True)),
+                    window=(windows[i][0], windows[i][1]) if windows is not None else None,
+                    segment_index=segs[i] if segs is not None else None,
                 )
             )
+            if len(hits) == k:
+                break
         return hits
 
     def similar_hooks(

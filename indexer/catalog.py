@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,12 @@ def _record_json(r: SV6DRecord) -> str:
 
 @dataclass(frozen=True)
 class Catalog:
-    """An immutable snapshot; ``apply`` returns the next one. Rows of ``videos`` are in increasing iid."""
+    """An immutable snapshot; ``apply`` returns the next one.
+
+    Rows of ``videos``, ``tags`` and ``segments`` are in increasing iid (fresh iids are always larger than
+    the stored ones, and filtering keeps order), which the lookups below rely on: by id through a dict,
+    by iid through ``searchsorted`` — no scan of a frame per call.
+    """
 
     videos: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=VIDEOS_SCHEMA))
     tags: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TAGS_SCHEMA))
@@ -76,34 +82,90 @@ class Catalog:
     def __len__(self) -> int:
         return self.videos.height
 
+    # ------------------------------------------------------------------ cached lookups
+
+    @cached_property
+    def iid_of(self) -> dict[str, int]:
+        """video_id -> iid."""
+        return dict(zip(self.videos["video_id"].to_list(), self.videos["iid"].to_list(), strict=True))
+
+    @cached_property
+    def v_iids(self) -> np.ndarray:
+        return self.videos["iid"].to_numpy().astype(np.int64)
+
+    @cached_property
+    def tag_iids(self) -> np.ndarray:
+        return self.tags["iid"].to_numpy().astype(np.int64)
+
+    @cached_property
+    def seg_iids(self) -> np.ndarray:
+        return self.segments["iid"].to_numpy().astype(np.int64)
+
+    @cached_property
+    def sorted_ids(self) -> pl.Series:
+        """Every video id in ascending order (the stable order of ``video_ids``)."""
+        return self.videos["video_id"].sort()
+
+    @cached_property
+    def _hook_tags_memo(self) -> dict[int, frozenset[tuple[str, str]]]:
+        return {}
+
+    @cached_property
+    def _filter_memo(self) -> dict[Any, np.ndarray]:
+        return {}
+
+    def position(self, video_id: str) -> int | None:
+        """Row of ``video_id`` in ``videos`` (None when absent)."""
+        iid = self.iid_of.get(video_id)
+        return None if iid is None else int(np.searchsorted(self.v_iids, iid))
+
     def iids_of(self, video_ids: Iterable[str]) -> np.ndarray:
-        ids = list(video_ids)
-        if not ids:
-            return np.zeros(0, dtype=np.int64)
-        return self.videos.filter(pl.col("video_id").is_in(ids))["iid"].to_numpy().astype(np.int64)
+        get = self.iid_of.get
+        found = [i for i in (get(v) for v in video_ids) if i is not None]
+        return np.asarray(found, dtype=np.int64)
 
     def sids_of_iids(self, iids: np.ndarray) -> np.ndarray:
-        return self.segments.filter(pl.col("iid").is_in(iids.tolist()))["sid"].to_numpy().astype(np.int64)
+        return self.segments["sid"].to_numpy().astype(np.int64)[np.isin(self.seg_iids, iids)]
 
     def row(self, video_id: str) -> dict[str, Any] | None:
-        rows = self.videos.filter(pl.col("video_id") == video_id)
-        return rows.row(0, named=True) if rows.height else None
+        pos = self.position(video_id)
+        return None if pos is None else self.videos.row(pos, named=True)
 
-    def apply(
-        self, records: Sequence[SV6DRecord], first_iid: int, first_sid: int, removed: Iterable[str]
-    ) -> tuple[Catalog, np.ndarray, np.ndarray]:
-        """Remove ``removed`` and the batch's ids, append the batch with fresh iids/sids.
+    def segment_rows(self, iid: int) -> pl.DataFrame:
+        """The segments of one video (in seg_index order, as stored)."""
+        lo, hi = np.searchsorted(self.seg_iids, [iid, iid + 1])
+        return self.segments.slice(int(lo), int(hi - lo))
 
-        Returns the new catalog, the new iids (one per record) and the new sids (all segments, in order)."""
-        drop = set(removed) | {r.video_id for r in records}
-        old_iids = self.iids_of(drop)
-        videos = self.videos.filter(~pl.col("iid").is_in(old_iids.tolist()))
-        tags = self.tags.filter(~pl.col("iid").is_in(old_iids.tolist()))
-        segments = self.segments.filter(~pl.col("iid").is_in(old_iids.tolist()))
-        iids = np.arange(first_iid, first_iid + len(records), dtype=np.int64)
-        vrows, trows, srows = [], [], []
+    def hook_tags(self, video_id: str) -> frozenset[tuple[str, str]] | None:
+        """(dimension, label) of the tags overlapping the video's hook window; None when absent."""
+        pos = self.position(video_id)
+        if pos is None:
+            return None
+        iid = int(self.v_iids[pos])
+        memo = self._hook_tags_memo
+        hit = memo.get(iid)
+        if hit is None:
+            h0, h1 = self.videos.row(pos)[6:8]
+            lo, hi = np.searchsorted(self.tag_iids, [iid, iid + 1])
+            rows = self.tags.slice(int(lo), int(hi - lo))
+            hit = frozenset(
+                (d, lab)
+                for d, lab, s0, s1 in rows.select("dimension", "label", "start_s", "end_s").iter_rows()
+                if s0 < h1 and s1 > h0
+            )
+            memo[iid] = hit
+        return hit
+
+    # ------------------------------------------------------------------ changes
+
+    @staticmethod
+    def part_of(records: Sequence[SV6DRecord], first_iid: int, first_sid: int) -> Catalog:
+        """The rows of ``records`` alone, with fresh iids from ``first_iid`` and sids from ``first_sid``."""
+        vrows: list[dict[str, Any]] = []
+        trows: list[dict[str, Any]] = []
+        srows: list[dict[str, Any]] = []
         sid = first_sid
-        for iid, r in zip(iids.tolist(), records, strict=True):
+        for iid, r in enumerate(records, start=first_iid):
             vrows.append(
                 {
                     "iid": iid,
@@ -130,18 +192,67 @@ class Catalog:
             for j, s in enumerate(r.segments):
                 srows.append({"sid": sid, "iid": iid, "seg_index": j, "start_s": s.start_s, "end_s": s.end_s})
                 sid += 1
-        new = Catalog(
-            pl.concat([videos, pl.DataFrame(vrows, schema=VIDEOS_SCHEMA)]),
-            pl.concat([tags, pl.DataFrame(trows, schema=TAGS_SCHEMA)]),
-            pl.concat([segments, pl.DataFrame(srows, schema=SEGMENTS_SCHEMA)]),
+        return Catalog(
+            pl.DataFrame(vrows, schema=VIDEOS_SCHEMA),
+            pl.DataFrame(trows, schema=TAGS_SCHEMA),
+            pl.DataFrame(srows, schema=SEGMENTS_SCHEMA),
         )
-        return new, iids, np.arange(first_sid, sid, dtype=np.int64)
+
+    def without(self, iids: np.ndarray) -> Catalog:
+        """This catalog less the videos ``iids`` (their tags and segments too)."""
+        if iids.size == 0:
+            return self
+        gone = iids.astype(np.int64).tolist()
+        return Catalog(
+            self.videos.filter(~pl.col("iid").is_in(gone)),
+            self.tags.filter(~pl.col("iid").is_in(gone)),
+            self.segments.filter(~pl.col("iid").is_in(gone)),
+        )
+
+    def extended(self, part: Catalog) -> Catalog:
+        """This catalog followed by ``part`` (whose iids are all larger)."""
+        return Catalog(
+            pl.concat([self.videos, part.videos], rechunk=False),
+            pl.concat([self.tags, part.tags], rechunk=False),
+            pl.concat([self.segments, part.segments], rechunk=False),
+        )
+
+    def apply(
+        self, records: Sequence[SV6DRecord], first_iid: int, first_sid: int, removed: Iterable[str]
+    ) -> tuple[Catalog, np.ndarray, np.ndarray]:
+        """Remove ``removed`` and the batch's ids, append the batch with fresh iids/sids.
+
+        Returns the new catalog, the new iids (one per record) and the new sids (all segments, in order)."""
+        drop = set(removed) | {r.video_id for r in records}
+        part = Catalog.part_of(records, first_iid, first_sid)
+        new = self.without(self.iids_of(drop)).extended(part)
+        return new, part.v_iids, part.segments["sid"].to_numpy().astype(np.int64)
 
     def matching_videos(self, filters: Any, exclude: Iterable[str] = ()) -> pl.DataFrame | None:
         """Rows of ``videos`` passing ``filters`` (an ``indexer.base.Filters``), or None when unrestricted."""
         exclude = list(exclude)
         if filters.is_empty and not exclude:
             return None
+        rows = self.videos.filter(self._filter_expr(filters))
+        if exclude:
+            rows = rows.filter(~pl.col("video_id").is_in(exclude))
+        return rows
+
+    def matching_positions(self, filters: Any) -> np.ndarray | None:
+        """Row positions in ``videos`` passing ``filters``, memoised per snapshot; None when unrestricted."""
+        if filters.is_empty:
+            return None
+        memo = self._filter_memo
+        pos = memo.get(filters)
+        if pos is None:
+            mask = self.videos.select(self._filter_expr(filters).alias("m"))["m"].to_numpy()
+            pos = np.flatnonzero(mask)
+            if len(memo) > 256:  # a bounded memo: filters repeat, but not without limit
+                memo.clear()
+            memo[filters] = pos
+        return pos
+
+    def _filter_expr(self, filters: Any) -> pl.Expr:
         expr = pl.lit(True)
         if filters.min_duration_s is not None:
             expr &= pl.col("duration_s") >= filters.min_duration_s
@@ -153,34 +264,58 @@ class Catalog:
             expr &= pl.col("created_ts") > filters.created_after.timestamp()
         if filters.creator is not None:
             expr &= pl.col("creator") == filters.creator
-        if exclude:
-            expr &= ~pl.col("video_id").is_in(exclude)
-        rows = self.videos.filter(expr)
         for t in filters.tags:
             having = self.tags.filter(
                 (pl.col("dimension") == t.dimension.value) & (pl.col("label") == t.label)
             )
-            rows = rows.filter(pl.col("iid").is_in(having["iid"].unique().to_list()))
-        return rows
+            expr &= pl.col("iid").is_in(having["iid"].unique().to_list())
+        return expr.fill_null(False)
 
     # ------------------------------------------------------------------ files
 
-    def write(self, directory: Path, generation: int) -> dict[str, str]:
+    def write(self, directory: Path, generation: int, *, skip_empty: bool = False) -> dict[str, str]:
+        """Write the three tables as generation ``generation``'s files; returns {key: file name}."""
         names = {}
-        for table in ("videos", "tags", "segments"):
+        for table in TABLES:
             name = f"{table}.g{generation:08d}.parquet"
             frame: pl.DataFrame = getattr(self, table)
+            if skip_empty and frame.height == 0:
+                continue
             atomic_write_bytes(directory / name, lambda tmp, f=frame: f.write_parquet(tmp))  # type: ignore[misc]
-            names[table] = name
+            names[f"{table}.g{generation:08d}"] = name
         return names
 
     @classmethod
-    def read(cls, directory: Path, files: dict[str, str]) -> Catalog:
-        return cls(
-            pl.read_parquet(directory / files["videos"]),
-            pl.read_parquet(directory / files["tags"]),
-            pl.read_parquet(directory / files["segments"]),
-        )
+    def read(cls, directory: Path, files: dict[str, str], *, apply_removed: bool = True) -> Catalog:
+        """The catalog a manifest's files describe: the parts in generation order, less the removed iids
+        (unless ``apply_removed`` is False)."""
+        parts = {t: sorted(part_files(files, t), key=generation_key) for t in TABLES}
+        frames = []
+        for table, schema in zip(TABLES, (VIDEOS_SCHEMA, TAGS_SCHEMA, SEGMENTS_SCHEMA), strict=True):
+            dfs = [pl.read_parquet(directory / name) for name in parts[table]]
+            frames.append(pl.concat(dfs) if dfs else pl.DataFrame(schema=schema))
+        catalog = cls(*frames)
+        return catalog.without(removed_iids(directory, files)) if apply_removed else catalog
+
+
+TABLES = ("videos", "tags", "segments")
+
+
+def generation_key(name: str) -> int:
+    """Sort key of a generation file name."""
+    return generation_of(name) or 0
+
+
+def part_files(files: dict[str, str], prefix: str, suffix: str = ".parquet") -> list[str]:
+    """File names in ``files`` of the form ``<prefix>.gNNNNNNNN<suffix>``."""
+    pat = re.compile(rf"^{re.escape(prefix)}\.g\d{{8}}{re.escape(suffix)}$")
+    return [v for v in files.values() if pat.match(v)]
+
+
+def removed_iids(directory: Path, files: dict[str, str]) -> np.ndarray:
+    """Union of the iids that removal files (``removed.gN.npy``) of a manifest name."""
+    arrays = [np.load(directory / name) for name in part_files(files, "removed", ".npy")]
+    return np.concatenate(arrays).astype(np.int64) if arrays else np.zeros(0, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------- manifest
@@ -199,6 +334,11 @@ class Manifest:
     next_sid: int = 0
     files: dict[str, str] = field(default_factory=dict)
     manifest_version: int = MANIFEST_VERSION
+    #: 1: one full index file (and, for ANN recipes, one vectors file) per level and one file per table;
+    #: 2: append-only parts (``<table>.gN.parquet``, ``vectors_<level>.gN.npy``, ``removed.gN.npy``).
+    layout: int = 1
+    #: Rows the parts still hold but removal files hide (compaction rewrites them away).
+    dead_rows: int = 0
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True)

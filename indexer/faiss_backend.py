@@ -27,16 +27,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from indexer.base import (
     LEVELS,
     Candidate,
+    CandidateBatch,
     Filters,
     Level,
     QueryError,
     VectorIndex,
     check_batch,
+    check_page,
     not_found,
 )
 from indexer.catalog import (
@@ -44,7 +45,10 @@ from indexer.catalog import (
     Manifest,
     WriterLock,
     clean_leftovers,
+    generation_key,
+    part_files,
     read_manifest,
+    removed_iids,
     write_manifest,
 )
 from sv6d.errors import ConfigError
@@ -57,6 +61,13 @@ MIN_POINTS_PER_CENTROID = 39
 DEFAULT_PROBE_DIM = 6 * 5040
 DEFAULT_EF_SEARCH = 128
 DEFAULT_NPROBE_FRACTION = 16
+# On-disk layout written by this version (see catalog.Manifest.layout).
+LAYOUT = 2
+# Compaction: rewrite every live row as one part when parts pile up or removals hide a quarter of the rows.
+MAX_PARTS = 32
+MAX_DEAD_FRACTION = 0.25
+# Per-query exclusions up to this many points are answered by over-fetching, beyond by a selector per query.
+MAX_OVERFETCH = 4096
 
 
 def _faiss() -> Any:
@@ -124,12 +135,14 @@ def min_train_points(recipe: str) -> int:
 
 @dataclass
 class _LevelData:
-    index: Any  # IDMap2 over the recipe
-    matrix: np.ndarray  # (n, 6d) rows aligned with the catalog's rows of this level
+    index: Any  # Flat: a bare IndexFlatIP whose labels are row positions; other recipes: ids (iids / sids)
+    matrix: np.ndarray  # (n, 6d) float32 rows aligned with the catalog's rows of this level
 
 
 @dataclass
 class _Snapshot:
+    """One committed generation in memory: never mutated, replaced whole by a commit or a refresh."""
+
     manifest: Manifest
     catalog: Catalog
     levels: dict[str, _LevelData]
@@ -140,22 +153,29 @@ class _Snapshot:
     s_iids: np.ndarray
     s_index: np.ndarray
     s_windows: np.ndarray
+    s_vpos: np.ndarray  # row in ``videos`` of each segment's video
 
     @classmethod
     def build(cls, manifest: Manifest, catalog: Catalog, levels: dict[str, _LevelData]) -> _Snapshot:
         v, s = catalog.videos, catalog.segments
+        v_iids = catalog.v_iids
+        s_iids = catalog.seg_iids
         return cls(
             manifest,
             catalog,
             levels,
-            v["iid"].to_numpy().astype(np.int64),
+            v_iids,
             v["video_id"].to_list(),
             v.select("hook_start_s", "hook_end_s").to_numpy().astype(np.float64).reshape(-1, 2),
             s["sid"].to_numpy().astype(np.int64),
-            s["iid"].to_numpy().astype(np.int64),
+            s_iids,
             s["seg_index"].to_numpy().astype(np.int64),
             s.select("start_s", "end_s").to_numpy().astype(np.float64).reshape(-1, 2),
+            np.searchsorted(v_iids, s_iids).astype(np.int64),
         )
+
+    def level_ids(self, level: str) -> np.ndarray:
+        return self.s_sids if level == "segment" else self.v_iids
 
 
 def _ivf_of(index: Any) -> Any:
@@ -177,12 +197,51 @@ def _flat_view(index: Any) -> np.ndarray:
     return faiss.rev_swig_ptr(inner.get_xb(), n * d).reshape(n, d)
 
 
+def _flat_level(matrix: np.ndarray, total_dim: int) -> _LevelData:
+    """A bare ``IndexFlatIP`` over ``matrix`` (labels = row positions); the level's matrix becomes a view of
+    the index storage, so the vectors are held once."""
+    index = _faiss().IndexFlatIP(total_dim)
+    if matrix.shape[0]:
+        index.add(np.ascontiguousarray(matrix, dtype=np.float32))
+    n = index.ntotal
+    view = _faiss().rev_swig_ptr(index.get_xb(), n * total_dim).reshape(n, total_dim) if n else matrix[:0]
+    return _LevelData(index, view)
+
+
+@dataclass(frozen=True)
+class RecipeDefaults:
+    """Search defaults per recipe family (see ``recipe_defaults``)."""
+
+    search_params: dict[str, int]
+    rerank_factor: int
+
+
+def recipe_defaults(recipe: str) -> RecipeDefaults:
+    """Defaults chosen on ``bench/search.py`` (structured data, 6 x 128 dims): candidates are always
+    re-ranked exactly on the stored vectors, so depth buys recall cheaply.
+
+    - ``Flat``: exact, no re-rank.
+    - ``HNSW*``: efSearch 128, re-rank 10·k candidates.
+    - ``IVF*`` (incl. PQ / SQ codes): nprobe = nlist/16 (at least 1), re-rank 20·k candidates (PQ codes
+      at 768 dimensions are coarse: the exact re-rank of a deeper set is what lifts recall).
+    """
+    r = recipe.strip().upper()
+    if r == "FLAT":
+        return RecipeDefaults({}, 1)
+    if "HNSW" in r:
+        return RecipeDefaults({"efSearch": DEFAULT_EF_SEARCH}, 10)
+    if "IVF" in r:
+        return RecipeDefaults({}, 20)
+    return RecipeDefaults({}, 10)
+
+
 class FaissIndex(VectorIndex):
     """FAISS backend over a data directory (``<data_dir>``, files directly inside it).
 
     ``recipe`` None means the stored index's recipe, or ``Flat`` for a new one.
     ``read_only=True`` opens without the writer lock (many readers, one writer). ``search_params`` sets
-    ``nprobe`` (IVF) and ``efSearch`` (HNSW); ``rerank_factor`` the exact re-rank depth of ANN recipes.
+    ``nprobe`` (IVF) and ``efSearch`` (HNSW); ``rerank_factor`` the exact re-rank depth of ANN recipes
+    (defaults per recipe family: ``recipe_defaults``).
     """
 
     def __init__(
@@ -192,16 +251,16 @@ class FaissIndex(VectorIndex):
         *,
         read_only: bool = False,
         search_params: dict[str, int] | None = None,
-        rerank_factor: int = 10,
+        rerank_factor: int | None = None,
         use_gpu: bool | None = None,
     ) -> None:
         self.directory = Path(data_dir)
         self.read_only = read_only
-        self.search_params = dict(search_params or {})
-        unknown = set(self.search_params) - {"nprobe", "efSearch"}
+        self._user_search_params = dict(search_params or {})
+        unknown = set(self._user_search_params) - {"nprobe", "efSearch"}
         if unknown:
             raise ConfigError(f"unknown FAISS search_params {sorted(unknown)}; valid: efSearch, nprobe")
-        self.rerank_factor = int(rerank_factor)
+        self._user_rerank_factor = rerank_factor
         self.use_gpu = has_gpu() if use_gpu is None else (use_gpu and has_gpu())
         if use_gpu and not self.use_gpu:
             warnings.warn(
@@ -212,19 +271,24 @@ class FaissIndex(VectorIndex):
         if not read_only:
             self._lock = WriterLock(self.directory)
         try:
-            self._snap = self._load()
-            manifest = self._snap.manifest
+            manifest = read_manifest(self.directory)
+            stored = manifest.recipe if manifest is not None and manifest.generation > 0 else None
             if recipe is None:
-                recipe = manifest.recipe if manifest.generation > 0 else "Flat"
-            if manifest.generation > 0 and manifest.recipe != recipe:
+                recipe = stored or "Flat"
+            if stored is not None and stored != recipe:
                 raise ConfigError(
-                    f"{self.directory} holds an index built with recipe {manifest.recipe!r}, "
-                    f"not {recipe!r}: open it with recipe={manifest.recipe!r} or use another data dir"
+                    f"{self.directory} holds an index built with recipe {stored!r}, "
+                    f"not {recipe!r}: open it with recipe={stored!r} or use another data dir"
                 )
-            validate_recipe(recipe, 6 * manifest.dim if manifest.dim else DEFAULT_PROBE_DIM)
+            dim = manifest.dim if manifest is not None else None
+            validate_recipe(recipe, 6 * dim if dim else DEFAULT_PROBE_DIM)
             self.recipe = recipe
+            defaults = recipe_defaults(recipe)
+            self.search_params = {**defaults.search_params, **self._user_search_params}
+            self.rerank_factor = int(rerank_factor if rerank_factor is not None else defaults.rerank_factor)
+            self._snap = self._load()
             if not read_only:
-                clean_leftovers(self.directory, manifest.files.values())
+                clean_leftovers(self.directory, self._snap.manifest.files.values())
         except BaseException:
             self.close()
             raise
@@ -247,7 +311,7 @@ class FaissIndex(VectorIndex):
         return len(self._snap.catalog)
 
     def contains(self, video_id: str) -> bool:
-        return self._snap.catalog.row(video_id) is not None
+        return video_id in self._snap.catalog.iid_of
 
     def _load(self) -> _Snapshot:
         """Read the generation the manifest names; retry when a writer replaced it meanwhile."""
@@ -265,15 +329,43 @@ class FaissIndex(VectorIndex):
 
     def _load_generation(self, manifest: Manifest) -> _Snapshot:
         faiss = _faiss()
-        catalog = Catalog.read(self.directory, manifest.files)
+        files = manifest.files
+        raw = Catalog.read(self.directory, files, apply_removed=False)
+        removed = removed_iids(self.directory, files)
+        catalog = raw.without(removed)
+        total_dim = 6 * (manifest.dim or 0)
+        flat = manifest.recipe.strip() == "Flat"
         levels = {}
         for level in LEVELS:
-            index = faiss.read_index(str(self.directory / manifest.files[f"index_{level}"]))
-            if manifest.recipe.strip() == "Flat":
-                matrix = _flat_view(index)
+            legacy = manifest.layout < LAYOUT
+            index = None
+            if legacy:
+                index = faiss.read_index(str(self.directory / files[f"index_{level}"]))
+                if flat:
+                    matrix = np.array(_flat_view(index))
+                else:
+                    matrix = np.load(self.directory / files[f"vectors_{level}"])
             else:
-                matrix = np.load(self.directory / manifest.files[f"vectors_{level}"], mmap_mode="r")
-            levels[level] = _LevelData(index, matrix)
+                names = sorted(part_files(files, f"vectors_{level}", ".npy"), key=generation_key)
+                mats = [np.load(self.directory / name) for name in names]
+                matrix = np.concatenate(mats) if mats else np.zeros((0, total_dim), dtype=np.float32)
+                if removed.size:
+                    point_iids = raw.seg_iids if level == "segment" else raw.v_iids
+                    matrix = matrix[~np.isin(point_iids, removed)]
+                if not flat:
+                    name = files.get(f"index_{level}")
+                    index = (
+                        faiss.read_index(str(self.directory / name))
+                        if name is not None
+                        else validate_recipe(manifest.recipe, total_dim)
+                    )
+            rows = catalog.segments.height if level == "segment" else catalog.videos.height
+            if matrix.shape[0] != rows or (index is not None and not flat and index.ntotal != rows):
+                raise ConfigError(
+                    f"{self.directory}: generation {manifest.generation} is inconsistent: the {level} level "
+                    f"holds {matrix.shape[0]} vectors for {rows} catalog rows; rebuild the index"
+                )
+            levels[level] = _flat_level(matrix, total_dim) if flat else _LevelData(index, matrix)
         return _Snapshot.build(manifest, catalog, levels)
 
     def refresh(self) -> None:
@@ -293,13 +385,13 @@ class FaissIndex(VectorIndex):
 
     def get(self, video_id: str) -> SV6DRecord:
         snap = self._snap
-        row = snap.catalog.row(video_id)
-        if row is None:
+        pos = snap.catalog.position(video_id)
+        if pos is None:
             raise not_found(video_id)
-        pos = int(np.searchsorted(snap.v_iids, row["iid"]))
+        row = snap.catalog.videos.row(pos, named=True)
         d = snap.manifest.dim or 0
         data = json.loads(row["record"])
-        segs = snap.catalog.segments.filter(pl.col("iid") == row["iid"]).sort("seg_index")
+        segs = snap.catalog.segment_rows(row["iid"]).sort("seg_index")
         seg_rows = np.searchsorted(snap.s_sids, segs["sid"].to_numpy())
         seg_matrix = snap.levels["segment"].matrix
         data["segments"] = [
@@ -310,16 +402,38 @@ class FaissIndex(VectorIndex):
         data["hook"] = np.asarray(snap.levels["hook"].matrix[pos]).reshape(6, d)
         return SV6DRecord.model_validate(data)
 
+    def _stored_block(self, video_id: str, level: Level) -> np.ndarray:
+        snap = self._snap
+        pos = snap.catalog.position(video_id)
+        if pos is None:
+            raise not_found(video_id)
+        d = snap.manifest.dim or 0
+        matrix = snap.levels["hook" if level == "hook" else "video"].matrix
+        return np.array(matrix[pos], dtype=np.float32).reshape(6, d)
+
+    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
+        tags = self._snap.catalog.hook_tags(video_id)
+        if tags is None:
+            raise not_found(video_id)
+        return tags
+
+    def video_ids(self, offset: int = 0, limit: int | None = None) -> list[str]:
+        offset, limit = check_page(offset, limit)
+        ordered = self._snap.catalog.sorted_ids
+        return list(ordered.slice(offset, limit).to_list())
+
     def _search_parameters(self, index: Any, sel: Any) -> Any:
         faiss = _faiss()
         ivf = _ivf_of(index)
         if ivf is not None:
             nprobe = self.search_params.get("nprobe", max(1, ivf.nlist // DEFAULT_NPROBE_FRACTION))
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=int(nprobe))
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=int(min(nprobe, ivf.nlist)))
             if isinstance(faiss.downcast_index(index), faiss.IndexPreTransform):
                 return faiss.SearchParametersPreTransform(index_params=params)
             return params
-        inner = faiss.downcast_index(index.index)
+        inner = faiss.downcast_index(index)
+        if isinstance(inner, faiss.IndexIDMap2):
+            inner = faiss.downcast_index(inner.index)
         if isinstance(inner, faiss.IndexHNSW):
             return faiss.SearchParametersHNSW(
                 sel=sel, efSearch=int(self.search_params.get("efSearch", DEFAULT_EF_SEARCH))
@@ -329,55 +443,110 @@ class FaissIndex(VectorIndex):
     def _candidates(
         self, level: Level, qvec: np.ndarray, n: int, filters: Filters, exclude: frozenset[str]
     ) -> list[Candidate]:
-        faiss = _faiss()
+        cb = self._candidate_batches(level, qvec.reshape(1, -1), n, filters, [exclude])[0]
+        windows = cb.windows.tolist() if cb.windows is not None else None
+        segs = cb.segment_index.tolist() if cb.segment_index is not None else None
+        return [
+            Candidate(
+                vid,
+                cb.blocks[i],
+                (windows[i][0], windows[i][1]) if windows is not None else None,
+                segs[i] if segs is not None else None,
+            )
+            for i, vid in enumerate(cb.video_ids)
+        ]
+
+    def _candidate_batches(
+        self, level: Level, qvecs: np.ndarray, n: int, filters: Filters, excludes: Sequence[frozenset[str]]
+    ) -> list[CandidateBatch]:
+        """One FAISS search for the whole batch. Filters (and exclusions shared by every query) become an
+        id selector; the other exclusions are answered by fetching as many more candidates as the excluded
+        videos have points and dropping them, which is exact and keeps the fast unfiltered path."""
         snap = self._snap
+        d = snap.manifest.dim or 0
+        empty = CandidateBatch([], np.zeros((0, 6, d), dtype=np.float32))
         data = snap.levels.get(level)
+        nq = len(qvecs)
         if data is None or data.matrix.shape[0] == 0:
-            return []
+            return [empty] * nq
         if not data.index.is_trained:
             raise QueryError(self._untrained_message(level, data.matrix.shape[0]))
-        rows = snap.catalog.matching_videos(filters, exclude)
-        sel = None
-        if rows is not None:
-            ids = rows["iid"].to_numpy().astype(np.int64)
-            if level == "segment":
-                ids = snap.s_sids[np.isin(snap.s_iids, ids)]
-            if ids.size == 0:
-                return []
-            ids = np.ascontiguousarray(ids, dtype=np.int64)
-            sel = faiss.IDSelectorBatch(ids.size, faiss.swig_ptr(ids))
+        common = frozenset.intersection(*excludes) if excludes else frozenset()
+        allowed = snap.catalog.matching_positions(filters)
+        shared_ex = common if allowed is not None else frozenset()
+        extra_rows = [self._points_of(snap, level, ex - shared_ex) for ex in excludes]
+        over = max((r.size for r in extra_rows), default=0)
+        if over > MAX_OVERFETCH:
+            # Long per-query exclusion lists: one selector per query instead of over-fetching.
+            return [
+                self._candidate_batches(level, qvecs[i : i + 1], n, filters, [excludes[i]])[0]
+                for i in range(nq)
+            ]
+        sel, keep_alive = None, None
+        if allowed is not None:
+            mask = self._allowed_rows(snap, level, allowed, shared_ex)
+            if not mask.any():
+                return [empty] * nq
+            sel, keep_alive = self._selector(snap, level, mask)
         params = self._search_parameters(data.index, sel)
         index = self._gpu_index(level, data.index) if sel is None else data.index
-        n = min(n, data.index.ntotal)
-        _, labels = index.search(qvec.reshape(1, -1), n, params=params)
-        found = labels[0][labels[0] >= 0]
-        return self._materialize(snap, level, found)
-
-    def _materialize(self, snap: _Snapshot, level: Level, ids: np.ndarray) -> list[Candidate]:
-        d6 = 6 * (snap.manifest.dim or 0)
-        matrix = snap.levels[level].matrix
+        fetch = min(n + over, data.index.ntotal)
+        _, labels = index.search(np.ascontiguousarray(qvecs, dtype=np.float32), fetch, params=params)
+        del keep_alive
         out = []
-        if level == "segment":
-            rows = np.searchsorted(snap.s_sids, ids)
-            vpos = np.searchsorted(snap.v_iids, snap.s_iids[rows])
-            blocks = np.asarray(matrix[rows])
-            for i, r in enumerate(rows):
-                w = snap.s_windows[r]
-                out.append(
-                    Candidate(
-                        snap.v_ids[vpos[i]],
-                        np.asarray(blocks[i]).reshape(6, d6 // 6),
-                        (float(w[0]), float(w[1])),
-                        int(snap.s_index[r]),
-                    )
-                )
-            return out
-        pos = np.searchsorted(snap.v_iids, ids)
-        for p in pos:
-            w = snap.hook_windows[p] if level == "hook" else None
-            window = (float(w[0]), float(w[1])) if w is not None else None
-            out.append(Candidate(snap.v_ids[p], np.asarray(matrix[p]).reshape(6, d6 // 6), window))
+        for i in range(nq):
+            found = labels[i][labels[i] >= 0]
+            rows = found if self.exact else np.searchsorted(snap.level_ids(level), found)
+            if extra_rows[i].size:
+                rows = rows[~np.isin(rows, extra_rows[i])]
+            out.append(self._materialize(snap, level, rows[:n]))
         return out
+
+    @staticmethod
+    def _points_of(snap: _Snapshot, level: Level, video_ids: frozenset[str]) -> np.ndarray:
+        """Rows of ``level`` that belong to ``video_ids`` (stored ones; others are ignored)."""
+        if not video_ids:
+            return np.zeros(0, dtype=np.int64)
+        pos = [p for p in (snap.catalog.position(v) for v in video_ids) if p is not None]
+        vpos = np.asarray(pos, dtype=np.int64)
+        if level != "segment" or vpos.size == 0:
+            return vpos
+        return np.flatnonzero(np.isin(snap.s_vpos, vpos))
+
+    @staticmethod
+    def _allowed_rows(
+        snap: _Snapshot, level: Level, allowed: np.ndarray, exclude: frozenset[str]
+    ) -> np.ndarray:
+        vmask = np.zeros(len(snap.v_ids), dtype=bool)
+        vmask[allowed] = True
+        for vid in exclude:
+            pos = snap.catalog.position(vid)
+            if pos is not None:
+                vmask[pos] = False
+        return vmask[snap.s_vpos] if level == "segment" else vmask
+
+    def _selector(self, snap: _Snapshot, level: Level, mask: np.ndarray) -> tuple[Any, np.ndarray]:
+        """An ``IDSelectorBitmap`` over the index's labels (row positions for Flat, else iids / sids);
+        the bitmap array is returned too, as it must outlive the search."""
+        faiss = _faiss()
+        if self.exact:
+            bits = mask
+        else:
+            ids = snap.level_ids(level)
+            bits = np.zeros(int(ids.max()) + 1 if ids.size else 0, dtype=bool)
+            bits[ids[mask]] = True
+        bitmap = np.ascontiguousarray(np.packbits(bits, bitorder="little"))
+        return faiss.IDSelectorBitmap(bitmap.size, faiss.swig_ptr(bitmap)), bitmap
+
+    def _materialize(self, snap: _Snapshot, level: Level, rows: np.ndarray) -> CandidateBatch:
+        d = snap.manifest.dim or 0
+        blocks = np.ascontiguousarray(snap.levels[level].matrix[rows], dtype=np.float32).reshape(-1, 6, d)
+        v_ids = snap.v_ids
+        if level == "segment":
+            vpos = snap.s_vpos[rows].tolist()
+            return CandidateBatch([v_ids[p] for p in vpos], blocks, snap.s_windows[rows], snap.s_index[rows])
+        windows = snap.hook_windows[rows] if level == "hook" else None
+        return CandidateBatch([v_ids[p] for p in rows.tolist()], blocks, windows)
 
     def _gpu_index(self, level: str, index: Any) -> Any:
         """A GPU copy for unfiltered searches when a GPU exists; selectors stay on the CPU index."""
@@ -426,15 +595,16 @@ class FaissIndex(VectorIndex):
                 "heads are not comparable: index them into separate data directories"
             )
         validate_recipe(self.recipe, 6 * d)
-        catalog, iids, sids = snap.catalog.apply(records, m.next_iid, m.next_sid, ())
+        part = Catalog.part_of(records, m.next_iid, m.next_sid)
+        sids = part.segments["sid"].to_numpy().astype(np.int64)
         new_vectors = {
-            "video": np.stack([r.video.ravel() for r in records]),
-            "hook": np.stack([r.hook.ravel() for r in records]),
-            "segment": np.stack([s.vectors.ravel() for r in records for s in r.segments])
+            "video": np.stack([r.video.ravel() for r in records]).astype(np.float32),
+            "hook": np.stack([r.hook.ravel() for r in records]).astype(np.float32),
+            "segment": np.stack([s.vectors.ravel() for r in records for s in r.segments]).astype(np.float32)
             if sids.size
             else np.zeros((0, 6 * d), dtype=np.float32),
         }
-        new_ids = {"video": iids, "hook": iids, "segment": sids}
+        new_ids = {"video": part.v_iids, "hook": part.v_iids, "segment": sids}
         manifest = replace(
             m,
             generation=m.generation + 1,
@@ -446,83 +616,118 @@ class FaissIndex(VectorIndex):
             next_sid=int(m.next_sid + sids.size),
             files=dict(m.files),
         )
-        self._commit(snap, catalog, manifest, new_ids, new_vectors)
+        removed = snap.catalog.iids_of(r.video_id for r in records)
+        self._commit(snap, part, removed, manifest, new_ids, new_vectors)
         return len(records)
 
     def delete(self, video_ids: Iterable[str]) -> int:
         """Remove videos (unknown ids ignored) in one atomic generation; returns how many were removed."""
         self._require_writer()
         snap = self._snap
-        ids = [v for v in dict.fromkeys(video_ids) if snap.catalog.row(v) is not None]
-        if not ids:
+        removed = snap.catalog.iids_of(dict.fromkeys(video_ids))
+        if not removed.size:
             return 0
         m = snap.manifest
-        catalog, _, _ = snap.catalog.apply([], m.next_iid, m.next_sid, ids)
         d6 = 6 * (m.dim or 0)
         empty = {lv: np.zeros((0, d6), dtype=np.float32) for lv in LEVELS}
         no_ids = {lv: np.zeros(0, dtype=np.int64) for lv in LEVELS}
-        self._commit(
-            snap, catalog, replace(m, generation=m.generation + 1, files=dict(m.files)), no_ids, empty
-        )
-        return len(ids)
+        part = Catalog.part_of([], m.next_iid, m.next_sid)
+        manifest = replace(m, generation=m.generation + 1, files=dict(m.files))
+        self._commit(snap, part, removed, manifest, no_ids, empty)
+        return int(removed.size)
 
     def _commit(
         self,
         snap: _Snapshot,
-        catalog: Catalog,
+        part: Catalog,
+        removed: np.ndarray,
         manifest: Manifest,
         new_ids: dict[str, np.ndarray],
         new_vectors: dict[str, np.ndarray],
     ) -> None:
+        """Apply a batch in memory (a new snapshot; the loaded one is left intact for readers), persist the
+        generation's files, then the manifest (the commit point), then swap the snapshot in."""
         gen = manifest.generation
+        catalog = snap.catalog.without(removed).extended(part)
+        total_dim = 6 * (manifest.dim or 0)
         levels: dict[str, _LevelData] = {}
+        changed: list[str] = []
         for level in LEVELS:
-            kept_ids = (
-                catalog.segments["sid"].to_numpy() if level == "segment" else catalog.videos["iid"].to_numpy()
-            ).astype(np.int64)
             old = snap.levels.get(level)
-            old_ids = snap.s_sids if level == "segment" else snap.v_iids
-            removed = old_ids[~np.isin(old_ids, kept_ids)] if old is not None else np.zeros(0, np.int64)
-            if old is not None and removed.size == 0 and new_ids[level].size == 0:
+            old_ids = snap.level_ids(level)
+            gone = np.isin(snap.s_iids if level == "segment" else snap.v_iids, removed)
+            if old is not None and not gone.any() and new_ids[level].size == 0:
                 levels[level] = old  # unchanged: the manifest keeps naming the old files
                 continue
+            changed.append(level)
             levels[level] = self._next_level(
-                old, old_ids, removed, new_ids[level], new_vectors[level], manifest
+                old, old_ids, ~gone, new_ids[level], new_vectors[level], total_dim
             )
-            index_name = f"{level}.g{gen:08d}.faiss"
-            index = levels[level].index
-            atomic_write_bytes(self.directory / index_name, _index_writer(index))
-            manifest.files[f"index_{level}"] = index_name
-            if not self.exact:
-                vec_name = f"{level}.g{gen:08d}.npy"
-                mat = levels[level].matrix
-                atomic_write_bytes(self.directory / vec_name, _npy_writer(mat))
-                manifest.files[f"vectors_{level}"] = vec_name
-        manifest.files.update(catalog.write(self.directory, gen))
+
+        parts = len(part_files(manifest.files, "videos"))
+        dead = manifest.dead_rows + int(removed.size)
+        compact = (
+            manifest.layout < LAYOUT
+            or parts + 1 > MAX_PARTS
+            or dead > MAX_DEAD_FRACTION * (len(catalog) + dead)
+        )
+        files = manifest.files
+        if compact:
+            # One part holding every live row replaces all parts and removal files.
+            files = {k: v for k, v in files.items() if k.startswith("index_")}
+            files.update(catalog.write(self.directory, gen))
+            for level in LEVELS:
+                files.update(self._write_vectors(level, gen, levels[level].matrix))
+            dead = 0
+        else:
+            files.update(part.write(self.directory, gen, skip_empty=True))
+            for level in LEVELS:
+                if new_vectors[level].shape[0]:
+                    files.update(self._write_vectors(level, gen, new_vectors[level]))
+            if removed.size:
+                name = f"removed.g{gen:08d}.npy"
+                atomic_write_bytes(self.directory / name, _npy_writer(removed.astype(np.int64)))
+                files[f"removed.g{gen:08d}"] = name
+        if not self.exact:
+            for level in LEVELS if compact else changed:
+                index_name = f"{level}.g{gen:08d}.faiss"
+                atomic_write_bytes(self.directory / index_name, _index_writer(levels[level].index))
+                files[f"index_{level}"] = index_name
+        manifest.files = files
+        manifest.layout = LAYOUT
+        manifest.dead_rows = dead
         write_manifest(self.directory, manifest)  # the commit point
         previous = set(snap.manifest.files.values())
         self._snap = _Snapshot.build(manifest, catalog, levels)
         self._gpu_cache.clear()
         clean_leftovers(self.directory, set(manifest.files.values()) | previous)
 
+    def _write_vectors(self, level: str, gen: int, matrix: np.ndarray) -> dict[str, str]:
+        if matrix.shape[0] == 0:
+            return {}
+        name = f"vectors_{level}.g{gen:08d}.npy"
+        atomic_write_bytes(self.directory / name, _npy_writer(matrix))
+        return {f"vectors_{level}.g{gen:08d}": name}
+
     def _next_level(
         self,
         old: _LevelData | None,
         old_ids: np.ndarray,
-        removed: np.ndarray,
+        keep: np.ndarray,
         add_ids: np.ndarray,
         add_vecs: np.ndarray,
-        manifest: Manifest,
+        total_dim: int,
     ) -> _LevelData:
-        """The level after removing ``removed`` and adding the new vectors; the old level is left intact."""
+        """The level after dropping the rows not in ``keep`` and adding the new vectors. The old level is
+        left intact: readers of the loaded snapshot keep searching it while the batch is applied."""
         faiss = _faiss()
-        total_dim = 6 * (manifest.dim or 0)
-        keep = np.ones(old_ids.size, dtype=bool) if old is None else ~np.isin(old_ids, removed)
         old_matrix = old.matrix if old is not None else np.zeros((0, total_dim), dtype=np.float32)
-        matrix = np.ascontiguousarray(
-            np.concatenate([np.asarray(old_matrix)[keep], add_vecs.astype(np.float32)]), dtype=np.float32
-        )
-        ids = np.concatenate([old_ids[keep], add_ids]).astype(np.int64)
+        kept = old_matrix if keep.all() else np.asarray(old_matrix)[keep]
+        matrix = np.concatenate([kept, add_vecs.astype(np.float32)]) if add_vecs.shape[0] else kept
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        if self.exact:
+            return _flat_level(matrix, total_dim)
+        removed = np.ascontiguousarray(old_ids[~keep], dtype=np.int64)
 
         def rebuild() -> Any:
             index = validate_recipe(self.recipe, total_dim)
@@ -531,13 +736,10 @@ class FaissIndex(VectorIndex):
                     return index  # stays empty and untrained: searching it says how many vectors it needs
                 index.train(matrix)
             if matrix.shape[0]:
-                index.add_with_ids(matrix, ids)
+                index.add_with_ids(matrix, np.concatenate([old_ids[keep], add_ids]).astype(np.int64))
             return index
 
-        if self.exact:
-            index = rebuild()
-            return _LevelData(index, _flat_view(index))
-        if old is None or not old.index.is_trained or old.index.ntotal != old_ids.size:
+        if old is None or not old.index.is_trained or old.index.ntotal != keep.size:
             return _LevelData(rebuild(), matrix)
         index = faiss.clone_index(old.index)
         if removed.size:
