@@ -49,8 +49,11 @@ def interpolate(text: str, env: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", sub, text)
 
 
+COMPOSE_ENV = {"SV6D_API_KEYS": "test-key" * 3, "SV6D_METRICS_KEY": "metrics-key" * 3}
+
+
 def load_compose(env: dict[str, str] | None = None) -> dict[str, Any]:
-    text = interpolate(COMPOSE.read_text(), env if env is not None else {"SV6D_API_KEYS": "test-key"})
+    text = interpolate(COMPOSE.read_text(), env if env is not None else COMPOSE_ENV)
     doc: dict[str, Any] = yaml.safe_load(text)
     return doc
 
@@ -210,6 +213,8 @@ def test_compose_checker_catches_broken_clusters() -> None:
 def test_compose_refuses_to_start_without_api_keys() -> None:
     with pytest.raises(ValueError, match="required variable SV6D_API_KEYS is unset"):
         load_compose(env={})
+    with pytest.raises(ValueError, match="required variable SV6D_METRICS_KEY is unset"):
+        load_compose(env={"SV6D_API_KEYS": "k" * 24})
     assert "SV6D_API_KEYS: ${SV6D_API_KEYS:?" in COMPOSE.read_text()
 
 
@@ -234,6 +239,130 @@ def test_prometheus_scrapes_the_api_and_every_qdrant_peer() -> None:
     assert sorted(jobs["qdrant"]["static_configs"][0]["targets"]) == [f"{p}:6333" for p in sorted(peers)]
     mounts = load_compose()["services"]["prometheus"]["volumes"]
     assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+# ------------------------------------------------------------------------------ API <-> infra alignment
+def settings_env_names() -> set[str]:
+    """Every environment variable the API's Settings reads (``SV6D_<FIELD>``)."""
+    from api.settings import Settings
+
+    return {f"SV6D_{name.upper()}" for name in Settings.model_fields}
+
+
+def env_name_problems(names: dict[str, set[str]]) -> list[str]:
+    known = settings_env_names()
+    return [
+        f"{where}: {name} is not a setting of api.settings.Settings"
+        for where, found in names.items()
+        for name in sorted(found)
+        if name.startswith("SV6D_") and name not in known
+    ]
+
+
+def infra_env_names() -> dict[str, set[str]]:
+    """SV6D_* names the infra sets for the API: compose, the ConfigMap (its commented options too), the
+    API Deployment."""
+    objects = k8s_objects()
+    config = next(
+        o for _, o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "sv6d-config"
+    )
+    commented = set(re.findall(r"^\s*#\s*(SV6D_\w+):", (K8S / "configmap.yaml").read_text(), re.MULTILINE))
+    api = next(o for _, o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "sv6d-api")
+    return {
+        "docker-compose.yml:api": set(load_compose()["services"]["api"]["environment"]),
+        "configmap.yaml:sv6d-config": set(config["data"]) | commented,
+        "api.yaml:sv6d-api": {e["name"] for e in pod_spec(api)["containers"][0]["env"]},
+    }
+
+
+def test_every_sv6d_variable_the_infra_sets_is_a_setting_the_api_reads() -> None:
+    names = infra_env_names()
+    assert env_name_problems(names) == []
+    for where in ("docker-compose.yml:api", "configmap.yaml:sv6d-config"):
+        for name in (
+            "SV6D_QDRANT_SHARD_NUMBER",
+            "SV6D_QDRANT_REPLICATION_FACTOR",
+            "SV6D_QDRANT_WRITE_CONSISTENCY_FACTOR",
+            "SV6D_QDRANT_ON_DISK",
+        ):
+            assert name in names[where], (where, name)
+    assert "SV6D_QDRANT_QUANTIZATION" in names["configmap.yaml:sv6d-config"]
+    assert {"SV6D_INDEX_API_KEY", "SV6D_METRICS_KEYS", "SV6D_API_KEYS"} <= names["api.yaml:sv6d-api"]
+    broken = {"configmap.yaml:sv6d-config": {"SV6D_QDRANT_SHARDS", "SV6D_QDRANT_ON_DISK"}}
+    assert env_name_problems(broken) == [
+        "configmap.yaml:sv6d-config: SV6D_QDRANT_SHARDS is not a setting of api.settings.Settings"
+    ]
+
+
+def test_the_infra_values_are_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.settings import Settings
+
+    objects = k8s_objects()
+    config = next(
+        o for _, o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "sv6d-config"
+    )
+    commented = dict(
+        re.findall(
+            r"^\s*#\s*(SV6D_\w+):\s*\"?([^\"\n]+)\"?$", (K8S / "configmap.yaml").read_text(), re.MULTILINE
+        )
+    )
+    for env in (
+        {k: str(v) for k, v in load_compose()["services"]["api"]["environment"].items()},
+        {**config["data"], **commented, "SV6D_API_KEYS": "k" * 24},
+    ):
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        options = Settings(_env_file=None).index_options()  # type: ignore[call-arg]
+        assert options["shard_number"] == 6
+        assert options["replication_factor"] == 2
+        for k in env:
+            monkeypatch.delenv(k)
+    assert options["quantization"] == "int8"
+    assert options["read_consistency"] == "majority"
+
+
+def test_metrics_are_scraped_with_the_token_the_api_accepts() -> None:
+    """/metrics needs a key (api.deps.require_metrics_key); both Prometheus set-ups send SV6D_METRICS_KEYS'
+    value as a bearer token read from a secret file, which the API receives from the same secret."""
+    compose = load_compose()
+    api_env = compose["services"]["api"]["environment"]
+    assert api_env["SV6D_METRICS_KEYS"] == COMPOSE_ENV["SV6D_METRICS_KEY"]
+    assert compose["secrets"]["metrics_key"] == {"environment": "SV6D_METRICS_KEY"}
+    assert "metrics_key" in compose["services"]["prometheus"]["secrets"]
+    jobs = {
+        j["job_name"]: j for j in yaml.safe_load((INFRA / "prometheus.yml").read_text())["scrape_configs"]
+    }
+    assert jobs["sv6d-api"]["authorization"] == {
+        "type": "Bearer",
+        "credentials_file": "/run/secrets/metrics_key",
+    }
+
+    objects = k8s_objects()
+    prom = next(o for _, o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "prometheus")
+    volumes = {v["name"]: v for v in pod_spec(prom)["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in pod_spec(prom)["containers"][0]["volumeMounts"]}
+    cm = next(
+        o for _, o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "prometheus-config"
+    )
+    k8s_jobs = {j["job_name"]: j for j in yaml.safe_load(cm["data"]["prometheus.yml"])["scrape_configs"]}
+    api = next(o for _, o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "sv6d-api")
+    api_env = {e["name"]: e for e in pod_spec(api)["containers"][0]["env"]}
+    for job, env_name in (("sv6d-api", "SV6D_METRICS_KEYS"), ("qdrant", None)):
+        path = k8s_jobs[job]["authorization"]["credentials_file"]
+        folder, key = path.rsplit("/", 1)
+        secret = volumes[mounts[folder]]["secret"]
+        assert key in [i["path"] for i in secret["items"]]
+        if env_name is not None:
+            ref = api_env[env_name]["valueFrom"]["secretKeyRef"]
+            assert (ref["name"], ref["key"]) == (secret["secretName"], key)
+    qdrant = next(o for _, o in objects if o["kind"] == "StatefulSet")
+    qdrant_key = next(
+        e for e in pod_spec(qdrant)["containers"][0]["env"] if e["name"] == "QDRANT__SERVICE__API_KEY"
+    )
+    assert (
+        qdrant_key["valueFrom"]["secretKeyRef"]["name"]
+        == volumes[mounts["/etc/prometheus-secrets/qdrant"]]["secret"]["secretName"]
+    )
 
 
 # --------------------------------------------------------------------------------------------- k8s
