@@ -2,7 +2,10 @@
 
 Synthetic but structured data: ``--n`` videos whose (6, d) vectors are a low-dimensional latent per cluster
 plus noise, ``--users`` users with ``--events-per-user`` events each (likes biased to one cluster). Neighbour
-channels go through the indexer (a Flat FAISS index, exact) unless ``--neighbours catalog``.
+channels go through ``ranker.candidates.CatalogNeighbours`` (FAISS over the catalog arrays: flat below
+``--ivf-min`` items, IVF at or above it, whose recall against the exact scan is reported) unless
+``--neighbours index`` (the indexer's Flat index through ``IndexNeighbours``, ``search_many`` when it has it).
+FAISS runs with ``--faiss-threads`` threads (1 by default: one request per core is how a server runs it).
 
     .venv/bin/python bench/rank.py --n 100000 --users 10000 --json
 
@@ -90,11 +93,17 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=64)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--train-rows", type=int, default=1_000_000)
-    ap.add_argument("--neighbours", choices=["index", "catalog"], default="index")
+    ap.add_argument("--neighbours", choices=["index", "catalog"], default="catalog")
+    ap.add_argument("--ivf-min", type=int, default=50_000, help="catalog size from which FAISS uses IVF")
+    ap.add_argument("--nprobe", type=int, default=16)
+    ap.add_argument("--faiss-threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=1, help="recent positives used as neighbour seeds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
+    import faiss
+
+    faiss.omp_set_num_threads(args.faiss_threads)
     t = time.perf_counter()
     cat, ev = make_world(args.n, args.users, args.events_per_user, args.d, seed=0)
     setup: dict[str, float] = {"make_data_s": time.perf_counter() - t}
@@ -132,7 +141,7 @@ def main() -> None:
         neighbours: object = IndexNeighbours(index)
         setup["index_build_s"] = time.perf_counter() - t
     else:
-        neighbours = CatalogNeighbours(cat)
+        neighbours = CatalogNeighbours(cat, ivf_min_items=args.ivf_min, nprobe=args.nprobe)
     t = time.perf_counter()
     ctx = build_context(ev, cat, T0, neighbours=neighbours)  # type: ignore[arg-type]
     setup["context_s"] = time.perf_counter() - t
@@ -141,6 +150,26 @@ def main() -> None:
 
     rng = np.random.default_rng(1)
     users = [ctx.users.user_ids[i] for i in rng.choice(len(ctx.users.user_ids), args.requests, replace=False)]
+    t = time.perf_counter()
+    for u in users[:5]:
+        # Builds the lazily made FAISS indexes (one per dimension slab and level) before timing.
+        generate_candidates(ctx, ctx.request_for_user(u), ccfg)
+    setup["neighbour_index_s"] = time.perf_counter() - t
+    nb_recall = float("nan")
+    if isinstance(neighbours, CatalogNeighbours) and neighbours.approximate:
+        # Recall of the approximate neighbour channels against the exact scan, on the same requests.
+        exact_ctx = build_context(ev, cat, T0, neighbours=CatalogNeighbours(cat, ivf_min_items=len(cat) + 1))
+        nb_channels = [i for i, c in enumerate(CHANNELS) if c.startswith("nb_") or c == "hook"]
+        got = want = 0
+        for u in users[:20]:
+            a = generate_candidates(ctx, ctx.request_for_user(u), ccfg)
+            b = generate_candidates(exact_ctx, exact_ctx.request_for_user(u), ccfg)
+            for j in nb_channels:
+                ref = set(b.positions[b.channels[:, j]].tolist())
+                got += len(ref & set(a.positions[a.channels[:, j]].tolist()))
+                want += len(ref)
+        nb_recall = got / max(want, 1)
+        del exact_ctx
     # A small model on real bench features (labels: the user's favourite cluster, as liked in events).
     xs, ys, gs = [], [], []
     for g, u in enumerate(users[:50]):
@@ -191,6 +220,8 @@ def main() -> None:
         "n_videos": args.n,
         "n_users": args.users,
         "neighbours": args.neighbours,
+        "approximate": bool(getattr(neighbours, "approximate", False)),
+        "neighbour_recall_vs_exact": nb_recall,
         "candidates_p50_ms": pct(cand_t)[0],
         "candidates_p99_ms": pct(cand_t)[1],
         "features_1000_p50_ms": pct(feat_t)[0],
@@ -209,6 +240,7 @@ def main() -> None:
     sys.stdout.write(f"{'measure':<24}{'p50 ms':>10}{'p99 ms':>10}\n")
     for key in ("candidates", "features_1000", "lightgbm_1000", "score_1000", "recommend"):
         sys.stdout.write(f"{key:<24}{res[key + '_p50_ms']:>10.2f}{res[key + '_p99_ms']:>10.2f}\n")
+    sys.stdout.write(f"neighbour channels vs exact scan: recall {nb_recall:.3f}\n")
     sys.stdout.write(f"training {args.train_rows} rows x {n_feats} features, 100 rounds: {train_s:.1f} s\n")
     if args.json:
         sys.stdout.write(json.dumps(res) + "\n")

@@ -75,7 +75,7 @@ class CatalogNeighbours:
 
     One FAISS index per dimension slab (for the one-dimension ``nb_<dim>`` queries, which then read a sixth
     of the memory) and one over each level's concatenated rows (hook queries and any other weights). Below
-    ``ivf_min_items`` the indexes are flat (exact); at or above it they are IVF (``nlist`` ≈ 4·√N cells,
+    ``ivf_min_items`` the indexes are flat (exact); at or above it they are IVF (``nlist`` ≈ 2·√N cells,
     ``nprobe`` probed), because an exact scan of 100k x 6 x 64 floats per channel is memory-bound at tens of
     milliseconds, while the IVF reads a few percent of it (``bench/rank.py`` reports its recall against the
     exact scan). Indexes are built on first use of a (level, dimension), so unused ones cost nothing.
@@ -111,10 +111,10 @@ class CatalogNeighbours:
         )
         width = data.shape[1]
         if self.approximate:
-            nlist = max(1, int(4 * np.sqrt(n)))
+            nlist = max(1, int(2 * np.sqrt(n)))
             idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(width), width, nlist, faiss.METRIC_INNER_PRODUCT)
-            # k-means needs no more than ~64 points per cell: train on a fixed sample (deterministic).
-            sample = np.random.default_rng(0).choice(n, size=min(n, 64 * nlist), replace=False)
+            # k-means needs ~40 points per cell (FAISS warns below 39): train on a fixed sample (deterministic).
+            sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
             idx.train(data[np.sort(sample)])
             idx.add(data)
             idx.nprobe = min(self.nprobe, nlist)
