@@ -113,7 +113,7 @@ class CatalogNeighbours:
         if self.approximate:
             nlist = max(1, int(2 * np.sqrt(n)))
             idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(width), width, nlist, faiss.METRIC_INNER_PRODUCT)
-            # k-means needs ~40 points per cell (FAISS warns below 39): train on a fixed sample (deterministic).
+            # k-means needs ~40 points per cell (FAISS warns below 39): train on a fixed sample.
             sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
             idx.train(data[np.sort(sample)])
             idx.add(data)
