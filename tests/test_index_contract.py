@@ -319,3 +319,67 @@ def test_empty_index(tmp_path: Path) -> None:
         with pytest.raises(QueryError, match="empty"):
             ix.search(np.ones((6, D), np.float32))
         ix.close()
+
+
+@pytest.mark.parametrize("level", ["video", "hook", "segment"])
+@pytest.mark.parametrize("filters", [None, {"orientation": "portrait"}])
+def test_search_many_matches_search(shared: VectorIndex, records: list[SV6DRecord], level, filters) -> None:
+    queries: list = [r.video for r in make_records(3, D, seed=11)] + [records[3].video_id, records[4]]
+    each = [[], [records[1].video_id], [], [records[3].video_id], [records[4].video_id, records[5].video_id]]
+    many = shared.search_many(
+        queries,
+        {"editing": 2.0},
+        k=7,
+        level=level,
+        filters=filters,
+        exclude=[records[0].video_id],
+        exclude_each=each,
+    )
+    assert len(many) == len(queries)
+    for q, ex, hits in zip(queries, each, many, strict=True):
+        single = shared.search(
+            q, {"editing": 2.0}, k=7, level=level, filters=filters, exclude=[records[0].video_id, *ex]
+        )
+        assert [h.video_id for h in hits] == [h.video_id for h in single]
+        np.testing.assert_allclose([h.score for h in hits], [h.score for h in single], atol=1e-5)
+        assert [h.shared_tags for h in hits] == [h.shared_tags for h in single]
+        assert not {h.video_id for h in hits} & {records[0].video_id, *ex}
+    per_query = shared.search_many(queries[:2], [{"camera": 3.0}, None], k=3, level=level)
+    assert [h.video_id for h in per_query[0]] == [
+        h.video_id for h in shared.search(queries[0], {"camera": 3.0}, k=3, level=level)
+    ]
+    assert [h.video_id for h in per_query[1]] == [
+        h.video_id for h in shared.search(queries[1], k=3, level=level)
+    ]
+
+
+def test_search_many_refuses_mismatched_lengths(shared: VectorIndex, records: list[SV6DRecord]) -> None:
+    qs = [records[0].video, records[1].video]
+    with pytest.raises(QueryError, match="1 weight mappings for 2 queries"):
+        shared.search_many(qs, [{"editing": 1.0}], k=3)
+    with pytest.raises(QueryError, match="3 exclude_each entries for 2 queries"):
+        shared.search_many(qs, k=3, exclude_each=[[], [], []])
+    with pytest.raises(QueryError, match="k must be"):
+        shared.search_many(qs, k=0)
+    assert shared.search_many([], k=3) == []
+
+
+def test_video_ids_pages_in_stable_order(shared: VectorIndex, records: list[SV6DRecord]) -> None:
+    everything = sorted(r.video_id for r in records)
+    assert shared.video_ids() == everything
+    pages = [shared.video_ids(offset, 7) for offset in range(0, N, 7)]
+    assert [v for page in pages for v in page] == everything
+    assert shared.video_ids(N, 5) == []
+    assert shared.video_ids(3, 0) == []
+    with pytest.raises(QueryError, match="offset must be an integer >= 0, got -1"):
+        shared.video_ids(-1, 5)
+    with pytest.raises(QueryError, match="limit must be"):
+        shared.video_ids(0, -2)
+
+
+def test_hook_tags_of(shared: VectorIndex, records: list[SV6DRecord]) -> None:
+    for r in records[:8]:
+        expected = {(t.dimension.value, t.label) for t in r.tags_in(*r.hook_window)}
+        assert shared.hook_tags_of(r.video_id) == expected
+    with pytest.raises(NotFoundError, match="'nope' is not in the index"):
+        shared.hook_tags_of("nope")

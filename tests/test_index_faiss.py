@@ -175,3 +175,61 @@ def test_gpu_flag_is_a_capability() -> None:
             FaissIndex(
                 Path(os.environ.get("TMPDIR", "/tmp")) / "sv6d-gpu-probe", read_only=True, use_gpu=True
             )
+
+
+def test_batches_append_parts_and_compact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch writes only its own rows (catalog, vectors, removals); compaction folds the parts."""
+    import indexer.faiss_backend as fb
+
+    monkeypatch.setattr(fb, "MAX_PARTS", 4)
+    records = make_records(60, D, seed=6)
+    ix = open_index(data_dir=tmp_path)
+    d = tmp_path / "index"
+    ix.upsert(records[:20])  # the first commit writes one full part
+    ix.upsert(records[20:30])
+    ix.delete(["v0", "v21"])
+    on_disk = {p.name for p in d.iterdir()}
+    assert {"videos.g00000002.parquet", "vectors_video.g00000002.npy", "removed.g00000003.npy"} <= on_disk
+    assert not any(n.endswith(".faiss") for n in on_disk)  # Flat keeps no index file: the vectors are it
+    assert len(np.load(d / "vectors_video.g00000002.npy")) == 10  # the batch alone, not the whole index
+    reader = open_index(data_dir=tmp_path, read_only=True)
+    assert reader.count() == 28
+    assert not reader.contains("v0")
+    assert reader.contains("v29")
+    for b in range(30, 60, 5):
+        ix.upsert(records[b : b + 5])
+    ix.upsert([records[5].model_copy(update={"video": records[6].video})])
+    named = set(ix._snap.manifest.files.values())  # type: ignore[attr-defined]
+    assert len([n for n in named if n.startswith("videos.")]) <= 4
+    ix.close()
+    reopened = open_index(data_dir=tmp_path, read_only=True)
+    assert reopened.count() == 58
+    assert reopened.video_ids() == sorted(r.video_id for r in records if r.video_id not in {"v0", "v21"})
+    np.testing.assert_array_equal(reopened.get("v5").video, records[6].video)
+    for r in records[40:45]:
+        assert reopened.search(r.hook, k=1, level="hook")[0].video_id == r.video_id
+        assert reopened.hook_tags_of(r.video_id) == {(t.dimension.value, t.label) for t in r.tags_in(0, 3)}
+    reader.refresh()
+    assert reader.count() == 58
+    reader.close()
+    reopened.close()
+
+
+def test_long_exclusions_fall_back_to_selectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import indexer.faiss_backend as fb
+
+    records = make_records(80, D, seed=8)
+    ix = open_index(data_dir=tmp_path)
+    ix.upsert(records)
+    queries = [r.video for r in records[:4]]
+    each = [[r.video_id for r in records[i : i + 10]] for i in range(4)]
+    for level in ("video", "segment"):
+        fast = ix.search_many(queries, k=5, level=level, exclude_each=each, filters={"creator": "ana"})
+        monkeypatch.setattr(fb, "MAX_OVERFETCH", 0)
+        slow = ix.search_many(queries, k=5, level=level, exclude_each=each, filters={"creator": "ana"})
+        monkeypatch.undo()
+        assert [[h.video_id for h in hs] for hs in fast] == [[h.video_id for h in hs] for hs in slow]
+        for hs, ex in zip(fast, each, strict=True):
+            assert len(hs) == 5
+            assert not {h.video_id for h in hs} & set(ex)
+    ix.close()
