@@ -1,18 +1,25 @@
-"""The embedded default backend: FAISS index files + the parquet catalog in one data directory.
+"""The embedded default backend: FAISS indexes + the parquet catalog in one data directory.
 
 One FAISS index per level (video, hook, segment) over the concatenation of the six unit vectors (size 6·d),
-inner-product metric; ids are the catalog's int64 iids (sids for segments): IVF indexes store them natively,
-other recipes are wrapped in ``IDMap2`` (IDMap's id bookkeeping assumes the inner index renumbers on removal,
-which IVF does not, so IVF must not be wrapped).
-The recipe is a FAISS factory string: ``Flat`` (exact, the default), ``HNSW32``, ``IVF1024,PQ32x8``...
+inner-product metric. ``Flat`` (exact, the default) is a bare ``IndexFlatIP`` whose labels are row positions
+and whose storage is the level's matrix (held once). Other recipes (a FAISS factory string: ``HNSW32``,
+``IVF1024,PQ32x8``...) carry the catalog's int64 iids (sids for segments): IVF indexes store them natively,
+others are wrapped in ``IDMap2`` (IDMap's id bookkeeping assumes the inner index renumbers on removal, which
+IVF does not). They keep the exact vectors beside the index and re-rank ``k · rerank_factor``
+candidates exactly.
 
-Exact vectors: with ``Flat`` the index storage itself is the matrix (a zero-copy view); other recipes keep the
-matrix in ``<level>.gN.npy`` (memory-mapped when read) and re-rank ``k · rerank_factor`` candidates exactly.
+On disk (layout 2), every generation appends what its batch changed: ``videos|tags|segments.gN.parquet``
+(the new rows), ``vectors_<level>.gN.npy`` (the new vectors, in catalog row order) and ``removed.gN.npy``
+(iids removed); ANN recipes also write their index once per batch (``<level>.gN.faiss``). Flat has no index
+file: loading adds the vectors to a fresh ``IndexFlatIP``. When parts pile up (``MAX_PARTS``) or removals
+hide ``MAX_DEAD_FRACTION`` of the rows, a commit writes every live row as one part instead (compaction).
+Layout-1 directories (one full file per table and level) are read and compacted by their next write.
 
-Durability: every batch writes new generation files (temp + fsync + rename) and then the manifest, which names
-them; a crash leaves the previous manifest in force and the new files as leftovers, removed by the next
-writer. One writer per directory (``flock``); readers load the generation the manifest names and can
-``refresh()`` to a newer one.
+Durability: the generation's files are written first (temp + fsync + rename), then the manifest naming them
+(the commit point); a crash leaves the previous manifest in force and the new files as leftovers, removed
+by the next writer. In memory a commit builds a new snapshot and swaps it in, so threads searching the old
+one never see a half-applied batch. One writer per directory (``flock``); readers load the generation the
+manifest names and ``refresh()`` to a newer one.
 """
 
 from __future__ import annotations
