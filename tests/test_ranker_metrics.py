@@ -60,3 +60,23 @@ def test_randomization_test_and_bootstrap() -> None:
     lo, hi = bootstrap_ci(a)
     assert lo < a.mean() < hi
     assert hi - lo < 0.2
+
+
+def test_coverage_interval_contains_the_point_estimate() -> None:
+    from ranker.metrics import coverage, coverage_ci
+
+    rng = np.random.default_rng(4)
+    items = [f"i{j}" for j in range(2000)]
+    # Long-tailed lists: most items reach one user only, where the plain bootstrap is most biased.
+    tops = [list(rng.choice(items, size=10, replace=False, p=_zipf(len(items)))) for _ in range(150)]
+    point = coverage(tops, len(items))
+    lo, hi = coverage_ci(tops, len(items), n_boot=500)
+    assert lo < point < hi
+    # Wider than nothing, narrower than the whole range: it measures the spread between user samples.
+    assert 0.0 < hi - lo < 0.5 * point
+    assert np.isnan(coverage_ci([], 10)).all()
+
+
+def _zipf(n: int) -> np.ndarray:
+    w = 1.0 / np.arange(1, n + 1)
+    return w / w.sum()
