@@ -33,7 +33,7 @@ def open_configured_index(settings: Settings) -> VectorIndex:
 
     loc = settings.index_location
     if loc and ("://" in loc or loc.startswith("qdrant:") or loc == ":memory:"):
-        return open_index(loc)
+        return open_index(loc, **settings.index_options())
     return open_index(loc, None if loc else settings.data_dir, settings.index_recipe)
 
 
