@@ -26,6 +26,8 @@ from sv6d.errors import ConfigError
 NEIGHBOUR_CHANNELS = tuple(f"nb_{d.value}" for d in DIMENSIONS)
 CHANNELS: tuple[str, ...] = (*NEIGHBOUR_CHANNELS, "hook", "popular", "fresh", "covisit")
 CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
+# One weights mapping for every query of a batch, or one per query (None: all six dimensions equally).
+WeightsArg = Mapping[str, float] | None | Sequence[Mapping[str, float] | None]
 
 
 @dataclass(frozen=True)
@@ -127,31 +129,46 @@ class CatalogNeighbours:
     def search_positions(
         self,
         queries: np.ndarray,
-        weights: Mapping[str, float] | None,
+        weights: WeightsArg,
         k: int,
         level: str,
         catalog: ItemCatalog,
+        exclude: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per (6, d) query in ``queries``: (catalog positions, scores), best first, k at most."""
+        """Per (6, d) query: (catalog positions, scores), best first, at most ``k``, none in ``exclude``.
+
+        ``weights``: one mapping for every query or one per query; queries that weigh a single dimension go
+        to that dimension's index together, the others to the level's concatenated index.
+        """
         if catalog is not self.catalog:
             raise ConfigError("CatalogNeighbours answers only for the catalog it was built on")
-        q = np.asarray(queries, dtype=np.float32).reshape(-1, 6, queries.shape[-1])
-        w = np.array([1.0 if weights is None else float(weights.get(d.value, 0.0)) for d in DIMENSIONS])
-        w = w / max(w.sum(), 1e-12)
-        nz = np.flatnonzero(w)
-        k = min(k, len(self.catalog))
-        if len(q) == 0 or k <= 0:
-            return []
-        if len(nz) == 1:
-            j = int(nz[0])
-            scores, ids = self._index(level, j).search(np.ascontiguousarray(q[:, j]), k)
-        else:
-            flat = np.ascontiguousarray((q * w[None, :, None].astype(np.float32)).reshape(len(q), -1))
-            scores, ids = self._index(level, None).search(flat, k)
-        out = []
-        for s, i in zip(scores, ids, strict=True):
-            keep = i >= 0
-            out.append((i[keep].astype(np.int64), s[keep].astype(np.float32)))
+        q = np.asarray(queries, dtype=np.float32)
+        nq = len(q)
+        wl = _per_query(weights, nq)
+        excl = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+        kk = min(k + len(excl), len(self.catalog))
+        out: list[tuple[np.ndarray, np.ndarray]] = [
+            (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        ] * nq
+        if nq == 0 or k <= 0:
+            return out
+        w = np.array([[1.0 if x is None else float(x.get(d.value, 0.0)) for d in DIMENSIONS] for x in wl])
+        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        single = (w > 0).sum(axis=1) == 1
+        groups: dict[int | None, list[int]] = {}
+        for i in range(nq):
+            groups.setdefault(int(np.argmax(w[i])) if single[i] else None, []).append(i)
+        for dim, rows in groups.items():
+            if dim is not None:
+                batch = np.ascontiguousarray(q[rows, dim])
+            else:
+                batch = np.ascontiguousarray((q[rows] * w[rows, :, None]).reshape(len(rows), -1))
+            scores, ids = self._index(level, dim).search(batch.astype(np.float32), kk)
+            for r, sc, ii in zip(rows, scores, ids, strict=True):
+                keep = ii >= 0
+                if len(excl):
+                    keep &= ~np.isin(ii, excl)
+                out[r] = (ii[keep][:k].astype(np.int64), sc[keep][:k].astype(np.float32))
         return out
 
     def search(
@@ -191,30 +208,44 @@ class IndexNeighbours:
     def search_positions(
         self,
         queries: np.ndarray,
-        weights: Mapping[str, float] | None,
+        weights: WeightsArg,
         k: int,
         level: str,
         catalog: ItemCatalog,
+        exclude: np.ndarray | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per query: (catalog positions, scores), best first; hits outside ``catalog`` are dropped."""
+        """Per query: (catalog positions, scores), best first; ``exclude`` (positions) is filtered inside the
+        index; hits outside ``catalog`` are dropped."""
         from indexer import MAX_K
 
         kk = max(1, min(k, MAX_K))
-        full = self._weights(weights)
+        wl = [self._weights(x) for x in _per_query(weights, len(queries))]
+        excl = [] if exclude is None else [catalog.video_ids[int(i)] for i in exclude]
         many = getattr(self.index, "search_many", None)
         if many is not None:
-            lists = many(np.asarray(queries), full, kk, level)
+            lists = many(np.asarray(queries), wl, kk, level, exclude=excl)
         else:
-            lists = [self.index.search(q, weights=full, k=kk, level=level) for q in queries]
+            lists = [
+                self.index.search(q, weights=w, k=kk, level=level, exclude=excl)
+                for q, w in zip(queries, wl, strict=True)
+            ]
         lookup = catalog.index
         out = []
         for hits in lists:
-            pairs = [(lookup.get(h.video_id, -1), h.score) for h in hits]
-            pos = np.fromiter((p for p, _ in pairs), dtype=np.int64, count=len(pairs))
-            sc = np.fromiter((s for _, s in pairs), dtype=np.float32, count=len(pairs))
+            pos = np.fromiter((lookup.get(h.video_id, -1) for h in hits), dtype=np.int64, count=len(hits))
+            sc = np.fromiter((h.score for h in hits), dtype=np.float32, count=len(hits))
             keep = pos >= 0
             out.append((pos[keep], sc[keep]))
         return out
+
+
+def _per_query(weights: WeightsArg, nq: int) -> list[Mapping[str, float] | None]:
+    if weights is None or isinstance(weights, Mapping):
+        return [weights] * nq
+    wl = list(weights)
+    if len(wl) != nq:
+        raise ConfigError(f"{len(wl)} weight mappings for {nq} queries")
+    return wl
 
 
 def _take_unseen(order: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
@@ -227,21 +258,23 @@ def _take_unseen(order: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
 def _search_positions(
     source: NeighbourSource,
     queries: np.ndarray,
-    weights: Mapping[str, float] | None,
+    weights: WeightsArg,
     k: int,
     level: str,
     catalog: ItemCatalog,
+    exclude: np.ndarray,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """A source's batch form when it has one, else its one-query ``search`` (ids mapped to positions)."""
     batch = getattr(source, "search_positions", None)
     if batch is not None:
-        return list(batch(queries, weights, k, level, catalog))
+        return list(batch(queries, weights, k, level, catalog, exclude=exclude))
     out = []
-    for q in queries:
-        pairs = [(catalog.index.get(v, -1), s) for v, s in source.search(q, weights, k, level)]
+    for q, w in zip(queries, _per_query(weights, len(queries)), strict=True):
+        pairs = [(catalog.index.get(v, -1), s) for v, s in source.search(q, w, k + len(exclude), level)]
         pos = np.array([p for p, _ in pairs], dtype=np.int64)
         sc = np.array([s for _, s in pairs], dtype=np.float32)
-        out.append((pos[pos >= 0], sc[pos >= 0]))
+        keep = (pos >= 0) & ~np.isin(pos, exclude)
+        out.append((pos[keep][:k], sc[keep][:k]))
     return out
 
 
@@ -250,8 +283,9 @@ def generate_candidates(
 ) -> CandidateSet:
     """Merge every channel's candidates for ``req`` (seen videos and negatives excluded).
 
-    Each neighbour channel is one batched search over all the request's seeds; popular and fresh are the
-    context's precomputed orders; covisit reads the request's cached co-engagement scores.
+    The six per-dimension channels are one batched neighbour search (every seed × every dimension, per-query
+    weights) and the hook channel another; popular and fresh are the context's precomputed orders; covisit
+    reads the request's cached co-engagement scores.
     """
     cfg = config or CandidateConfig()
     excluded = req.excluded()
@@ -259,15 +293,18 @@ def generate_candidates(
     seeds = req.recent_positives[: cfg.n_seeds]
     cat = ctx.catalog
     if ctx.neighbours is not None and cat.video is not None and len(seeds):
-        for j, dim in enumerate(DIMENSIONS):
-            name = NEIGHBOUR_CHANNELS[j]
-            found[name] = _neighbour_channel(
-                ctx, cat.video[seeds], {dim.value: 1.0}, "video", cfg.quota(name), excluded
-            )
-        if cat.hook is not None:
-            found["hook"] = _neighbour_channel(
-                ctx, cat.hook[seeds], None, "hook", cfg.quota("hook"), excluded
-            )
+        quota = max(cfg.quota(c) for c in NEIGHBOUR_CHANNELS)
+        if quota > 0:
+            ns = len(seeds)
+            queries = np.tile(cat.video[seeds], (len(DIMENSIONS), 1, 1))
+            weights = [{dim.value: 1.0} for dim in DIMENSIONS for _ in range(ns)]
+            res = _search_positions(ctx.neighbours, queries, weights, quota, "video", cat, excluded)
+            for j, name in enumerate(NEIGHBOUR_CHANNELS):
+                found[name] = _best_over_seeds(res[j * ns : (j + 1) * ns], excluded, cfg.quota(name))
+        if cat.hook is not None and cfg.quota("hook") > 0:
+            k = cfg.quota("hook")
+            res = _search_positions(ctx.neighbours, cat.hook[seeds], None, k, "hook", cat, excluded)
+            found["hook"] = _best_over_seeds(res, excluded, k)
     found["popular"] = _take_unseen(ctx.popular_order, excluded, cfg.quota("popular"))
     found["fresh"] = _take_unseen(ctx.fresh_order, excluded, cfg.quota("fresh"))
     if len(req.recent_positives) and cfg.quota("covisit") > 0:
@@ -284,20 +321,9 @@ def generate_candidates(
     return _merge(found)
 
 
-def _neighbour_channel(
-    ctx: RankingContext,
-    queries: np.ndarray,
-    weights: Mapping[str, float] | None,
-    level: str,
-    k: int,
-    excluded: np.ndarray,
-) -> np.ndarray:
-    if k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    assert ctx.neighbours is not None
-    per_seed = k + len(excluded) + len(queries)
-    res = _search_positions(ctx.neighbours, queries, weights, per_seed, level, ctx.catalog)
-    if not res:
+def _best_over_seeds(res: list[tuple[np.ndarray, np.ndarray]], excluded: np.ndarray, k: int) -> np.ndarray:
+    """The top ``k`` unseen items by their best score over the seeds' neighbour lists."""
+    if k <= 0 or not res:
         return np.zeros(0, dtype=np.int64)
     pos = np.concatenate([p for p, _ in res])
     sc = np.concatenate([s for _, s in res])
