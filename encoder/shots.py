@@ -56,6 +56,13 @@ class ShotConfig:
     luma ramp must swing at least ``fade_min_swing``
     over at least ``fade_min_frames`` frames and end (or start) on a flat frame darker than ``black_level``
     or brighter than ``white_level`` whose luma spread is below ``flat_std``.
+
+    Every cut's layout change must be ``layout_standout`` x the median of its neighbours' (frames whose
+    content score is under ``repeat_content`` between two of twice that are repeats and left out).
+    Monochrome steps (both frames' mean saturation under ``mono_saturation``) may also cut on a luma change
+    of ``mono_min_luma`` that is
+    ``mono_luma_ratio`` x the mean of the two frames on each side, with a layout change of at least
+    ``mono_min_layout_change``, spread over ``mono_min_spread`` of the frame's horizontal strips.
     """
 
     threshold: float = 27.0
@@ -77,6 +84,13 @@ class ShotConfig:
     dissolve_window_s: float = 0.5
     dissolve_min_delta: float = 30.0
     dissolve_max_residual: float = 0.3
+    layout_standout: float = 5.0
+    repeat_content: float = 1.0
+    mono_saturation: float = 8.0
+    mono_min_luma: float = 8.0
+    mono_luma_ratio: float = 3.0
+    mono_min_layout_change: float = 0.03
+    mono_min_spread: float = 0.5
 
 
 def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) -> list[Transition]:
@@ -96,9 +110,14 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     spread = luma.std(axis=(1, 2), dtype=np.float64)
 
     fades, flashes = _fades(mean, spread, times, cfg)
-    scores = _content_scores(thumbs, decoded.info.fps or 25.0, cfg.threshold)
-    change = _layout_change(luma, scores[:, 0], cfg)
-    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg)
+    fps = decoded.info.fps or 25.0
+    scores = _content_scores(thumbs, fps, cfg.threshold)
+    mono = _monochrome_steps(thumbs, cfg.mono_saturation)
+    # In monochrome footage hue and saturation carry nothing, so ContentDetector's three-channel mean is a
+    # third of the luma change: there the luma change alone is the content score the layout test is gated on.
+    gate = (scores[:, 0] >= cfg.adaptive_min_content) | (mono & (scores[:, 3] >= cfg.mono_min_luma))
+    change = _layout_change(luma, gate, cfg)
+    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma)
     gradual = list(fades)
     if cfg.dissolves:
         # A cut whose layout changed blocks a dissolve around it; one seen only in colour and edges may be the
@@ -121,6 +140,20 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
         ]
     cuts = [_cut(i, scores, change, times, i in flashes) for i in cut_idx]
     return sorted(cuts + gradual, key=lambda t: (t.start_s, t.end_s))
+
+
+def _monochrome_steps(thumbs: np.ndarray, level: float = 8.0) -> np.ndarray:
+    """Per frame: True where it and the previous frame are both monochrome (mean HSV saturation below
+    ``level`` on 0..255), measured on every fourth pixel (a frame-wide property)."""
+    import cv2
+
+    sub = np.ascontiguousarray(thumbs[:, ::4, ::4])
+    n, h, w, _ = sub.shape
+    sat = cv2.cvtColor(sub.reshape(n * h, w, 3), cv2.COLOR_RGB2HSV)[:, :, 1].reshape(n, h * w).mean(axis=1)
+    grey = sat < level
+    out = np.zeros(n, dtype=bool)
+    out[1:] = grey[1:] & grey[:-1]
+    return out
 
 
 def _luma(thumbs: np.ndarray) -> np.ndarray:
@@ -191,26 +224,28 @@ def _detector_components(prev: np.ndarray, cur: np.ndarray, fps: float) -> np.nd
     )
 
 
+MONO_STRIPS = 8  # horizontal strips over which a monochrome jump cut's change must spread
 TILES = 4  # the layout test compares a TILES x TILES grid of tiles
 LAYOUT_WIDTH = 64  # px: width of the luma frames the layout test works on
 FLAT_TILE_STD = 4.0  # luma std below which a tile has no structure to correlate
 TEXTURED_TILE_STD = 12.0  # ... and above which it clearly has
 
 
-def _layout_change(luma: np.ndarray, content: np.ndarray, cfg: ShotConfig) -> np.ndarray:
+def _layout_change(luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
     """Per frame (vs the previous): 1 - median ZNCC of motion-compensated tiles (0..2); 0 where not computed,
     NaN where too few tiles have structure to tell (flat frames).
 
     Our own measure (PySceneDetect compares frames in place, so a pan over a similar palette is invisible to
-    it and a pan over a busy texture looks like a cut to its edge test). Only frames whose content score
-    reaches ``adaptive_min_content`` and their ``adaptive_window`` neighbours (for the local median) are
-    computed: elsewhere no cut can be declared.
+    it and a pan over a busy texture looks like a cut to its edge test). Only frames that could make a cut are
+    computed (``gate``: a content score of ``adaptive_min_content``, or a luma change of ``mono_min_luma`` in
+    monochrome footage) and their ``adaptive_window`` neighbours (for the local median): elsewhere no cut
+    can be declared.
     """
     import cv2
 
     n = len(luma)
     out = np.zeros(n, dtype=np.float64)
-    cand = np.flatnonzero(content >= cfg.adaptive_min_content)
+    cand = np.flatnonzero(gate)
     if len(cand) == 0:
         return out
     need = np.zeros(n, dtype=bool)
@@ -275,29 +310,72 @@ def _cut_indices(
     fades: list[Transition],
     flashes: set[int],
     cfg: ShotConfig,
+    mono: np.ndarray | None = None,
+    luma: np.ndarray | None = None,
 ) -> list[int]:
     """Frame indices that start a new shot by a hard cut."""
-    content, edges = scores[:, 0], scores[:, 4]
+    content, lum, edges = scores[:, 0], scores[:, 3], scores[:, 4]
     n, w = len(times), cfg.adaptive_window
+    if mono is None or luma is None:
+        mono = np.zeros(n, dtype=bool)
+        luma = np.zeros((n, 1, 1), dtype=np.uint8)
+    # Repeated frames (a frame-rate conversion that duplicates every few frames: a still step between
+    # moving ones) are left out of the local statistics: their zero change would pull a shaky shot's median
+    # down, and the step after each repeat, which carries two frames of motion, would then stand out like
+    # a cut.
+    level = np.where(mono, lum, content)
+    moving = level >= 2 * cfg.repeat_content
+    repeat = level < cfg.repeat_content
+    repeat[1:-1] &= moving[:-2] & moving[2:]
+    repeat[[0, -1]] = False
     local = np.zeros(n)
-    for i in np.flatnonzero(np.nan_to_num(change) >= cfg.min_layout_change):
-        local[i] = np.nan_to_num(np.nanmedian(np.r_[change[max(1, i - w) : i], change[i + 1 : i + w + 1]]))
+    gated = np.flatnonzero((change > 0) & ~np.isnan(change))
+    for i in gated:
+        around = np.r_[max(1, i - w) : i, i + 1 : min(n, i + w + 1)]
+        around = around[~repeat[around]]
+        if len(around):
+            local[i] = np.nan_to_num(np.nanmedian(change[around]))
+    stands_out = np.isnan(change) | (change >= cfg.layout_standout * local)
     # a layout change replaces the edge test when it stands out from the frames around it
-    layout = (change >= cfg.min_layout_change) & (change >= 4 * local)
-    fixed = (content >= cfg.threshold) & ((edges >= cfg.min_edge_delta) | layout)
+    layout = (change >= cfg.min_layout_change) & stands_out
+    # The edge test alone is not enough where the camera shakes or whips (motion blur changes every edge):
+    # a cut's motion-compensated layout change must also stand out from that of the frames around it.
+    fixed = (content >= cfg.threshold) & ((edges >= cfg.min_edge_delta) | layout) & stands_out
     adaptive = (
         (content >= cfg.adaptive_min_content)
         & (change >= cfg.adaptive_min_change)
         & (change >= local + cfg.adaptive_margin)
     )
-    cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive) if i > 0]
+    # Monochrome footage: a jump cut within a static set changes a few regions only (the median tile stays
+    # put), so a luma spike over its neighbours (AdaptiveDetector's ratio test) with a layout change that
+    # stands out (however small) is a cut there.
+    # The change must span the frame's height: a caption band popping in or out changes a strip or two of
+    # rows only, while a jump cut moves the figures that stand across the frame.
+    neighbour_lum = np.zeros(n)
+    spread = np.zeros(n)
+    for i in np.flatnonzero(mono & (lum >= cfg.mono_min_luma)):
+        around = np.r_[max(1, i - 2) : i, i + 1 : min(n, i + 3)]
+        around = around[~repeat[around]]
+        neighbour_lum[i] = float(lum[around].mean()) if len(around) else 0.0
+        diff = np.abs(luma[i].astype(np.float32) - luma[i - 1].astype(np.float32)).mean(axis=1)
+        strips = np.array([x.mean() for x in np.array_split(diff, MONO_STRIPS)])
+        spread[i] = float((strips >= 0.5 * strips.max()).mean())
+    monochrome = (
+        mono
+        & (spread >= cfg.mono_min_spread)
+        & (lum >= cfg.mono_min_luma)
+        & (lum >= cfg.mono_luma_ratio * neighbour_lum)
+        & (np.nan_to_num(change) >= cfg.mono_min_layout_change)
+        & stands_out
+    )
+    cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive | monochrome) if i > 0]
     step = float(np.median(np.diff(times))) if n > 1 else 0.0
     spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in fades]
     cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
     # Keep the strongest of candidates closer than min_shot_s (flashes first: their decay frames are cut-like
     # too; then by content score and layout change together).
     kept: list[int] = []
-    strength = content / cfg.threshold + np.nan_to_num(change) / cfg.adaptive_min_change
+    strength = np.where(mono, lum, content) / cfg.threshold + np.nan_to_num(change) / cfg.adaptive_min_change
     for k in sorted(set(cand) | flashes, key=lambda j: (j not in flashes, -float(strength[j]))):
         if all(abs(times[k] - times[j]) >= cfg.min_shot_s for j in kept):
             kept.append(k)
