@@ -30,6 +30,13 @@ from sv6d.errors import VideoInputError
 # shows coarse structure.
 MIN_SIDE_PX = 16
 
+# swscale runs single-threaded here: the decoder's frame threads already keep the cores busy, and slice
+# threads for a 128-px thumbnail cost more in hand-offs than they save (measured: half the CPU time per
+# AREA thumbnail of a 720p frame, identical pixels). AREA is the reference box filter for large downscales;
+# FAST_BILINEAR/POINT are 2.5-4x cheaper but alias (mean |diff| 3-9 levels against AREA on real footage),
+# which the transition detector would read as content change.
+_SWS_THREADS = 1
+
 
 @dataclass(frozen=True)
 class DecodeConfig:
@@ -226,6 +233,28 @@ def decode(path: str | os.PathLike[str], config: DecodeConfig | None = None) -> 
         container.close()
 
 
+class _FrameBuffer:
+    """Every-frame thumbnails written into one preallocated array that doubles when full, instead of a list
+    and a final ``np.stack`` (which copies every thumbnail a second time)."""
+
+    def __init__(self, shape: tuple[int, int, int], capacity: int) -> None:
+        self.buf = np.empty((max(capacity, 16), *shape), np.uint8)
+        self.n = 0
+
+    def append(self, img: np.ndarray) -> None:
+        if self.n == len(self.buf):
+            grown = np.empty((2 * len(self.buf), *self.buf.shape[1:]), np.uint8)
+            grown[: self.n] = self.buf
+            self.buf = grown
+        self.buf[self.n] = img
+        self.n += 1
+
+    def result(self) -> np.ndarray:
+        # a view when the estimate was close; a copy frees the slack when it was far off
+        out = self.buf[: self.n]
+        return out.copy() if self.n < 0.75 * len(self.buf) else out
+
+
 class _Sampler:
     """Chooses analysis frames at ``interval`` seconds; when the duration is unknown, halves its density
     whenever it holds twice the cap, so memory stays bounded and the samples stay evenly spread."""
@@ -280,7 +309,9 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
 
     thumb_fmt = VideoReformatter()
     frame_fmt = VideoReformatter()
-    thumbs: list[np.ndarray] = []
+    thumbs: _FrameBuffer | None = None
+    # capacity guess from the container (the buffer grows if frames keep coming)
+    expect_frames = int((declared or 0.0) * (_nominal_fps(vstream) or 30.0) * 1.05) + 8
     thumb_times: list[float] = []
     first: Any = None
     t0: float | None = None
@@ -291,7 +322,7 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
     errors = 0
 
     def on_video(frame: Any) -> None:
-        nonlocal first, t0, last_t, rot_k, thumb_size, frame_size
+        nonlocal first, t0, last_t, rot_k, thumb_size, frame_size, thumbs
         if first is None:
             first = frame
             info0 = _info(p, container, vstream, frame)  # raises on a picture too small
@@ -304,21 +335,28 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
             # swscale works on the stored (unrotated) picture: swap the target for quarter turns
             thumb_size = (th, tw) if rot_k % 2 else (tw, th)
             frame_size = (fh, fw) if rot_k % 2 else (fw, fh)
+            thumbs = _FrameBuffer((th, tw, 3), expect_frames)
+        assert thumbs is not None
         step = 1.0 / (fps or 25.0)
-        expected = last_t + step if thumbs else 0.0
+        expected = last_t + step if thumbs.n else 0.0
         if frame.time is None:  # raw streams carry no PTS: count frames at the nominal rate
             t = expected
         else:
             if t0 is None:
                 t0 = float(frame.time) - expected
             t = float(frame.time) - t0
-            if thumbs and t <= last_t:  # broken PTS: keep time monotonic
+            if thumbs.n and t <= last_t:  # broken PTS: keep time monotonic
                 t = expected
         if t > cfg.max_duration_s:
             raise VideoInputError(p, f"too long (more than {cfg.max_duration_s:.0f} s of video)")
         last_t = t
         thumb = thumb_fmt.reformat(
-            frame, width=thumb_size[0], height=thumb_size[1], format="rgb24", interpolation=Interpolation.AREA
+            frame,
+            width=thumb_size[0],
+            height=thumb_size[1],
+            format="rgb24",
+            interpolation=Interpolation.AREA,
+            threads=_SWS_THREADS,
         ).to_ndarray()
         thumbs.append(np.rot90(thumb, rot_k) if rot_k else thumb)
         thumb_times.append(t)
@@ -329,6 +367,7 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
                 height=frame_size[1],
                 format="rgb24",
                 interpolation=Interpolation.AREA,
+                threads=_SWS_THREADS,
             ).to_ndarray()
             sampler.add(t, np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img)
 
@@ -358,7 +397,7 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
     except (OSError, EOFError) as exc:
         raise VideoInputError(p, f"read error while decoding ({_reason(exc)})") from exc
 
-    if first is None:
+    if first is None or thumbs is None:
         raise VideoInputError(p, "video stream holds no decodable frame (truncated or corrupt file?)")
 
     frame_step = 1.0 / fps if fps else 0.0
@@ -394,7 +433,7 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
         info=info,
         frames=np.stack(frames),
         times_s=np.asarray(times, dtype=np.float64),
-        thumbs=np.stack(thumbs),
+        thumbs=thumbs.result(),
         thumb_times_s=np.asarray(thumb_times, dtype=np.float64),
         audio=audio,
         sample_rate=sample_rate,
