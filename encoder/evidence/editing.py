@@ -73,48 +73,6 @@ def measure_cuts(transitions: list[Transition], thumbs: np.ndarray, thumb_times:
     return cuts
 
 
-FLASH_MIN_LUMA = 0.93  # mean luma / 255 of a flash frame (near white)
-FLASH_MIN_JUMP = 0.3  # brighter than the frame before by at least this
-FLASH_MIN_DECAY = (
-    0.05  # and dimmer again by this within FLASH_DECAY_FRAMES: a flash, not a cut to a white shot
-)
-FLASH_DECAY_FRAMES = 3
-
-
-def detect_flashes(thumbs: np.ndarray, thumb_times: np.ndarray) -> list[tuple[float, float, float]]:
-    """Flash cuts (a cut whose first frame is white, then decays): (time, luma before, luma of the flash).
-
-    Our own check on every frame's mean luma, because a transition detector sees the white frame's decay as a
-    fade out of white and may report a fade instead of the cut that starts it.
-    """
-    if len(thumbs) < 3:
-        return []
-    # Every other pixel in each direction: a flash is a whole-frame level change.
-    luma = thumbs[:, ::2, ::2].reshape(len(thumbs), -1).mean(axis=1) / 255.0
-    out = []
-    for i in range(1, len(luma)):
-        later = luma[min(i + FLASH_DECAY_FRAMES, len(luma) - 1)]
-        if (
-            luma[i] >= FLASH_MIN_LUMA
-            and luma[i] - luma[i - 1] >= FLASH_MIN_JUMP
-            and later <= luma[i] - FLASH_MIN_DECAY
-        ):
-            out.append((float(thumb_times[i]), float(luma[i - 1]), float(luma[i])))
-    return out
-
-
-def merge_flashes(
-    cuts: list[Cut], fade_list: list[Transition], flashes: list[tuple[float, float, float]], frame_s: float
-) -> tuple[list[Cut], list[Transition]]:
-    """Make every flash a hard cut (unless one is already there) and drop the 'fade' its decay was read as."""
-    cuts, fade_list = list(cuts), list(fade_list)
-    for t, before, lum in flashes:
-        if not any(abs(c.t - t) <= 2 * frame_s for c in cuts):
-            cuts.append(Cut(t, 100.0 * (lum - before), 0.0, before, lum))
-        fade_list = [f for f in fade_list if not (t - frame_s <= f.start_s <= t + 3 * frame_s)]
-    return sorted(cuts, key=lambda c: c.t), fade_list
-
-
 def shot_change_times(cuts: list[Cut], fade_list: list[Transition]) -> np.ndarray:
     """Times at which one shot gives way to another: hard cuts and dissolve midpoints (fades from or to
     black change no shot, so rhythm does not count them)."""

@@ -15,10 +15,8 @@ from encoder.evidence.audio import AudioTrack, analyse_audio
 from encoder.evidence.colour import FrameColour, frame_colour, luma_stack
 from encoder.evidence.editing import (
     Cut,
-    detect_flashes,
     fades,
     measure_cuts,
-    merge_flashes,
     similarity_from_signatures,
     thumb_signature,
 )
@@ -166,10 +164,8 @@ def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Sh
     audio = analyse_audio(decoded.audio, decoded.sample_rate)
     thumb_times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
     cuts = measure_cuts(transitions, decoded.thumbs, thumb_times)
-    frame_s = 1.0 / info.fps if info.fps > 0 else 0.04
-    cuts, fade_list = merge_flashes(
-        cuts, fades(transitions), detect_flashes(decoded.thumbs, thumb_times), frame_s
-    )
+    # Flash cuts come from the transition detector as cuts (encoder.shots), so no check of our own is needed.
+    fade_list = fades(transitions)
     dt = np.maximum(steps.t1 - steps.t0, 1e-3)
     speed = np.hypot(steps.dx, steps.dy) / dt + np.abs(steps.log_scale) / dt
     speed = np.where(steps.valid & ~excluded, speed, np.nan)
