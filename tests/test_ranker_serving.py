@@ -253,3 +253,51 @@ def test_index_neighbours_match_catalog_neighbours(world, tmp_path) -> None:
     b = generate_candidates(via_catalog, via_catalog.request_for_user("u3"))
     assert set(a.for_channel("nb_editing").tolist()) == set(b.for_channel("nb_editing").tolist())
     assert set(a.for_channel("hook").tolist()) == set(b.for_channel("hook").tolist())
+
+
+def _recs(ids: list[str], seed: int) -> list:
+    from sv6d.record import EncoderInfo, SV6DRecord, make_tag
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, v in enumerate(ids):
+        out.append(
+            SV6DRecord(
+                video_id=v,
+                source="test",
+                duration_s=float(5 + i),
+                fps=25.0,
+                width=360,
+                height=640,
+                creator=f"c{i % 3}",
+                encoder=EncoderInfo(name="test", version="0", head_version="0"),
+                hook_window=(0.0, 3.0),
+                video=_unit(rng.normal(size=(6, 8))),
+                hook=_unit(rng.normal(size=(6, 8))),
+                tags=[
+                    t
+                    for t in [make_tag("hard_cut", 1.0, 1.0, 0.9, {"cut_at_s": 1.0, "content_delta": 0.6})]
+                    if t
+                ]
+                if i % 2
+                else [],
+            )
+        )
+    return out
+
+
+def test_catalog_with_records_matches_a_rebuild() -> None:
+    old = _recs(["a", "b", "c", "d"], 0)
+    new = _recs(["c", "e"], 1)  # "c" is re-ingested with new vectors, "e" is new
+    cat = ItemCatalog.from_records(old)
+    upd = cat.with_records(new, removed=["b"])
+    ref = ItemCatalog.from_records([old[0], old[3], *new])
+    assert upd.video_ids == ref.video_ids == ["a", "d", "c", "e"]
+    assert ref.tags is not None
+    assert ref.tags.any()
+    for name in ("video", "hook", "tags", "duration_s", "creator_idx"):
+        np.testing.assert_array_equal(getattr(upd, name), getattr(ref, name), err_msg=name)
+    assert cat.video_ids == ["a", "b", "c", "d"]  # the old catalog is untouched
+    assert cat.with_records() is cat
+    with pytest.raises(ConfigError, match="content-free catalog"):
+        ItemCatalog(video_ids=["x"]).with_records(new)
