@@ -2,7 +2,14 @@
 
 Video head of dimension d: ``z = (x - mean_d) / std_d`` → Linear(f, h) → GELU → Linear(h, dim) → unit.
 Text head of dimension d: MiniLM sentence embedding (384) → Linear(384, h) → GELU → Linear(h, dim) → unit,
-trained so that a label's definition (or free text) lands near the videos carrying that label.
+trained so that a label's definition lands near the videos carrying that label.
+Free text (``project_text``) goes through ``TextAnchors`` when the heads have them: its MiniLM cosine with
+each label's sentences (best sentence per label) gives softmax weights (``TEXT_TEMPERATURE``) over the
+labels' centroids of trained video embeddings, leaning towards an unused direction when the text names
+nothing of the dimension (``TextAnchors``). Why: the text MLP sees two sentences per label in training, too
+few to place an unseen sentence reliably (measured: "fast cuts with a text overlay" landed nowhere near the
+fast_rhythm videos); reading the text as a soft mix of known labels, and sending it where videos of those
+labels actually are, keeps free text inside the space the index searches.
 Saved as ``heads.json`` (manifest: type, version, dim, config, metrics, library versions) + ``heads.npz``.
 Inference runs in numpy, so loading heads never needs torch.
 """
@@ -51,6 +58,40 @@ class MLP:
         return _unit(_gelu(x @ self.w1 + self.b1) @ self.w2 + self.b2)
 
 
+TEXT_TEMPERATURE = 0.05
+# MiniLM cosine of a text with a label's best sentence: <= LO names nothing of the dimension, >= HI names it
+# (measured: "fast cuts with a text overlay..." scores 0.52 with fast_rhythm, 0.58 with text_overlay, and at
+# most 0.25 with any aesthetics or camera label).
+RELEVANCE_LO, RELEVANCE_HI = 0.3, 0.5
+
+
+@dataclass
+class TextAnchors:
+    """Where free text goes in one dimension's space: the label sentences' MiniLM embeddings (m, 384), the
+    label each sentence stands for (m,), and each label's centroid of trained video embeddings (L, dim)."""
+
+    sentences: np.ndarray
+    owner: np.ndarray
+    centroids: np.ndarray
+    labels: list[str]
+    null: np.ndarray | None = None  # a unit direction the trained video embeddings barely use
+
+    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+        sims = np.atleast_2d(embeddings) @ self.sentences.T
+        per_label = np.full((len(sims), len(self.centroids)), -np.inf)
+        for j in range(len(self.centroids)):
+            per_label[:, j] = sims[:, self.owner == j].max(axis=1)
+        best = per_label.max(axis=1, keepdims=True)
+        w = np.exp((per_label - best) / TEXT_TEMPERATURE)
+        mix = _unit((w / w.sum(axis=1, keepdims=True)) @ self.centroids)
+        if self.null is None:
+            return mix
+        # Text that names nothing of this dimension should not rank videos by it: its query leans towards
+        # a direction no video points to (cos ~ 0 for all), in proportion to how weakly it matches any label.
+        r = np.clip((best - RELEVANCE_LO) / (RELEVANCE_HI - RELEVANCE_LO), 0.0, 1.0)
+        return _unit(r * mix + np.sqrt(1.0 - r**2) * self.null[None, :])
+
+
 @dataclass
 class ContrastiveHeads:
     """A ``encoder.heads.Heads`` implementation with trained video and text heads per dimension."""
@@ -60,6 +101,7 @@ class ContrastiveHeads:
     text_heads: dict[Dimension, MLP] = field(default_factory=dict)
     version: str = "contrastive-0"
     manifest: dict = field(default_factory=dict)
+    text_anchors: dict[Dimension, TextAnchors] = field(default_factory=dict)
 
     def input_size(self, dimension: Dimension) -> int:
         return int(self.video_heads[Dimension.parse(dimension)].w1.shape[0])
@@ -80,6 +122,8 @@ class ContrastiveHeads:
     def project_text_embeddings(self, dimension: Dimension, embeddings: np.ndarray) -> np.ndarray:
         """(n, 384) MiniLM embeddings -> (n, dim) unit rows in ``dimension``'s space."""
         dim = Dimension.parse(dimension)
+        if dim in self.text_anchors:
+            return self.text_anchors[dim](embeddings)
         if dim not in self.text_heads:
             raise ConfigError(f"heads {self.version!r} have no text head for {dim.value!r}")
         return self.text_heads[dim](np.atleast_2d(embeddings))
@@ -101,8 +145,15 @@ class ContrastiveHeads:
                     value = getattr(mlp, name)
                     if value is not None:
                         arrays[f"{kind}.{d.value}.{name}"] = value
+        for d, a in self.text_anchors.items():
+            arrays[f"anchor.{d.value}.sentences"] = a.sentences
+            arrays[f"anchor.{d.value}.owner"] = a.owner
+            arrays[f"anchor.{d.value}.centroids"] = a.centroids
+            if a.null is not None:
+                arrays[f"anchor.{d.value}.null"] = a.null
         np.savez(path / WEIGHTS, **arrays)  # type: ignore[arg-type]
         manifest = {**self.manifest, "type": "ContrastiveHeads", "version": self.version, "dim": self.dim}
+        manifest["text_anchor_labels"] = {d.value: a.labels for d, a in self.text_anchors.items()}
         (path / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
 
     @classmethod
@@ -127,7 +178,19 @@ class ContrastiveHeads:
         if set(video) != set(DIMENSIONS):
             raise ConfigError(f"{path}: heads lack dimensions {sorted(set(DIMENSIONS) - set(video))}")
         text = {d: m for d in DIMENSIONS if (m := mlp("text", d)) is not None}
-        return cls(int(manifest["dim"]), video, text, str(manifest["version"]), manifest)
+        anchor_labels = manifest.get("text_anchor_labels", {})
+        anchors = {
+            d: TextAnchors(
+                z[f"anchor.{d.value}.sentences"],
+                z[f"anchor.{d.value}.owner"],
+                z[f"anchor.{d.value}.centroids"],
+                list(anchor_labels.get(d.value, [])),
+                z.get(f"anchor.{d.value}.null"),
+            )
+            for d in DIMENSIONS
+            if f"anchor.{d.value}.centroids" in z
+        }
+        return cls(int(manifest["dim"]), video, text, str(manifest["version"]), manifest, anchors)
 
 
 def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]

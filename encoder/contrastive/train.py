@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from encoder.contrastive.evaluate import retrieval_metrics
-from encoder.contrastive.heads import MLP, ContrastiveHeads
+from encoder.contrastive.heads import MLP, ContrastiveHeads, TextAnchors
 from encoder.contrastive.text import TextEncoder, label_text
 from sv6d.dimensions import DIMENSIONS, Dimension
 from sv6d.errors import ConfigError
@@ -107,6 +107,7 @@ def _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, prog
 
     video_heads: dict[Dimension, MLP] = {}
     text_heads: dict[Dimension, MLP] = {}
+    anchors: dict[Dimension, TextAnchors] = {}
     metrics: dict[str, dict] = {}
     started = time.time()
     for d in DIMENSIONS:
@@ -211,6 +212,21 @@ def _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, prog
         t.load_state_dict(best_state[1])
         video_heads[d] = _to_mlp(g, mean.astype(np.float32), std.astype(np.float32))
         text_heads[d] = _to_mlp(t)
+        # Label centroids of the trained video space: where free text is sent (ContrastiveHeads.project_text).
+        emb = video_heads[d](x_np)
+        y_np = y.cpu().numpy()
+        present = [i for i in range(len(names)) if (y_np == i).any() and names[i] != "none"]
+        centroids = np.stack([emb[y_np == i].mean(axis=0) for i in present])
+        keep = np.isin(owner_np, present)
+        remap = {old: new for new, old in enumerate(present)}
+        anchors[d] = TextAnchors(
+            temb.cpu().numpy()[keep],
+            np.array([remap[int(o)] for o in owner_np[keep]]),
+            centroids / np.linalg.norm(centroids, axis=1, keepdims=True),
+            [names[i] for i in present],
+            # The direction of least energy of the training embeddings: cos ~ 0 with every video.
+            np.linalg.svd(emb, full_matrices=True)[2][-1].astype(np.float32),
+        )
         metrics[d.value] = {
             "val_map": round(best, 4),
             "best_epoch": best_state[3],
@@ -231,5 +247,10 @@ def _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, prog
         "versions": {"torch": _torch.__version__, "numpy": np.__version__},
     }
     return ContrastiveHeads(
-        cfg.dim, video_heads, text_heads, f"{HEADS_VERSION_PREFIX}-{digest.hexdigest()[:10]}", manifest
+        cfg.dim,
+        video_heads,
+        text_heads,
+        f"{HEADS_VERSION_PREFIX}-{digest.hexdigest()[:10]}",
+        manifest,
+        anchors,
     )

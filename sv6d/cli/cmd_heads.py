@@ -214,6 +214,7 @@ def register(app: typer.Typer) -> None:
                 else r
                 for r in records
             ]
+            # An index holding vectors of other heads refuses these (ConfigError): use a fresh data directory.
             indexed = index_records(idx, merged, only_missing=False)
         result = {
             "records": len(records),
