@@ -39,7 +39,7 @@ from ranker.catalog import ItemCatalog
 from ranker.context import NeighbourSource, RankingContext, build_context
 from ranker.events import load_events, load_kuairand
 from ranker.features import ENGAGEMENT_GROUPS, FeatureSchema, assemble_features
-from ranker.metrics import evaluate_runs, paired_randomization_test
+from ranker.metrics import bootstrap_ci, evaluate_runs, paired_randomization_test
 from ranker.model import RankerModel, train_ranker
 from sv6d.errors import ConfigError
 
@@ -333,8 +333,12 @@ def run_experiment(
     }
     if {"lgbm_structure", "lgbm_engagement"} <= set(summary):
         a, b = per_user["lgbm_structure"]["ndcg_at_10"], per_user["lgbm_engagement"]["ndcg_at_10"]
+        base = float(b.mean())
         result["structure_effect"] = {
-            "ndcg_at_10_delta": float(a.mean() - b.mean()),
+            "ndcg_at_10_delta": float(a.mean() - base),
+            # Paired: the interval of the mean per-user difference, over the same user resamples.
+            "ndcg_at_10_delta_ci": list(bootstrap_ci(a - b, n_boot=cfg.n_boot, seed=cfg.seed)),
+            "ndcg_at_10_relative": float((a.mean() - base) / base) if base > 0 else None,
             "p_value": paired_randomization_test(a, b, n_perm=cfg.n_perm, seed=cfg.seed),
         }
     _write_run(run_dir, cfg, ds, result, scores_rows, qrels)
@@ -435,15 +439,25 @@ def render_report(result: dict[str, Any]) -> str:
             _fmt_ci(r, m) for m in ("ndcg_at_10", "recall_at_10", "recall_at_50", "map", "coverage_at_10")
         ]
         lines.append(f"| {s} | {' | '.join(cells)} | {'best' if p is None else f'{p:.4f}'} |")
-    lines += ["", "p: paired randomization test (sign flipping over users) against the best system.", ""]
+    lines += [
+        "",
+        "p: paired randomization test (sign flipping over users) against the best system. Intervals: "
+        "percentile bootstrap over users; coverage@10 (a union, not a mean): the user bootstrap shifted "
+        "by its bias estimate (see ranker.metrics.coverage_ci).",
+        "",
+    ]
     if "structure_effect" in result:
         eff = result["structure_effect"]
         verdict = (
             "helps" if eff["ndcg_at_10_delta"] > 0 and eff["p_value"] < 0.05 else "does not clearly help"
         )
+        lo, hi = eff.get("ndcg_at_10_delta_ci", (float("nan"), float("nan")))
+        rel = eff.get("ndcg_at_10_relative")
+        rel_txt = "" if rel is None else f", {100 * rel:+.1f}% relative"
         lines.append(
             f"**Structure {verdict}**: NDCG@10 of lgbm_structure − lgbm_engagement = "
-            f"{eff['ndcg_at_10_delta']:+.4f} (p = {eff['p_value']:.4f})."
+            f"{eff['ndcg_at_10_delta']:+.4f} [95% CI {lo:+.4f}, {hi:+.4f}]{rel_txt} "
+            f"(paired randomization test p = {eff['p_value']:.4f})."
         )
         lines.append("")
     lines += [

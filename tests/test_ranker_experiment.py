@@ -23,14 +23,14 @@ path = "{path}"
 train_cutoffs = [0.55]
 test_start = 0.75
 [candidates.quotas]
-popular = 100
-fresh = 50
-covisit = 100
+popular = 60
+fresh = 30
+covisit = 60
 [evaluation]
-max_test_users = 80
-max_train_users = 120
+max_test_users = 40
+max_train_users = 60
 n_boot = 100
-n_perm = 500
+n_perm = 300
 """
 
 

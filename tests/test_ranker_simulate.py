@@ -66,7 +66,7 @@ def test_simulated_experiment_reports_structure_effect(tmp_path) -> None:
     from ranker.experiment import run_experiment
 
     recs_path = tmp_path / "records.parquet"
-    write_records(recs_path, _records(80))
+    write_records(recs_path, _records(60))
     cfg = tmp_path / "sim.toml"
     cfg.write_text(
         f"""
@@ -76,8 +76,8 @@ systems = ["popularity", "recency", "structural", "lgbm_engagement", "lgbm_struc
 source = "simulated"
 [simulated]
 records = "{recs_path}"
-n_users = 150
-impressions = 30
+n_users = 100
+impressions = 25
 [split]
 train_cutoffs = [0.5]
 test_start = 0.75
@@ -89,7 +89,11 @@ n_perm = 500
     res = run_experiment(cfg, tmp_path / "run")
     assert set(res["systems"]) == {"popularity", "recency", "structural", "lgbm_engagement", "lgbm_structure"}
     assert res["data_kind"] == "simulated"
-    assert "structure_effect" in res
+    eff = res["structure_effect"]
+    lo, hi = eff["ndcg_at_10_delta_ci"]
+    assert lo <= eff["ndcg_at_10_delta"] <= hi
+    assert 0 < eff["p_value"] <= 1
     report = (tmp_path / "run" / "report.md").read_text()
     assert "SIMULATED" in report
     assert "lgbm_structure − lgbm_engagement" in report
+    assert "paired randomization test p =" in report
