@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from ranker.events import conform_events
+from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord
 from sv6d.record_io import read_records, write_records
 
@@ -33,15 +34,30 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def encode_corpus(params: dict[str, Any], workdir: Path, seed: int) -> tuple[list[SV6DRecord], list[Path]]:
-    """Records of the generated corpus: read ``records`` if given, else render with sv6d.synth and encode."""
+    """Records of the generated corpus.
+
+    ``records``: read that file (a missing one is a ConfigError naming it). ``data_dir``: reuse
+    ``data_dir/records.parquet`` when it exists, else render the corpus into ``data_dir/corpus`` and encode it
+    there once (later runs with the same ``n_videos`` reuse both; upload times come from the seed of the run
+    that encoded them). Neither: render and encode into the run folder ``workdir``.
+    """
     if params.get("records"):
         path = Path(params["records"])
+        if not path.is_file():
+            raise ConfigError(f"simulated.records file {path} does not exist")
         return read_records(path), [path]
+    base = Path(params["data_dir"]) if params.get("data_dir") else workdir
+    cached = base / "records.parquet"
+    n = int(params.get("n_videos", 48))
+    if params.get("data_dir") and cached.is_file():
+        records = read_records(cached)
+        if len(records) == n:
+            return records, [cached]
+    base.mkdir(parents=True, exist_ok=True)
     from encoder.pipeline import Encoder
     from sv6d.synth.corpus import generate_corpus, read_manifest
 
-    n = int(params.get("n_videos", 48))
-    corpus = Path(params.get("corpus_dir") or workdir / "corpus")
+    corpus = Path(params.get("corpus_dir") or base / "corpus")
     manifest = generate_corpus(corpus, n=n, seed=int(params.get("corpus_seed", seed)))
     rng = np.random.default_rng(seed)
     days = float(params.get("days", 14))
@@ -52,9 +68,8 @@ def encode_corpus(params: dict[str, Any], workdir: Path, seed: int) -> tuple[lis
         records.append(
             enc.encode_file(e.path, video_id=e.video_id, creator=f"creator{i % 8}", created_at=created)
         )
-    out = workdir / "records.parquet"
-    write_records(out, records)
-    return records, [manifest, out]
+    write_records(cached, records)
+    return records, [manifest, cached]
 
 
 def simulate_events(records: list[SV6DRecord], params: dict[str, Any], seed: int) -> pl.DataFrame:
