@@ -1,55 +1,65 @@
-"""Encoder speed against the physical floor: decoding every frame.
+"""Encoder speed against the physical floor: decoding every video frame.
 
-For each real video in ``../shared/data/videos`` (or the folder given), in one run and interleaved per file:
-- ``decode``: PyAV decoding every video frame (codec threads on, no conversion): the floor, since cut
-  detection needs every frame;
-- ``decode_rgb``: the same, converting every frame to a full-size RGB array (what "decode to frames" costs a
-  consumer that does not shrink in C);
-- ``decode+shots``: our ``encoder.decode.decode`` + ``encoder.shots.detect_transitions``;
+For each real video in ``../shared/data/videos`` (or the folder given), in one run, interleaved round by round
+(each round times every stage once, so a load spike on the shared machine hits all stages alike):
+- ``floor``: PyAV decoding every video frame (codec frame threads on, as in ``decode``), no pixel conversion,
+  no audio. This is the physical floor: cut detection needs every frame, and nothing can be cheaper than
+  decoding them;
+- ``decode``: our ``encoder.decode.decode`` alone (every-frame thumbnails, analysis frames, audio);
+- ``decode+shots``: ``decode`` + ``encoder.shots.detect_transitions``;
 - ``encode``: the full encoder, ``encoder.pipeline.Encoder().encode_file`` when it imports (else skipped, and
   the headline numbers use decode+shots; the output says which).
 
+Each stage is timed in wall-clock seconds and in CPU seconds (user + system of this process, all threads).
+Best of ``--repeat`` rounds, each independently. The machine is shared: wall ratios swing with the load, CPU
+ratios much less, so both are reported side by side.
+
 Prints a table per file and per resolution; with ``--json`` the last line is
-``{"realtime_factor", "ratio_to_decode", "measured", "files": [{"file", "width", "height", "duration_s",
-"realtime_factor", "ratio_to_decode", ...}]}``. ``realtime_factor`` = seconds of video per wall-clock second
-of the measured pipeline; ``ratio_to_decode`` = its time over the decode-only time. Best of ``--repeat`` runs.
+``{"realtime_factor", "ratio_to_decode", "files": [...], ...}``: ``realtime_factor`` = seconds of video per
+wall-clock second of the measured pipeline; ``ratio_to_decode`` = its wall time over the floor's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 DEFAULT_VIDEOS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos"
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov"}
+FLOOR_TEXT = "floor = PyAV decoding every video frame (frame threads on), no conversion, no audio"
+STAGES = ("floor", "decode", "decode_shots", "encode")
 
 
-def decode_only(path: Path, to_rgb: bool = False) -> int:
-    """Decode every video frame with PyAV (threads on); optionally convert each to a full-size RGB array."""
+def decode_floor(path: Path) -> int:
+    """Decode every video frame with PyAV, threads as ``encoder.decode`` sets them, nothing else."""
     import av
 
     n = 0
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            if to_rgb:
-                frame.to_ndarray(format="rgb24")
+        for _frame in container.decode(stream):
             n += 1
     return n
 
 
-def decode_and_shots(path: Path) -> int:
+def our_decode(path: Path) -> Any:
     from encoder.decode import DecodeConfig, decode
+
+    return decode(path, DecodeConfig(min_duration_s=0.0))
+
+
+def decode_and_shots(path: Path) -> int:
     from encoder.shots import detect_transitions
 
-    decoded = decode(path, DecodeConfig(min_duration_s=0.0))
-    return len(detect_transitions(decoded))
+    return len(detect_transitions(our_decode(path)))
 
 
 def make_full_encoder() -> Callable[[Path, float], Any] | None:
@@ -73,19 +83,28 @@ def make_full_encoder() -> Callable[[Path, float], Any] | None:
     return encode
 
 
-def best_time(fn: Callable[[], Any], repeat: int) -> float:
-    best = float("inf")
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def time_rounds(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, tuple[float, float]]:
+    """Best (wall, cpu) seconds per stage over ``repeat`` rounds; each round runs every stage once."""
+    best = {k: (float("inf"), float("inf")) for k in fns}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
+        for name, fn in fns.items():
+            w, c = time.perf_counter(), _cpu_s()
+            fn()
+            w, c = time.perf_counter() - w, _cpu_s() - c
+            best[name] = (min(best[name][0], w), min(best[name][1], c))
     return best
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("videos", nargs="?", type=Path, default=DEFAULT_VIDEOS)
-    ap.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best counts")
+    ap.add_argument("--repeat", type=int, default=2, help="rounds per file; the best of each stage counts")
     ap.add_argument(
         "--decode-only", action="store_true", help="time decode+shots even if the encoder imports"
     )
@@ -102,59 +121,63 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     encode = None if args.decode_only else make_full_encoder()
     measured = "encoder.pipeline.Encoder.encode_file" if encode else "decode()+detect_transitions()"
-    sys.stderr.write(f"measuring: {measured}\n")
+    sys.stderr.write(f"measuring: {measured}; {FLOOR_TEXT}\n")
 
-    if encode is not None and paths:  # warm-up: model loading and imports are not per-video costs
-        encode(paths[0], probe(paths[0]).duration_s)
-    else:
-        decode_and_shots(paths[0]) if paths else None
+    if paths:  # warm-up: model loading and imports are not per-video costs
+        decode_and_shots(paths[0])
+        if encode is not None:
+            encode(paths[0], probe(paths[0]).duration_s)
 
     files = []
     for p in paths:
         info = probe(p)
-        t_dec = best_time(lambda p=p: decode_only(p), args.repeat)
-        t_rgb = best_time(lambda p=p: decode_only(p, to_rgb=True), args.repeat)
-        t_shots = best_time(lambda p=p: decode_and_shots(p), args.repeat)
-        t_enc = None
+        fns: dict[str, Callable[[], Any]] = {
+            "floor": partial(decode_floor, p),
+            "decode": partial(our_decode, p),
+            "decode_shots": partial(decode_and_shots, p),
+        }
         error = None
         if encode is not None:
-            try:
-                t_enc = best_time(lambda p=p, d=info.duration_s: encode(p, d), args.repeat)
-            except Exception as exc:  # a benchmark reports a failing file and goes on
-                error = f"{type(exc).__name__}: {exc}"
-        t = t_enc if t_enc is not None else t_shots
+
+            def run_encode(p: Path = p, d: float = info.duration_s) -> None:
+                nonlocal error
+                if error is None:
+                    try:
+                        encode(p, d)
+                    except Exception as exc:  # a benchmark reports a failing file and goes on
+                        error = f"{type(exc).__name__}: {exc}"
+
+            fns["encode"] = run_encode
+        best = time_rounds(fns, args.repeat)
+        if error is not None:
+            best.pop("encode", None)
+        top = "encode" if "encode" in best else "decode_shots"
+        wall, cpu = best[top]
+        floor_w, floor_c = best["floor"]
         files.append(
             {
                 "file": p.name,
                 "width": info.width,
                 "height": info.height,
                 "duration_s": round(info.duration_s, 3),
-                "decode_s": round(t_dec, 4),
-                "decode_rgb_s": round(t_rgb, 4),
-                "decode_shots_s": round(t_shots, 4),
-                "encode_s": None if t_enc is None else round(t_enc, 4),
-                "realtime_factor": round(info.duration_s / t, 2),
-                "ratio_to_decode": round(t / t_dec, 3),
-                "decode_shots_ratio_to_decode": round(t_shots / t_dec, 3),
+                **{f"{k}_s": round(v[0], 4) for k, v in best.items()},
+                **{f"{k}_cpu_s": round(v[1], 4) for k, v in best.items()},
+                "measured": top,
+                "realtime_factor": round(info.duration_s / wall, 2),
+                "ratio_to_decode": round(wall / floor_w, 3),
+                "cpu_ratio_to_decode": round(cpu / floor_c, 3),
+                "decode_ratio_to_decode": round(best["decode"][0] / floor_w, 3),
+                "decode_cpu_ratio_to_decode": round(best["decode"][1] / floor_c, 3),
                 **({"error": error} if error else {}),
             }
         )
-        sys.stderr.write(f"  {p.name}: {t:.3f} s (decode {t_dec:.3f} s)\n")
+        sys.stderr.write(f"  {p.name}: {top} {wall:.3f} s, floor {floor_w:.3f} s\n")
 
-    def measured_s(f: dict) -> float:
-        return f["encode_s"] if f["encode_s"] is not None else f["decode_shots_s"]
-
-    total_video = sum(f["duration_s"] for f in files)
-    total_t = sum(measured_s(f) for f in files)
-    total_dec = sum(f["decode_s"] for f in files)
     summary = {
         "measured": measured,
-        "realtime_factor": round(total_video / total_t, 2) if total_t else 0.0,
-        "ratio_to_decode": round(total_t / total_dec, 3) if total_dec else 0.0,
-        "decode_shots_ratio_to_decode": round(sum(f["decode_shots_s"] for f in files) / total_dec, 3)
-        if total_dec
-        else 0.0,
-        "by_resolution": _by_resolution(files, measured_s),
+        "floor": FLOOR_TEXT,
+        **_ratios(files),
+        "by_resolution": {label: _ratios(fs) for label, fs in _by_resolution(files).items()},
         "files": files,
     }
     _print_table(files, summary)
@@ -163,7 +186,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _by_resolution(files: list[dict], measured_s: Callable[[dict], float]) -> dict[str, dict[str, float]]:
+def _ratios(files: list[dict]) -> dict[str, float]:
+    """Totals over ``files``: each stage's summed time over the summed floor (wall and CPU)."""
+    if not files:
+        return {"realtime_factor": 0.0, "ratio_to_decode": 0.0}
+
+    floor_w = sum(f["floor_s"] for f in files)
+    floor_c = sum(f["floor_cpu_s"] for f in files)
+    wall = sum(f[f"{f['measured']}_s"] for f in files)
+    cpu = sum(f[f"{f['measured']}_cpu_s"] for f in files)
+    return {
+        "realtime_factor": round(sum(f["duration_s"] for f in files) / wall, 2),
+        "ratio_to_decode": round(wall / floor_w, 3),
+        "cpu_ratio_to_decode": round(cpu / floor_c, 3),
+        "decode_ratio_to_decode": round(sum(f["decode_s"] for f in files) / floor_w, 3),
+        "decode_cpu_ratio_to_decode": round(sum(f["decode_cpu_s"] for f in files) / floor_c, 3),
+        "decode_shots_ratio_to_decode": round(sum(f["decode_shots_s"] for f in files) / floor_w, 3),
+    }
+
+
+def _by_resolution(files: list[dict]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     for f in files:
         short = min(f["width"], f["height"])
@@ -171,35 +213,39 @@ def _by_resolution(files: list[dict], measured_s: Callable[[dict], float]) -> di
             "1080p+" if short >= 1000 else "720p" if short >= 700 else "480-576p" if short >= 450 else "<480p"
         )
         groups.setdefault(label, []).append(f)
-    out = {}
-    for label, fs in groups.items():
-        t = sum(measured_s(f) for f in fs)
-        out[label] = {
-            "realtime_factor": round(sum(f["duration_s"] for f in fs) / t, 2),
-            "ratio_to_decode": round(t / sum(f["decode_s"] for f in fs), 3),
-        }
-    return out
+    return groups
 
 
 def _print_table(files: list[dict], summary: dict) -> None:
-    head = f"{'file':28s} {'size':>10s} {'dur s':>6s} {'decode':>7s} {'dec rgb':>7s} {'dec+shots':>9s} "
-    head += f"{'encode':>7s} {'x realtime':>10s} {'x decode':>8s}"
-    lines = [f"measured: {summary['measured']}", head]
-    for f in files:
-        enc = f"{f['encode_s']:.3f}" if f["encode_s"] is not None else "-"
-        lines.append(
-            f"{f['file']:28s} {f['width']:>4d}x{f['height']:<5d} {f['duration_s']:6.1f} {f['decode_s']:7.3f} "
-            f"{f['decode_rgb_s']:7.3f} {f['decode_shots_s']:9.3f} {enc:>7s} {f['realtime_factor']:10.1f} "
-            f"{f['ratio_to_decode']:8.2f}" + (f"  ({f['error']})" if "error" in f else "")
-        )
-    for label, r in summary["by_resolution"].items():
-        lines.append(
-            f"  {label:10s} realtime x{r['realtime_factor']:.1f}, {r['ratio_to_decode']:.2f} x decode"
-        )
-    lines.append(
-        f"ALL: realtime x{summary['realtime_factor']:.1f}, {summary['ratio_to_decode']:.2f} x decode-only "
-        f"(decode+shots alone: {summary['decode_shots_ratio_to_decode']:.2f} x)"
+    head = (
+        f"{'file':26s} {'size':>10s} {'dur s':>5s} | {'floor':>6s} {'decode':>6s} {'+shots':>6s} "
+        f"{'encode':>6s} | {'dec/floor':>9s} {'enc/floor':>9s} | {'cpu dec/fl':>10s} {'cpu enc/fl':>10s} "
+        f"| {'x realtime':>10s}"
     )
+    lines = [
+        f"measured: {summary['measured']}",
+        summary["floor"],
+        "seconds: wall, best of rounds; x/floor: wall and CPU (user+sys, all threads) ratios to the floor",
+        head,
+    ]
+    for f in files:
+        enc = f"{f['encode_s']:.3f}" if "encode_s" in f else "-"
+        top = f["measured"]
+        lines.append(
+            f"{f['file']:26s} {f['width']:>4d}x{f['height']:<5d} {f['duration_s']:5.1f} | "
+            f"{f['floor_s']:6.3f} {f['decode_s']:6.3f} {f['decode_shots_s']:6.3f} {enc:>6s} | "
+            f"{f['decode_ratio_to_decode']:9.2f} {f['ratio_to_decode']:9.2f} | "
+            f"{f['decode_cpu_ratio_to_decode']:10.2f} {f[f'{top}_cpu_s'] / f['floor_cpu_s']:10.2f} | "
+            f"{f['realtime_factor']:10.1f}" + (f"  ({f['error']})" if "error" in f else "")
+        )
+    name = "encode" if summary["measured"].endswith("encode_file") else "decode+shots"
+    for label, r in [*summary["by_resolution"].items(), ("ALL", summary)]:
+        lines.append(
+            f"  {label:9s} realtime x{r['realtime_factor']:.1f} | {name}/floor: wall "
+            f"{r['ratio_to_decode']:.2f} cpu {r['cpu_ratio_to_decode']:.2f} | decode()/floor: "
+            f"wall {r['decode_ratio_to_decode']:.2f} cpu {r['decode_cpu_ratio_to_decode']:.2f} | "
+            f"decode+shots/floor: wall {r['decode_shots_ratio_to_decode']:.2f}"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
 
 
