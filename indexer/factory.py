@@ -13,22 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from indexer.base import VectorIndex
+from indexer.qdrant_backend import QDRANT_CONFIG_FIELDS
 from sv6d.errors import ConfigError
 from sv6d.settings import resolve_data_dir
 
 INDEX_SUBDIR = "index"
 FAISS_OPTIONS = frozenset({"search_params", "rerank_factor", "use_gpu"})
-QDRANT_OPTIONS = frozenset(
-    {
-        "api_key",
-        "collection",
-        "shard_number",
-        "replication_factor",
-        "write_consistency_factor",
-        "on_disk",
-        "timeout",
-    }
-)
+# Every QdrantConfig field (cluster, consistency, on-disk, quantization, HNSW) is an open_index option too.
+QDRANT_OPTIONS = frozenset({"api_key", "collection", "timeout", "config"}) | QDRANT_CONFIG_FIELDS
 
 
 def index_dir(data_dir: str | Path | None) -> Path:
