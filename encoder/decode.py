@@ -46,6 +46,9 @@ class DecodeConfig:
     capped by ``max_resolution``: above it frames are downscaled, never refused. ``thumb_width``: width of the
     every-frame thumbnails used for transition detection. ``min_duration_s``: shorter videos are refused
     (the caller passes its hook window). ``max_duration_s``: longer videos are refused.
+    ``skip_loop_filter``: skip the in-loop deblocking filter (H.264/HEVC/VP8/VP9): 10-40% less decoding
+    work, every frame still decoded, but pictures carry slight blocking and drift until the next keyframe,
+    which raises measured sharpness; off by default, so evidence stays comparable across records.
     """
 
     sample_fps: float = 4.0
@@ -58,6 +61,7 @@ class DecodeConfig:
     max_duration_s: float = 600.0
     max_resolution: int = 1920
     threads: int = 0  # 0 lets FFmpeg choose
+    skip_loop_filter: bool = False
 
     def __post_init__(self) -> None:
         if self.sample_fps <= 0 or self.max_frames < 1 or self.thumb_width < 8 or self.audio_rate < 1000:
@@ -294,6 +298,8 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
     vstream.thread_type = "AUTO"
     if cfg.threads:
         vstream.codec_context.thread_count = cfg.threads
+    if cfg.skip_loop_filter:
+        vstream.codec_context.options = {**vstream.codec_context.options, "skip_loop_filter": "all"}
     astream = container.streams.audio[0] if (cfg.audio and container.streams.audio) else None
 
     declared = _declared_duration(container, vstream)

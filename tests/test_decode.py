@@ -136,6 +136,29 @@ def test_stream_without_duration_falls_back_to_decoded_timestamps(tmp_path: Path
     np.testing.assert_allclose(np.diff(d.thumb_times_s), 0.1, atol=1e-6)
 
 
+def test_skip_loop_filter_still_decodes_every_frame(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "lf.mp4", moving(scene(15), 30), fps=10)
+    normal = decode(path, SHORT_OK)
+    fast = decode(path, DecodeConfig(min_duration_s=0, skip_loop_filter=True))
+    assert fast.thumbs.shape == normal.thumbs.shape
+    np.testing.assert_array_equal(fast.thumb_times_s, normal.thumb_times_s)
+    np.testing.assert_array_equal(fast.times_s, normal.times_s)
+    # the same pictures up to deblocking: close, not necessarily equal
+    assert np.abs(fast.thumbs.astype(int) - normal.thumbs.astype(int)).mean() < 4
+
+
+def test_thumbnail_buffer_grows_past_the_declared_duration(tmp_path: Path) -> None:
+    # 300 frames with no declared duration: the buffer starts small and must grow without losing frames
+    path = write_video(tmp_path / "grow.h264", [scene(16 + i // 100, 32, 32) for i in range(300)], fps=25)
+    d = decode(path, SHORT_OK)
+    assert d.thumbs.shape == (300, 32, 32, 3)
+    assert d.thumbs.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(np.diff(d.thumb_times_s), 0.04, atol=1e-6)
+    # frames from each of the three scenes land in their own slots
+    assert np.abs(d.thumbs[50].astype(int) - d.thumbs[150]).mean() > 10
+    assert np.abs(d.thumbs[150].astype(int) - d.thumbs[250]).mean() > 10
+
+
 def test_probe_matches_decode(tmp_path: Path) -> None:
     path = write_video(tmp_path / "p.mkv", moving(scene(8), 35), fps=10)
     info = probe(path)
