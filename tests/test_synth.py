@@ -185,6 +185,10 @@ def test_generate_corpus_writes_a_manifest_and_reuses_valid_files(tmp_path: Path
     generate_corpus(tmp_path / "c", n=2, seed=5, workers=1)
     assert entries[0].path.stat().st_mtime_ns == mtimes[0]
     assert entries[1].path.stat().st_size > 0
+    # A render from another spec (a changed generator) with the same size and frame count is not reused.
+    entries[0].path.with_suffix(".spec.sha256").write_text("digest of an older generator\n")
+    generate_corpus(tmp_path / "c", n=2, seed=5, workers=1)
+    assert entries[0].path.stat().st_mtime_ns != mtimes[0]
 
 
 def test_read_manifest_names_the_missing_file(tmp_path: Path) -> None:

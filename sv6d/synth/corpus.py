@@ -8,6 +8,7 @@ The truth covers only ``TRUTH_LABELS``: score predictions with ``evaluate_tags(.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import multiprocessing
@@ -55,11 +56,25 @@ def corpus_spec(index: int, seed: int) -> VideoSpec:
     return sample_spec(ARCHETYPES[index % len(ARCHETYPES)], rng, video_id=f"synth-{seed}-{index:04d}")
 
 
+def _spec_stamp(path: Path) -> Path:
+    return path.with_suffix(".spec.sha256")
+
+
+def spec_digest(spec: VideoSpec) -> str:
+    """A hash of everything the render depends on: a changed generator or spec re-renders the file."""
+    return hashlib.sha256(spec.model_dump_json().encode()).hexdigest()
+
+
 def is_valid_video(path: Path, spec: VideoSpec) -> bool:
-    """Whether ``path`` holds a decodable render of ``spec`` (size and frame count as specified)."""
+    """Whether ``path`` holds a render of exactly ``spec``: its stamp matches the spec's digest, and the file
+    decodes with the specified size and frame count. Size and frame count alone are not enough: a generator
+    change can keep both and still render different content."""
     import av
 
     if not path.is_file() or path.stat().st_size == 0:
+        return False
+    stamp = _spec_stamp(path)
+    if not stamp.is_file() or stamp.read_text().strip() != spec_digest(spec):
         return False
     try:
         with av.open(str(path)) as container:
@@ -78,7 +93,9 @@ def _build_one(index: int, seed: int, out_dir: str) -> tuple[int, str, list[dict
     path = Path(out_dir) / f"{spec.video_id}.mp4"
     rendered = False
     if not is_valid_video(path, spec):
+        _spec_stamp(path).unlink(missing_ok=True)
         generate_video(spec, path)
+        _spec_stamp(path).write_text(spec_digest(spec) + "\n")
         rendered = True
     return index, spec.model_dump_json(), [t.to_dict() for t in truth_tags(spec)], rendered
 
