@@ -31,10 +31,10 @@ from sv6d.errors import VideoInputError
 MIN_SIDE_PX = 16
 
 # swscale runs single-threaded here: the decoder's frame threads already keep the cores busy, and slice
-# threads for a 128-px thumbnail cost more in hand-offs than they save (measured: half the CPU time per
-# AREA thumbnail of a 720p frame, identical pixels). AREA is the reference box filter for large downscales;
-# FAST_BILINEAR/POINT are 2.5-4x cheaper but alias (mean |diff| 3-9 levels against AREA on real footage),
-# which the transition detector would read as content change.
+# threads for a 128-px thumbnail cost more in hand-offs than they save (identical pixels; measured: half the
+# CPU time per AREA thumbnail of a 720p frame in isolation, a few percent of decode() in the real loop).
+# AREA is the reference box filter for large downscales; FAST_BILINEAR/POINT are 2.5-4x cheaper but alias
+# (mean |diff| 3-9 levels against AREA on real footage), which transition detection reads as change.
 _SWS_THREADS = 1
 
 
