@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -35,6 +36,8 @@ VIDEO_EXTENSIONS = frozenset(
 )
 FAILURE_SCHEMA = {"file": pl.String(), "error": pl.String(), "at": pl.Datetime("us", "UTC")}
 DEFAULT_SHARD_SIZE = 256
+# The encoder's default video id: "v" + 20 hex digits of a hash of the file's head and size.
+CONTENT_ID = re.compile(r"v[0-9a-f]{20}")
 
 
 def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
@@ -101,12 +104,34 @@ class ShardStore:
     def record_files(self) -> list[Path]:
         return self.shard_files() + self.part_files()
 
-    def done_sources(self) -> set[str]:
+    def done_sources(self, fingerprint: str | None = None) -> set[str]:
+        """Inputs whose newest stored record is up to date: when the record's id is a content id (the
+        encoder's default, ``CONTENT_ID``), the file at that path still has that content; and, when
+        ``fingerprint`` is given, the record came from that backbone. A file replaced in place, or a new
+        encoder, is redone."""
         files = self.record_files()
         if not files:
             return set()
-        df = pl.concat([pl.read_parquet(f, columns=["source"]) for f in files])
-        return set(df["source"].to_list())
+        latest: dict[str, tuple[str, str]] = {}
+        for f in files:  # oldest first, so a newer record of the same source wins
+            df = pl.read_parquet(f, columns=["source", "video_id", "encoder_fingerprint"])
+            for source, vid, fp in df.iter_rows():
+                latest[source] = (vid, fp or "")
+        from encoder.pipeline import default_video_id
+
+        done = set()
+        for source, (vid, fp) in latest.items():
+            if fingerprint is not None and fp != fingerprint:
+                continue
+            if not CONTENT_ID.fullmatch(vid):
+                done.add(source)  # an id chosen by the caller says nothing about the content: trust the path
+                continue
+            try:
+                if default_video_id(source) == vid:
+                    done.add(source)
+            except SV6DError:  # the file is gone or unreadable: not done (its error is reported on encoding)
+                continue
+        return done
 
     def failures(self) -> pl.DataFrame:
         if self.failures_path.exists():
@@ -150,15 +175,12 @@ class ShardStore:
                 p.unlink(missing_ok=True)
 
     def read_all(self) -> list[SV6DRecord]:
-        """Every stored record once (by source), shards first."""
-        seen: set[str] = set()
-        out = []
+        """Every stored record once per source: the newest (shards in order, then parts)."""
+        latest: dict[str, SV6DRecord] = {}
         for f in self.record_files():
             for r in read_records(f):
-                if r.source not in seen:
-                    seen.add(r.source)
-                    out.append(r)
-        return out
+                latest[r.source] = r
+        return list(latest.values())
 
 
 # ----------------------------------------------------------------------------------------------- workers
@@ -232,15 +254,19 @@ def encode_batch(
     retry_failed: bool = False,
     shard_size: int = DEFAULT_SHARD_SIZE,
     on_progress: Callable[[str, str], None] | None = None,
+    fingerprint: str | None = None,
 ) -> BatchResult:
     """Encode every input not already done; record failures and go on; compact parts into shards.
+
+    Done means a stored record made from the file's current content (and, with ``fingerprint``, by that
+    backbone); anything else is encoded again and its new record supersedes the old one.
 
     ``on_progress(file, status)`` is called once per input with status "encoded", "failed" or "skipped".
     """
     store = ShardStore(out_dir)
     store.root.mkdir(parents=True, exist_ok=True)
     files = collect_inputs(inputs)
-    done = store.done_sources()
+    done = store.done_sources(fingerprint)
     failed_before = set(store.failures()["file"].to_list())
     result = BatchResult()
     todo: list[str] = []

@@ -100,3 +100,18 @@ def test_encoder_that_cannot_be_built_stops_the_batch(tmp_path: Path) -> None:
     with pytest.raises(EncoderSetupError, match="unknown backbone 'nope'; valid backbones: evidence, vlm"):
         encode_batch(videos, tmp_path / "records", workers=1, encoder_options={"backbone": "nope"})
     assert ShardStore(tmp_path / "records").failures().height == 0
+
+
+def test_a_file_replaced_in_place_or_a_new_encoder_is_encoded_again(tmp_path: Path) -> None:
+    videos = _videos(tmp_path / "in", 2)
+    out = tmp_path / "records"
+    first = encode_batch(videos, out, workers=1)
+    old_ids = {Path(e["file"]).name: e["video_id"] for e in first.encoded}
+    cut_video(videos[0], [25, 15], fps=10)  # new content at the same path
+    second = encode_batch(videos, out, workers=1)
+    assert [Path(e["file"]).name for e in second.encoded] == ["clip00.mp4"]
+    assert second.encoded[0]["video_id"] != old_ids["clip00.mp4"]
+    stored = {Path(r.source).name: r.video_id for r in ShardStore(out).read_all()}
+    assert stored == {"clip00.mp4": second.encoded[0]["video_id"], "clip01.mp4": old_ids["clip01.mp4"]}
+    third = encode_batch(videos, out, workers=1, fingerprint="another-backbone")
+    assert len(third.encoded) == 2
