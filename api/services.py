@@ -72,6 +72,8 @@ class Services:
         self.thumbs = LRUCache(256)
         self._recommender: Any = None
         self._recommender_key: tuple[Any, ...] | None = None
+        self._catalog: Any = None
+        self._catalog_key: tuple[Any, ...] | None = None
         self._recommender_lock = threading.Lock()
         self.text = TextSearch(settings)
 
@@ -104,28 +106,40 @@ class Services:
     # ------------------------------------------------------------------ recommender
 
     def recommender(self) -> Any:
-        """A ranker ``Recommender`` over every stored video and the events, rebuilt when either changes."""
+        """A ranker ``Recommender`` over every stored video and the events.
+
+        The item catalog follows the index incrementally (``ItemCatalog.with_records`` for added and removed
+        ids; a full rebuild only when the same ids were re-upserted); a change in events alone reuses it.
+        """
         from datetime import UTC, datetime
 
+        from ranker.candidates import IndexNeighbours
         from ranker.catalog import ItemCatalog
         from ranker.context import build_context
         from ranker.serve import Recommender
 
         events_path = self.events.path
         events_mtime = events_path.stat().st_mtime_ns if events_path.exists() else 0
-        key = (getattr(self.index, "generation", None), self.index.count(), events_mtime)
+        index_key = (getattr(self.index, "generation", None), self.index.count())
         with self._recommender_lock:
-            if self._recommender is not None and self._recommender_key == key:
+            if self._recommender is not None and self._recommender_key == (index_key, events_mtime):
                 return self._recommender
-            from api.catalog_access import list_video_ids
-
-            ids, _ = list_video_ids(self.index, 0, 10**9)
-            records = [self.index.get(v) for v in ids]
-            if not records:
-                raise ConfigError("the index is empty: ingest videos before asking for recommendations")
-            catalog = ItemCatalog.from_records(records)
-            events = self.events.read()
-            ctx = build_context(events, catalog, datetime.now(UTC), neighbours=IndexNeighbours(self.index))
+            catalog = self._catalog if self._catalog_key == index_key else None
+            if catalog is None:
+                now = set(self.index.video_ids())
+                if not now:
+                    raise ConfigError("the index is empty: ingest videos before asking for recommendations")
+                old = set(self._catalog.video_ids) if self._catalog is not None else set()
+                if self._catalog is not None and now != old:
+                    catalog = self._catalog.with_records(
+                        [self.index.get(v) for v in sorted(now - old)], removed=old - now
+                    )
+                else:  # first build, or the same ids re-upserted (new vectors): rebuild
+                    catalog = ItemCatalog.from_records([self.index.get(v) for v in sorted(now)])
+                self._catalog, self._catalog_key = catalog, index_key
+            ctx = build_context(
+                self.events.read(), catalog, datetime.now(UTC), neighbours=IndexNeighbours(self.index)
+            )
             model = None
             mdir = self.settings.ranker_model_dir
             if mdir is not None and Path(mdir).exists():
@@ -133,7 +147,7 @@ class Services:
 
                 model = RankerModel.load(mdir)
             self._recommender = Recommender(ctx, model)
-            self._recommender_key = key
+            self._recommender_key = (index_key, events_mtime)
             return self._recommender
 
     def close(self) -> None:
@@ -141,17 +155,6 @@ class Services:
         self.jobs.close()
         if self._own_index:
             self.index.close()
-
-
-class IndexNeighbours:
-    """The ranker's ``NeighbourSource`` over the index."""
-
-    def __init__(self, index: VectorIndex) -> None:
-        self.index = index
-
-    def search(self, query: np.ndarray, weights: Any, k: int, level: str) -> list[tuple[str, float]]:
-        hits = self.index.search(query, weights, k, level)  # type: ignore[arg-type]
-        return [(h.video_id, h.score) for h in hits]
 
 
 class LRUCache:
