@@ -133,7 +133,9 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
 
 
-def load_dataset(cfg: ExperimentConfig, workdir: Path) -> Dataset:
+def load_dataset(
+    cfg: ExperimentConfig, workdir: Path, encode_file: Callable[..., Any] | None = None
+) -> Dataset:
     """Load (or, for ``simulated``, generate) the events and catalog a config names."""
     if cfg.source == "kuairand":
         if cfg.path is None:
@@ -154,7 +156,9 @@ def load_dataset(cfg: ExperimentConfig, workdir: Path) -> Dataset:
         return Dataset(events, ItemCatalog.from_events(events), None, [cfg.path], "real")
     from ranker.simulate import simulated_dataset
 
-    records, events, notes, inputs = simulated_dataset(cfg.simulated, workdir, seed=cfg.seed)
+    records, events, notes, inputs = simulated_dataset(
+        cfg.simulated, workdir, seed=cfg.seed, encode_file=encode_file
+    )
     catalog = ItemCatalog.from_records(records)
     return Dataset(events, catalog, CatalogNeighbours(catalog), inputs, "simulated", notes)
 
@@ -230,14 +234,20 @@ def _heuristic(name: str, feats: np.ndarray, schema: FeatureSchema) -> np.ndarra
 
 
 def run_experiment(
-    config_path: Path | str, out_dir: Path | str | None = None, log: Callable[[str], None] | None = None
+    config_path: Path | str,
+    out_dir: Path | str | None = None,
+    log: Callable[[str], None] | None = None,
+    encode_file: Callable[..., Any] | None = None,
 ) -> dict[str, Any]:
-    """Run one experiment end to end and write its run folder; returns the results document."""
+    """Run one experiment end to end and write its run folder; returns the results document.
+
+    ``encode_file`` encodes the simulated source's corpus when it has no records yet (the CLI passes the
+    encoder's; the ranker layer does not import the encoder)."""
     say = log or (lambda _m: None)
     cfg = load_config(config_path)
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    ds = load_dataset(cfg, run_dir)
+    ds = load_dataset(cfg, run_dir, encode_file)
     if not ds.catalog.has_content:
         bad = [s for s in cfg.systems if s in CONTENT_SYSTEMS]
         if bad:

@@ -14,6 +14,7 @@ Latent model (documented so that the report can say what "structure helps" means
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,16 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def encode_corpus(params: dict[str, Any], workdir: Path, seed: int) -> tuple[list[SV6DRecord], list[Path]]:
+EncodeFile = Callable[..., SV6DRecord]
+
+
+def encode_corpus(
+    params: dict[str, Any], workdir: Path, seed: int, encode_file: EncodeFile | None = None
+) -> tuple[list[SV6DRecord], list[Path]]:
     """Records of the generated corpus.
+
+    Encoding is injected (``encode_file(path, video_id=, creator=, created_at=) -> SV6DRecord``, e.g. the
+    CLI passes ``encoder.pipeline.Encoder().encode_file``): the ranker layer never imports the encoder.
 
     ``records``: read that file (a missing one is a ConfigError naming it). ``data_dir``: reuse
     ``data_dir/records.parquet`` when it exists, else render the corpus into ``data_dir/corpus`` and encode it
@@ -53,20 +62,23 @@ def encode_corpus(params: dict[str, Any], workdir: Path, seed: int) -> tuple[lis
         records = read_records(cached)
         if len(records) == n:
             return records, [cached]
+    if encode_file is None:
+        raise ConfigError(
+            "the simulated source must encode its corpus: run it through `sv6d experiment run`, or give "
+            "simulated.records (a parquet file of records) or a data_dir that already holds records.parquet"
+        )
     base.mkdir(parents=True, exist_ok=True)
-    from encoder.pipeline import Encoder
     from sv6d.synth.corpus import generate_corpus, read_manifest
 
     corpus = Path(params.get("corpus_dir") or base / "corpus")
     manifest = generate_corpus(corpus, n=n, seed=int(params.get("corpus_seed", seed)))
     rng = np.random.default_rng(seed)
     days = float(params.get("days", 14))
-    enc = Encoder()
     records = []
     for i, e in enumerate(read_manifest(corpus)):
         created = T0 + timedelta(days=float(rng.uniform(-days / 2, days * 0.9)))
         records.append(
-            enc.encode_file(e.path, video_id=e.video_id, creator=f"creator{i % 8}", created_at=created)
+            encode_file(e.path, video_id=e.video_id, creator=f"creator{i % 8}", created_at=created)
         )
     write_records(cached, records)
     return records, [manifest, cached]
@@ -123,10 +135,10 @@ def simulate_events(records: list[SV6DRecord], params: dict[str, Any], seed: int
 
 
 def simulated_dataset(
-    params: dict[str, Any], workdir: Path, seed: int
+    params: dict[str, Any], workdir: Path, seed: int, encode_file: EncodeFile | None = None
 ) -> tuple[list[SV6DRecord], pl.DataFrame, list[str], list[Path]]:
     """(records, events, report notes, input files) for the ``simulated`` experiment source."""
-    records, inputs = encode_corpus(params, workdir, seed)
+    records, inputs = encode_corpus(params, workdir, seed, encode_file)
     events = simulate_events(records, params, seed)
     events.write_parquet(workdir / "simulated_events.parquet")
     notes = [

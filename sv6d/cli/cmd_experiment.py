@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from sv6d.cli.output import JsonOption, print_table
+
+_ENCODER: Any = None
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +31,16 @@ def register(app: typer.Typer) -> None:
         def log(message: str) -> None:
             sys.stderr.write(message + "\n")
 
-        result = run_experiment(config, out, log=log)
+        def encode_file(path: Any, **meta: Any) -> Any:
+            # Built on first use: only a simulated source without stored records needs the encoder.
+            from encoder.pipeline import Encoder
+
+            global _ENCODER
+            if _ENCODER is None:
+                _ENCODER = Encoder()
+            return _ENCODER.encode_file(path, **meta)
+
+        result = run_experiment(config, out, log=log, encode_file=encode_file)
         if as_json:
             keep = ("ndcg_at_10", "recall_at_10", "recall_at_50", "map", "coverage_at_10")
             systems = {

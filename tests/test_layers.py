@@ -1,0 +1,70 @@
+"""The layers of DESIGN.md: who may import whom, and heavy libraries loaded only where needed."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("sv6d", "encoder", "indexer", "ranker", "api")
+# package -> project packages it must never import (at any depth, lazily or not)
+FORBIDDEN = {
+    "sv6d": {"encoder", "indexer", "ranker", "api"},  # the core; sv6d/cli is the top layer, checked apart
+    "encoder": {"indexer", "ranker", "api"},
+    "indexer": {"encoder", "ranker", "api"},
+    "ranker": {"encoder", "api"},
+    "api": set(),
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_layers(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        rel = path.relative_to(ROOT)
+        if rel.parts[:2] == ("sv6d", "cli"):
+            continue
+        bad = _imports(path) & FORBIDDEN[package]
+        if bad:
+            offenders.append(f"{rel} imports {sorted(bad)}")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_nothing_imports_the_api_or_the_cli() -> None:
+    offenders = []
+    for package in ("sv6d", "encoder", "indexer", "ranker"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if rel.parts[:2] == ("sv6d", "cli"):
+                continue
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sv6d.cli"):
+                    offenders.append(str(rel))
+    assert not offenders
+
+
+def test_light_imports_stay_light() -> None:
+    code = (
+        "import sys, sv6d, sv6d.record, indexer, ranker, encoder, sv6d.cli.main\n"
+        "mods = ('torch', 'transformers', 'faiss', 'lightgbm', 'cv2', 'fastapi')\n"
+        "heavy = [m for m in mods if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "", f"heavy modules loaded at import time: {out.stdout.strip()}"
