@@ -588,12 +588,15 @@ class FaissIndex(VectorIndex):
         self._require_writer()
         records = list(records)
         snap = self._snap
-        d = check_batch(records, snap.manifest.dim)
+        # An empty index is bound to no encoder, heads or size: after every record is deleted, vectors of new
+        # heads (or another d) may come in.
+        empty = self.count() == 0
+        d = check_batch(records, None if empty else snap.manifest.dim)
         if not records:
             return 0
         encoders = {(r.encoder.name, r.encoder.head_version) for r in records}
         m = snap.manifest
-        if m.encoder is not None:
+        if m.encoder is not None and not empty:
             encoders.add((m.encoder, m.head_version or ""))
         if len(encoders) > 1:
             shown = ", ".join(f"{n}/{h}" for n, h in sorted(encoders))

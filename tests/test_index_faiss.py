@@ -233,3 +233,19 @@ def test_long_exclusions_fall_back_to_selectors(tmp_path: Path, monkeypatch: pyt
             assert len(hs) == 5
             assert not {h.video_id for h in hs} & set(ex)
     ix.close()
+
+
+def test_other_heads_are_refused_until_the_index_is_empty(tmp_path: Path) -> None:
+    old = make_records(6, seed=1)
+    new = [
+        r.model_copy(update={"encoder": r.encoder.model_copy(update={"head_version": "trained-2"})})
+        for r in old
+    ]
+    with open_index(f"faiss://{tmp_path}") as index:
+        index.upsert(old)
+        with pytest.raises(ConfigError, match="different encoders or head versions"):
+            index.upsert(new[:1])
+        assert index.count() == 6
+        index.delete([r.video_id for r in old])
+        index.upsert(new)
+        assert index.get(new[0].video_id).encoder.head_version == "trained-2"
