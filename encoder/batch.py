@@ -328,12 +328,14 @@ def _drain(
         except BrokenProcessPool:
             broken = True
             if blame:
-                _fail(store, result, on_progress, path, "the worker process died while encoding this file")
+                record_failure(
+                    store, result, on_progress, path, "the worker process died while encoding this file"
+                )
             else:
                 in_flight[fut] = path
             continue
         except Exception as exc:
-            _fail(store, result, on_progress, path, _describe(exc))
+            record_failure(store, result, on_progress, path, _describe(exc))
             continue
         store.write_part(record)
         store.clear_failure(path)
@@ -347,13 +349,14 @@ def _drain(
     return suspects
 
 
-def _fail(
+def record_failure(
     store: ShardStore,
     result: BatchResult,
     on_progress: Callable[[str, str], None] | None,
     path: str,
     error: str,
 ) -> None:
+    """Store a failed input in the failures table and the batch result (both engines use this)."""
     store.add_failure(path, error)
     result.failed.append({"file": path, "error": error})
     if on_progress:

@@ -18,6 +18,7 @@ import numpy as np
 from encoder.shots import ShotConfig, detect_transitions
 from encoder.types import Transition
 from sv6d.errors import SV6DError
+from sv6d.tag_metrics import PrecisionRecall
 
 PEER_DETECTORS: tuple[str, ...] = ("ContentDetector", "AdaptiveDetector", "HistogramDetector")
 
@@ -30,23 +31,10 @@ class Truth:
 
 
 @dataclass(frozen=True)
-class CutScore:
+class CutScore(PrecisionRecall):
     tp: int
     fp: int
     fn: int
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
     def __add__(self, other: CutScore) -> CutScore:
         return CutScore(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)

@@ -27,6 +27,7 @@ from encoder.batch import (
     BatchResult,
     ShardStore,
     collect_inputs,
+    record_failure,
     source_key,
 )
 from sv6d.errors import ConfigError, SV6DError
@@ -228,7 +229,7 @@ def _run(
                 if on_progress:
                     on_progress(path, "encoded")
             else:
-                _fail(store, result, on_progress, path, str(row["error"]))
+                record_failure(store, result, on_progress, path, str(row["error"]))
     except Exception as exc:
         # The streaming execution itself failed: what arrived is already written; the rest is recorded
         # with the reason so that the run's summary is complete and --retry-failed picks it up.
@@ -236,11 +237,11 @@ def _run(
         for path in todo:
             if path not in seen:
                 seen.add(path)
-                _fail(store, result, on_progress, path, reason)
+                record_failure(store, result, on_progress, path, reason)
         return
     for path in todo:
         if path not in seen:
-            _fail(store, result, on_progress, path, LOST_IN_RAY)
+            record_failure(store, result, on_progress, path, LOST_IN_RAY)
 
 
 def _map(
@@ -263,16 +264,3 @@ def _map(
         max_restarts=-1,
         max_task_retries=1,
     )
-
-
-def _fail(
-    store: ShardStore,
-    result: BatchResult,
-    on_progress: Callable[[str, str], None] | None,
-    path: str,
-    error: str,
-) -> None:
-    store.add_failure(path, error)
-    result.failed.append({"file": path, "error": error})
-    if on_progress:
-        on_progress(path, "failed")

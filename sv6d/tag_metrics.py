@@ -41,18 +41,12 @@ class TagLike(Protocol):
     def end_s(self) -> float: ...
 
 
-@dataclass
-class Counts:
-    """True positives, false positives and false negatives, with the scores they give."""
+class PrecisionRecall:
+    """Precision, recall and F1 from ``tp``, ``fp``, ``fn`` (empty sets score 1: nothing to find or miss)."""
 
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-
-    def add(self, other: Counts) -> None:
-        self.tp += other.tp
-        self.fp += other.fp
-        self.fn += other.fn
+    tp: int
+    fp: int
+    fn: int
 
     @property
     def precision(self) -> float:
@@ -66,6 +60,20 @@ class Counts:
     def f1(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class Counts(PrecisionRecall):
+    """True positives, false positives and false negatives, with the scores they give."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
 
     def to_json(self) -> dict[str, float | int]:
         return {
