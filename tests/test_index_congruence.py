@@ -12,16 +12,7 @@ import pytest
 from indexer import Hit, VectorIndex, open_index
 from indexer.synthetic import make_records
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread() -> Iterator[None]:
-    """OpenMP spin-waits collapse on a shared, oversubscribed CPU (100x slower training): use one thread."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 D = 16

@@ -15,16 +15,7 @@ from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import NotFoundError, VocabularyError
 from sv6d.record import SV6DRecord
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread() -> Iterator[None]:
-    """OpenMP spin-waits collapse on a shared, oversubscribed CPU (100x slower training): use one thread."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 D = 8

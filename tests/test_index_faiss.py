@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,16 +13,7 @@ from indexer.faiss_backend import FaissIndex, has_gpu, min_train_points, validat
 from indexer.synthetic import make_records
 from sv6d.errors import ConfigError
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_faiss_thread() -> Iterator[None]:
-    """OpenMP spin-waits collapse on a shared, oversubscribed CPU (100x slower training): use one thread."""
-    import faiss
-
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    yield
-    faiss.omp_set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 
 D = 16
