@@ -48,8 +48,21 @@ def main() -> None:
         sys.stderr.write(f"error: {exc}\n")
         sys.exit(2)
     except (ValueError, FileNotFoundError, PermissionError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {_one_line(exc)}\n")
         sys.exit(2)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A pydantic validation error as ``Model: field: problem; ...``; anything else as its message."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        return f"{exc.title}: {problems}"
+    return str(exc)
 
 
 if __name__ == "__main__":
