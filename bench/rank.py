@@ -95,7 +95,9 @@ def main() -> None:
     ap.add_argument("--train-rows", type=int, default=1_000_000)
     ap.add_argument("--neighbours", choices=["index", "catalog"], default="catalog")
     ap.add_argument("--ivf-min", type=int, default=50_000, help="catalog size from which FAISS uses IVF")
-    ap.add_argument("--nprobe", type=int, default=16)
+    ap.add_argument(
+        "--nprobe", type=int, default=None, help="IVF cells probed (default: max(16, nlist // 32))"
+    )
     ap.add_argument("--faiss-threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=1, help="recent positives used as neighbour seeds")
     ap.add_argument("--json", action="store_true")
