@@ -17,7 +17,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -29,7 +29,7 @@ import polars as pl
 
 from sv6d.errors import SV6DError, VideoInputError
 from sv6d.record import SV6DRecord
-from sv6d.record_io import atomic_write_bytes, read_records, write_records
+from sv6d.record_io import atomic_write_bytes, frame_to_records, read_records, write_records
 
 VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
@@ -104,19 +104,23 @@ class ShardStore:
     def record_files(self) -> list[Path]:
         return self.shard_files() + self.part_files()
 
+    def latest(self) -> dict[str, tuple[str, str]]:
+        """source → (video_id, encoder fingerprint) of its newest stored record, from three light columns."""
+        latest: dict[str, tuple[str, str]] = {}
+        for f in self.record_files():  # oldest first, so a newer record of the same source wins
+            df = pl.read_parquet(f, columns=["source", "video_id", "encoder_fingerprint"])
+            for source, vid, fp in df.iter_rows():
+                latest[source] = (vid, fp or "")
+        return latest
+
     def done_sources(self, fingerprint: str | None = None) -> set[str]:
         """Inputs whose newest stored record is up to date: when the record's id is a content id (the
         encoder's default, ``CONTENT_ID``), the file at that path still has that content; and, when
         ``fingerprint`` is given, the record came from that backbone. A file replaced in place, or a new
         encoder, is redone."""
-        files = self.record_files()
-        if not files:
+        latest = self.latest()
+        if not latest:
             return set()
-        latest: dict[str, tuple[str, str]] = {}
-        for f in files:  # oldest first, so a newer record of the same source wins
-            df = pl.read_parquet(f, columns=["source", "video_id", "encoder_fingerprint"])
-            for source, vid, fp in df.iter_rows():
-                latest[source] = (vid, fp or "")
         from encoder.pipeline import default_video_id
 
         done = set()
@@ -174,13 +178,21 @@ class ShardStore:
             for p in chunk:
                 p.unlink(missing_ok=True)
 
-    def read_all(self) -> list[SV6DRecord]:
-        """Every stored record once per source: the newest (shards in order, then parts)."""
-        latest: dict[str, SV6DRecord] = {}
+    def read_all(self, video_ids: Collection[str] | None = None) -> list[SV6DRecord]:
+        """Every stored record once per source: the newest (shards in order, then parts); with
+        ``video_ids``, only those, and only their rows are turned into records."""
+        newest = {(source, vid) for source, (vid, _fp) in self.latest().items()}
+        if video_ids is not None:
+            wanted = set(video_ids)
+            newest = {(s, v) for s, v in newest if v in wanted}
+        ids = sorted({v for _s, v in newest})
+        out: dict[str, SV6DRecord] = {}
         for f in self.record_files():
-            for r in read_records(f):
-                latest[r.source] = r
-        return list(latest.values())
+            df = pl.read_parquet(f).filter(pl.col("video_id").is_in(ids))
+            for r in frame_to_records(df) if df.height else []:
+                if (r.source, r.video_id) in newest:
+                    out[r.source] = r
+        return list(out.values())
 
 
 # ----------------------------------------------------------------------------------------------- workers

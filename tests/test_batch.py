@@ -115,3 +115,18 @@ def test_a_file_replaced_in_place_or_a_new_encoder_is_encoded_again(tmp_path: Pa
     assert stored == {"clip00.mp4": second.encoded[0]["video_id"], "clip01.mp4": old_ids["clip01.mp4"]}
     third = encode_batch(videos, out, workers=1, fingerprint="another-backbone")
     assert len(third.encoded) == 2
+
+
+def test_ingest_indexes_records_encoded_but_never_indexed(tmp_path: Path) -> None:
+    from indexer import open_index
+    from sv6d.cli import workflows
+
+    videos = _videos(tmp_path / "in", 2)
+    data = tmp_path / "data"
+    encoded = workflows.encode_paths(videos, data, workers=1)  # as if a crash hit before indexing
+    result = workflows.ingest(videos, data, workers=1)
+    assert result.encoded == []
+    assert len(result.skipped) == 2
+    with open_index(None, data_dir=data, read_only=True) as index:
+        assert sorted(index.video_ids()) == sorted(e["video_id"] for e in encoded.encoded)
+        assert workflows.records_not_indexed(index, workflows.records_dir(data)) == []

@@ -72,8 +72,20 @@ def ingest(
 
     result = encode_paths(paths, data_dir, workers, encoder_options, on_progress=on_progress)
     with open_index(location, data_dir=data_dir, recipe=recipe) as index:
-        index_records(index, stored_records(records_dir(data_dir)))
+        index_records(index, records_not_indexed(index, records_dir(data_dir)), only_missing=False)
     return result
+
+
+def records_not_indexed(index: VectorIndex, shard_dir: Path) -> list[SV6DRecord]:
+    """Stored records the index lacks (new ones, or left out by a crash between encoding and indexing).
+
+    Ids are compared first from a light column read; only the missing records are read in full."""
+    from encoder.batch import ShardStore
+
+    store = ShardStore(shard_dir)
+    stored = {vid for vid, _fp in store.latest().values()}
+    missing = stored - set(index.video_ids())
+    return store.read_all(missing) if missing else []
 
 
 def find_record(data_dir: Path, video_id: str, location: str | None = None) -> SV6DRecord:
