@@ -222,6 +222,19 @@ def _info(p: Path, container: Any, stream: Any, first: Any, duration_s: float | 
     )
 
 
+def _rgb(reformatter: Any, frame: Any, size: tuple[int, int]) -> np.ndarray:
+    """``frame`` scaled to ``size`` (width, height) as RGB, area-averaged (no aliasing for cut detection)."""
+    out: np.ndarray = reformatter.reformat(
+        frame,
+        width=size[0],
+        height=size[1],
+        format="rgb24",
+        interpolation="AREA",  # PyAV takes the Interpolation name; av itself is imported lazily
+        threads=_SWS_THREADS,
+    ).to_ndarray()
+    return out
+
+
 def decode(path: str | os.PathLike[str], config: DecodeConfig | None = None) -> DecodedVideo:
     """Decode a video once: every frame as a small thumbnail, sampled analysis frames, and mono audio.
 
@@ -292,7 +305,7 @@ class _Sampler:
 
 def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
     import av
-    from av.video.reformatter import Interpolation, VideoReformatter
+    from av.video.reformatter import VideoReformatter
 
     vstream = _video_stream(p, container)
     vstream.thread_type = "AUTO"
@@ -356,25 +369,11 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
         if t > cfg.max_duration_s:
             raise VideoInputError(p, f"too long (more than {cfg.max_duration_s:.0f} s of video)")
         last_t = t
-        thumb = thumb_fmt.reformat(
-            frame,
-            width=thumb_size[0],
-            height=thumb_size[1],
-            format="rgb24",
-            interpolation=Interpolation.AREA,
-            threads=_SWS_THREADS,
-        ).to_ndarray()
+        thumb = _rgb(thumb_fmt, frame, thumb_size)
         thumbs.append(np.rot90(thumb, rot_k) if rot_k else thumb)
         thumb_times.append(t)
         if sampler.wants(t):
-            img = frame_fmt.reformat(
-                frame,
-                width=frame_size[0],
-                height=frame_size[1],
-                format="rgb24",
-                interpolation=Interpolation.AREA,
-                threads=_SWS_THREADS,
-            ).to_ndarray()
+            img = _rgb(frame_fmt, frame, frame_size)
             sampler.add(t, np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img)
 
     streams = [vstream] + ([astream] if astream is not None else [])
