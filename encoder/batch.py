@@ -5,6 +5,8 @@ Layout under ``<out_dir>`` (normally ``<data_dir>/records``)::
     parts/<key>.parquet     one finished record each, written atomically the moment it is done
     shard-<n>.parquet       parts compacted into larger shards at the end of a run
     failures.parquet        file, error, at — one row per failed input (rewritten atomically)
+    content-ids.parquet     source, size, mtime_ns, video_id — the content ids already verified, so that a
+                            resume hashes only files whose size or mtime changed (rewritten atomically)
 
 A killed run loses at most the videos being encoded at that moment: every finished record is already a
 part file. The next run reads the ``source`` of every shard and part (and the failures table) and skips
@@ -17,6 +19,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
+import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -38,6 +41,15 @@ FAILURE_SCHEMA = {"file": pl.String(), "error": pl.String(), "at": pl.Datetime("
 DEFAULT_SHARD_SIZE = 256
 # The encoder's default video id: "v" + 20 hex digits of a hash of the file's head and size.
 CONTENT_ID = re.compile(r"v[0-9a-f]{20}")
+CONTENT_ID_SCHEMA = {
+    "source": pl.String(),
+    "size": pl.Int64(),
+    "mtime_ns": pl.Int64(),
+    "video_id": pl.String(),
+}
+# A file whose mtime is this close to the moment its id was verified may still be being written in the same
+# clock tick ("racy git"): its id is not remembered, so the next resume hashes it again.
+RACY_MTIME_NS = 2_000_000_000
 
 
 def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
@@ -94,6 +106,7 @@ class ShardStore:
         self.root = Path(out_dir)
         self.parts = self.root / "parts"
         self.failures_path = self.root / "failures.parquet"
+        self.content_ids_path = self.root / "content-ids.parquet"
 
     def shard_files(self) -> list[Path]:
         return sorted(self.root.glob("shard-*.parquet"))
@@ -117,12 +130,18 @@ class ShardStore:
         """Inputs whose newest stored record is up to date: when the record's id is a content id (the
         encoder's default, ``CONTENT_ID``), the file at that path still has that content; and, when
         ``fingerprint`` is given, the record came from that backbone. A file replaced in place, or a new
-        encoder, is redone."""
+        encoder, is redone.
+
+        Checking the content means hashing the head of every file, which on a large folder is most of a
+        resume's time. So, like make and rsync, a file whose size and mtime are those recorded when its id
+        was last verified is taken as unchanged; only changed (or never verified) files are hashed."""
         latest = self.latest()
         if not latest:
             return set()
         from encoder.pipeline import default_video_id
 
+        verified = self._content_ids()
+        remembered: dict[str, tuple[int, int, str]] = {}
         done = set()
         for source, (vid, fp) in latest.items():
             if fingerprint is not None and fp != fingerprint:
@@ -131,11 +150,40 @@ class ShardStore:
                 done.add(source)  # an id chosen by the caller says nothing about the content: trust the path
                 continue
             try:
-                if default_video_id(source) == vid:
-                    done.add(source)
-            except SV6DError:  # the file is gone or unreadable: not done (its error is reported on encoding)
+                before = os.stat(source)
+                stamp = (before.st_size, before.st_mtime_ns)
+                if verified.get(source) == (*stamp, vid):
+                    same = True
+                else:
+                    same = default_video_id(source) == vid
+                    after = os.stat(source)
+                    if (after.st_size, after.st_mtime_ns) != stamp:
+                        continue  # written to while hashed: not done, and not remembered
+            except (OSError, SV6DError):  # gone or unreadable: not done (its error is reported on encoding)
                 continue
+            if same:
+                done.add(source)
+                if time.time_ns() - stamp[1] > RACY_MTIME_NS:
+                    remembered[source] = (*stamp, vid)
+        if remembered != verified:
+            self._write_content_ids(remembered)
         return done
+
+    def _content_ids(self) -> dict[str, tuple[int, int, str]]:
+        """source → (size, mtime_ns, video_id) verified by an earlier run; empty when absent or unreadable
+        (it is only a cache: losing it costs one hash per file)."""
+        try:
+            df = pl.read_parquet(self.content_ids_path)
+        except (OSError, pl.exceptions.PolarsError):
+            return {}
+        return {
+            s: (size, mtime, vid) for s, size, mtime, vid in df.select(list(CONTENT_ID_SCHEMA)).iter_rows()
+        }
+
+    def _write_content_ids(self, entries: dict[str, tuple[int, int, str]]) -> None:
+        rows = [(s, *v) for s, v in sorted(entries.items())]
+        df = pl.DataFrame(rows, schema=CONTENT_ID_SCHEMA, orient="row")
+        atomic_write_bytes(self.content_ids_path, lambda tmp: df.write_parquet(tmp))
 
     def failures(self) -> pl.DataFrame:
         if self.failures_path.exists():

@@ -130,3 +130,52 @@ def test_ingest_indexes_records_encoded_but_never_indexed(tmp_path: Path) -> Non
     with open_index(None, data_dir=data, read_only=True) as index:
         assert sorted(index.video_ids()) == sorted(e["video_id"] for e in encoded.encoded)
         assert workflows.records_not_indexed(index, workflows.records_dir(data)) == []
+
+
+def _stored_for(store: ShardStore, video: Path) -> None:
+    from encoder.pipeline import default_video_id
+    from indexer.synthetic import make_records
+
+    record = make_records(1)[0].model_copy(update={"video_id": default_video_id(video), "source": str(video)})
+    store.write_part(record)
+
+
+def test_resume_hashes_only_files_whose_size_or_mtime_changed(tmp_path: Path) -> None:
+    store = ShardStore(tmp_path / "records")
+    old, fresh = tmp_path / "old.mp4", tmp_path / "fresh.mp4"
+    old.write_bytes(b"A" * 1000)
+    fresh.write_bytes(b"B" * 1000)
+    past = time.time_ns() - 60 * 10**9
+    os.utime(old, ns=(past, past))
+    for video in (old, fresh):
+        _stored_for(store, video)
+
+    assert store.done_sources() == {str(old), str(fresh)}
+    remembered = pl.read_parquet(store.content_ids_path)
+    # A file modified within the last moments may still be being written: only the old one is remembered.
+    assert remembered["source"].to_list() == [str(old)]
+    assert remembered.row(0) == (str(old), 1000, past, _id(old))
+
+    # Same size and mtime: taken as unchanged without reading it (the make/rsync quick check) ...
+    old.write_bytes(b"C" * 1000)
+    os.utime(old, ns=(past, past))
+    assert str(old) in store.done_sources()
+    # ... while a new size or mtime makes it hashed again, and its changed content is found.
+    os.utime(old, ns=(past + 10**9, past + 10**9))
+    assert str(old) not in store.done_sources()
+    assert str(old) not in set(pl.read_parquet(store.content_ids_path)["source"])
+
+
+def test_a_damaged_content_id_cache_only_costs_a_hash(tmp_path: Path) -> None:
+    store = ShardStore(tmp_path / "records")
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"A" * 1000)
+    _stored_for(store, video)
+    store.content_ids_path.write_text("not parquet")
+    assert store.done_sources() == {str(video)}
+
+
+def _id(path: Path) -> str:
+    from encoder.pipeline import default_video_id
+
+    return default_video_id(path)
