@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 
 from sv6d.errors import ConfigError
-from sv6d.record import SV6DRecord
+from sv6d.record import SCHEMA_VERSION, EncoderInfo, SV6DRecord
 from sv6d.record_io import atomic_write_bytes
 
 MANIFEST_NAME = "MANIFEST.json"
@@ -198,6 +198,81 @@ class Catalog:
             pl.DataFrame(srows, schema=SEGMENTS_SCHEMA),
         )
 
+    @staticmethod
+    def part_of_columns(
+        video_ids: Sequence[str],
+        first_iid: int,
+        *,
+        encoder: EncoderInfo,
+        source: Sequence[str],
+        duration_s: np.ndarray,
+        fps: np.ndarray,
+        width: np.ndarray,
+        height: np.ndarray,
+        hook_window: np.ndarray,
+        creator: Sequence[str | None],
+        created_ts: np.ndarray,
+    ) -> Catalog:
+        """The ``videos`` rows of a bulk load (no tags, no segments), built column-wise: the same rows and
+        record JSON that ``part_of`` gives for the equivalent records, without one pydantic object per row.
+
+        Inputs are validated by the caller; ``created_ts`` is UTC epoch seconds (NaN: no date)."""
+        n = len(video_ids)
+        frame = pl.DataFrame(
+            {
+                "iid": np.arange(first_iid, first_iid + n, dtype=np.int64),
+                "video_id": pl.Series(video_ids, dtype=pl.String),
+                "duration_s": np.asarray(duration_s, dtype=np.float64),
+                "fps": np.asarray(fps, dtype=np.float64),
+                "width": np.asarray(width, dtype=np.int64),
+                "height": np.asarray(height, dtype=np.int64),
+                "created_ts": np.asarray(created_ts, dtype=np.float64),
+                "creator": pl.Series(creator, dtype=pl.String),
+                "hook_start_s": np.asarray(hook_window[:, 0], dtype=np.float64),
+                "hook_end_s": np.asarray(hook_window[:, 1], dtype=np.float64),
+                "source": pl.Series(source, dtype=pl.String),
+            }
+        ).with_columns(pl.col("created_ts").fill_nan(None))
+        # The record JSON (what ``get`` rebuilds a record from): SV6DRecord's fields that are not defaults;
+        # a datetime given as epoch seconds parses back to the same UTC instant.
+        enc = pl.struct(*(pl.lit(v, dtype=pl.String).alias(k) for k, v in encoder.model_dump().items()))
+        record = pl.struct(
+            pl.lit(SCHEMA_VERSION).alias("schema_version"),
+            "video_id",
+            "source",
+            "duration_s",
+            "fps",
+            "width",
+            "height",
+            "creator",
+            pl.col("created_ts").alias("created_at"),
+            enc.alias("encoder"),
+            pl.concat_list("hook_start_s", "hook_end_s").alias("hook_window"),
+        ).struct.json_encode()
+        orientation = (
+            pl.when(pl.col("height") > pl.col("width"))
+            .then(pl.lit("portrait"))
+            .when(pl.col("width") > pl.col("height"))
+            .then(pl.lit("landscape"))
+            .otherwise(pl.lit("square"))
+        )
+        videos = frame.select(
+            "iid",
+            "video_id",
+            "duration_s",
+            orientation.alias("orientation"),
+            "created_ts",
+            "creator",
+            "hook_start_s",
+            "hook_end_s",
+            record.alias("record"),
+        )
+        return Catalog(
+            videos.cast(VIDEOS_SCHEMA),  # type: ignore[arg-type]
+            pl.DataFrame(schema=TAGS_SCHEMA),
+            pl.DataFrame(schema=SEGMENTS_SCHEMA),
+        )
+
     def without(self, iids: np.ndarray) -> Catalog:
         """This catalog less the videos ``iids`` (their tags and segments too)."""
         if iids.size == 0:
@@ -339,6 +414,9 @@ class Manifest:
     layout: int = 1
     #: Rows the parts still hold but removal files hide (compaction rewrites them away).
     dead_rows: int = 0
+    #: The hook level is the video level (every stored hook equals its video's vectors, as in a bulk load
+    #: without hooks): no hook files are written and both levels share one index in memory.
+    hook_is_video: bool = False
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True)

@@ -58,8 +58,9 @@ from indexer.catalog import (
     removed_iids,
     write_manifest,
 )
+from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
-from sv6d.record import SV6DRecord
+from sv6d.record import UNIT_NORM_TOLERANCE, EncoderInfo, SV6DRecord
 from sv6d.record_io import atomic_write_bytes
 
 # faiss warns below 39 training points per centroid; we refuse to train with fewer.
@@ -75,6 +76,13 @@ MAX_PARTS = 32
 MAX_DEAD_FRACTION = 0.25
 # Per-query exclusions up to this many points are answered by over-fetching, beyond by a selector per query.
 MAX_OVERFETCH = 4096
+# Training sample of IVF / PQ recipes: k-means cost grows with the sample, and past ~64 points per centroid
+# the centroids barely move (faiss itself subsamples to 256 per centroid).
+TRAIN_POINTS_PER_CENTROID = 64
+MIN_TRAIN_SAMPLE = 65_536
+# Rows per chunk when validating bulk vectors: bounds the temporaries (a (n, 768) bool mask at 1M is 768 MB).
+CHECK_CHUNK = 65_536
+MAX_VIDEO_ID_LENGTH = 256
 
 
 def _faiss() -> Any:
@@ -138,6 +146,18 @@ def min_train_points(recipe: str) -> int:
         nbits = int(pq.group(2) or 8)
         need = max(need, (2**nbits) * MIN_POINTS_PER_CENTROID)
     return need
+
+
+def train_sample(matrix: np.ndarray, recipe: str) -> np.ndarray:
+    """The rows an untrained recipe trains on: all of them up to ``max(min_train_points, 64·nlist, 65536)``,
+    else a seeded random subset of that size (rows kept in order)."""
+    m = re.search(r"IVF(\d+)", recipe)
+    nlist = int(m.group(1)) if m else 0
+    size = max(min_train_points(recipe), TRAIN_POINTS_PER_CENTROID * nlist, MIN_TRAIN_SAMPLE)
+    if matrix.shape[0] <= size:
+        return matrix
+    rows = np.sort(np.random.default_rng(0).choice(matrix.shape[0], size, replace=False))
+    return np.ascontiguousarray(matrix[rows])
 
 
 @dataclass
@@ -300,6 +320,24 @@ class FaissIndex(VectorIndex):
             self.close()
             raise
 
+    def tune(self, search_params: dict[str, int] | None = None, rerank_factor: int | None = None) -> None:
+        """Change query-time search settings: ``search_params`` (``efSearch``, ``nprobe``) are merged over the
+        current ones; ``rerank_factor`` (>= 1) sets the exact re-rank depth of ANN recipes."""
+        params = dict(search_params or {})
+        unknown = set(params) - {"nprobe", "efSearch"}
+        if unknown:
+            raise ConfigError(f"unknown FAISS search_params {sorted(unknown)}; valid: efSearch, nprobe")
+        bad = {k: v for k, v in params.items() if isinstance(v, bool) or not isinstance(v, int) or v < 1}
+        if bad:
+            raise ConfigError(f"FAISS search_params must be integers >= 1, got {bad}")
+        if rerank_factor is not None and (
+            isinstance(rerank_factor, bool) or not isinstance(rerank_factor, int) or rerank_factor < 1
+        ):
+            raise ConfigError(f"rerank_factor must be an integer >= 1, got {rerank_factor!r}")
+        self.search_params = {**self.search_params, **params}
+        if rerank_factor is not None:
+            self.rerank_factor = rerank_factor
+
     # ------------------------------------------------------------------ state
 
     @property
@@ -342,8 +380,11 @@ class FaissIndex(VectorIndex):
         catalog = raw.without(removed)
         total_dim = 6 * (manifest.dim or 0)
         flat = manifest.recipe.strip() == "Flat"
-        levels = {}
+        levels: dict[str, _LevelData] = {}
         for level in LEVELS:
+            if level == "hook" and manifest.hook_is_video:
+                levels["hook"] = levels["video"]
+                continue
             legacy = manifest.layout < LAYOUT
             index = None
             if legacy:
@@ -587,17 +628,116 @@ class FaissIndex(VectorIndex):
         """Insert or replace ``records`` in one atomic generation; returns how many were written."""
         self._require_writer()
         records = list(records)
-        snap = self._snap
-        # An empty index is bound to no encoder, heads or size: after every record is deleted, vectors of new
-        # heads (or another d) may come in.
-        empty = self.count() == 0
-        d = check_batch(records, None if empty else snap.manifest.dim)
+        d = check_batch(records, None if self.count() == 0 else self._snap.manifest.dim)
         if not records:
             return 0
         encoders = {(r.encoder.name, r.encoder.head_version) for r in records}
+        part = Catalog.part_of(records, self._snap.manifest.next_iid, self._snap.manifest.next_sid)
+        sids = part.segments["sid"].to_numpy().astype(np.int64)
+        video = np.stack([r.video.ravel() for r in records]).astype(np.float32)
+        # Hooks equal to the video vectors are stored once (Manifest.hook_is_video).
+        same = all(np.array_equal(r.hook, r.video) for r in records)
+        new_vectors: dict[str, np.ndarray | None] = {
+            "video": video,
+            "hook": None if same else np.stack([r.hook.ravel() for r in records]).astype(np.float32),
+            "segment": np.stack([s.vectors.ravel() for r in records for s in r.segments]).astype(np.float32)
+            if sids.size
+            else np.zeros((0, 6 * d), dtype=np.float32),
+        }
+        self._write_batch(part, [r.video_id for r in records], encoders, d, new_vectors, sids)
+        return len(records)
+
+    def upsert_arrays(
+        self,
+        video_ids: Sequence[str],
+        video: np.ndarray,
+        hook: np.ndarray | None = None,
+        *,
+        encoder: EncoderInfo,
+        duration_s: float | np.ndarray,
+        hook_window: tuple[float, float] | np.ndarray = (0.0, 3.0),
+        width: int | np.ndarray = 1080,
+        height: int | np.ndarray = 1920,
+        fps: float | np.ndarray = 30.0,
+        source: str | Sequence[str] = "bulk",
+        creator: str | Sequence[str | None] | None = None,
+        created_ts: float | np.ndarray | None = None,
+    ) -> int:
+        """Bulk load of precomputed vectors: insert or replace ``len(video_ids)`` videos in one atomic
+        generation, without one SV6DRecord per video. Same validation and result as ``upsert`` of the
+        equivalent records (no tags, no segments): ``get`` returns those records, searches the same hits.
+
+        ``video`` and ``hook`` are (n, 6, d) float32 blocks of unit rows (``hook`` None: each hook is its
+        video's vectors, stored once). Metadata are scalars (one value for every video) or one value per
+        video: ``duration_s``, ``hook_window`` ((2,) or (n, 2)), ``width``, ``height``, ``fps``, ``source``,
+        ``creator``, ``created_ts`` (UTC epoch seconds; None or NaN: no date). ANN recipes copy the vectors;
+        ``Flat`` copies them into its index: the arrays may be reused after the call.
+        Raises QueryError naming the argument (and the row) of any bad input; nothing is written then."""
+        self._require_writer()
+        ids = _check_ids(video_ids)
+        n = len(ids)
+        d = _check_vectors("video", video, n, ids)
+        same = hook is None or hook is video
+        if not same:
+            assert hook is not None
+            if _check_vectors("hook", hook, n, ids) != d:
+                raise QueryError(f"upsert_arrays: hook has vectors of size {hook.shape[-1]}, video {d}")
+            same = _blocks_equal(hook, video)
+        stored = None if self.count() == 0 else self._snap.manifest.dim
+        if stored is not None and d != stored:
+            raise QueryError(f"upsert_arrays: vectors of size {d}, this index holds size {stored}")
+        if n == 0:
+            return 0
+        windows = np.asarray(hook_window, dtype=np.float64)
+        windows = np.broadcast_to(windows, (n, 2)) if windows.shape == (2,) else windows
+        if windows.shape != (n, 2):
+            raise QueryError(f"upsert_arrays: hook_window must be (2,) or ({n}, 2), got {windows.shape}")
+        bad = ~((windows[:, 0] >= 0) & (windows[:, 0] < windows[:, 1]))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise QueryError(
+                f"upsert_arrays: hook_window[{i}] (video_id {ids[i]!r}) is {windows[i].tolist()}: "
+                "it must satisfy 0 <= start < end"
+            )
+        ts = _column("created_ts", np.nan if created_ts is None else created_ts, n, np.float64)
+        part = Catalog.part_of_columns(
+            ids,
+            self._snap.manifest.next_iid,
+            encoder=encoder,
+            source=_strings("source", source, n),
+            duration_s=_positive("duration_s", duration_s, n, ids, np.float64),
+            fps=_positive("fps", fps, n, ids, np.float64),
+            width=_positive("width", width, n, ids, np.int64),
+            height=_positive("height", height, n, ids, np.int64),
+            hook_window=windows,
+            creator=_strings("creator", creator, n, optional=True),
+            created_ts=ts,
+        )
+        new_vectors: dict[str, np.ndarray | None] = {
+            "video": video.reshape(n, 6 * d),
+            "hook": None if same else np.asarray(hook).reshape(n, 6 * d),
+            "segment": np.zeros((0, 6 * d), dtype=np.float32),
+        }
+        encoders = {(encoder.name, encoder.head_version)}
+        self._write_batch(part, ids, encoders, d, new_vectors, np.zeros(0, dtype=np.int64))
+        return n
+
+    def _write_batch(
+        self,
+        part: Catalog,
+        video_ids: Sequence[str],
+        encoders: set[tuple[str, str]],
+        d: int,
+        new_vectors: dict[str, np.ndarray | None],
+        sids: np.ndarray,
+    ) -> None:
+        """Commit a validated batch (its catalog rows and vectors) as the next generation."""
+        snap = self._snap
         m = snap.manifest
-        if m.encoder is not None and not empty:
-            encoders.add((m.encoder, m.head_version or ""))
+        # An empty index is bound to no encoder, heads or size: after every record is deleted, vectors of new
+        # heads (or another d) may come in.
+        if m.encoder is not None and self.count() > 0:
+            encoders = encoders | {(m.encoder, m.head_version or "")}
         if len(encoders) > 1:
             shown = ", ".join(f"{n}/{h}" for n, h in sorted(encoders))
             raise ConfigError(
@@ -605,15 +745,6 @@ class FaissIndex(VectorIndex):
                 "heads are not comparable: index them into separate data directories"
             )
         validate_recipe(self.recipe, 6 * d)
-        part = Catalog.part_of(records, m.next_iid, m.next_sid)
-        sids = part.segments["sid"].to_numpy().astype(np.int64)
-        new_vectors = {
-            "video": np.stack([r.video.ravel() for r in records]).astype(np.float32),
-            "hook": np.stack([r.hook.ravel() for r in records]).astype(np.float32),
-            "segment": np.stack([s.vectors.ravel() for r in records for s in r.segments]).astype(np.float32)
-            if sids.size
-            else np.zeros((0, 6 * d), dtype=np.float32),
-        }
         new_ids = {"video": part.v_iids, "hook": part.v_iids, "segment": sids}
         manifest = replace(
             m,
@@ -622,13 +753,12 @@ class FaissIndex(VectorIndex):
             recipe=self.recipe,
             encoder=next(iter(encoders))[0],
             head_version=next(iter(encoders))[1],
-            next_iid=int(m.next_iid + len(records)),
+            next_iid=int(m.next_iid + len(video_ids)),
             next_sid=int(m.next_sid + sids.size),
             files=dict(m.files),
         )
-        removed = snap.catalog.iids_of(r.video_id for r in records)
+        removed = snap.catalog.iids_of(video_ids)
         self._commit(snap, part, removed, manifest, new_ids, new_vectors)
-        return len(records)
 
     def delete(self, video_ids: Iterable[str]) -> int:
         """Remove videos (unknown ids ignored) in one atomic generation; returns how many were removed."""
@@ -639,7 +769,8 @@ class FaissIndex(VectorIndex):
             return 0
         m = snap.manifest
         d6 = 6 * (m.dim or 0)
-        empty = {lv: np.zeros((0, d6), dtype=np.float32) for lv in LEVELS}
+        empty: dict[str, np.ndarray | None] = {lv: np.zeros((0, d6), dtype=np.float32) for lv in LEVELS}
+        empty["hook"] = None  # a removal keeps a hook level that is an alias of the video level
         no_ids = {lv: np.zeros(0, dtype=np.int64) for lv in LEVELS}
         part = Catalog.part_of([], m.next_iid, m.next_sid)
         manifest = replace(m, generation=m.generation + 1, files=dict(m.files))
@@ -653,16 +784,32 @@ class FaissIndex(VectorIndex):
         removed: np.ndarray,
         manifest: Manifest,
         new_ids: dict[str, np.ndarray],
-        new_vectors: dict[str, np.ndarray],
+        vectors: dict[str, np.ndarray | None],
     ) -> None:
         """Apply a batch in memory (a new snapshot; the loaded one is left intact for readers), persist the
-        generation's files, then the manifest (the commit point), then swap the snapshot in."""
+        generation's files, then the manifest (the commit point), then swap the snapshot in.
+
+        ``vectors["hook"]`` None means the batch's hooks are its video vectors: the hook level then stays
+        (or becomes, in an empty index) an alias of the video level; otherwise it is materialised."""
         gen = manifest.generation
         catalog = snap.catalog.without(removed).extended(part)
         total_dim = 6 * (manifest.dim or 0)
+        was_alias = snap.manifest.hook_is_video or len(snap.catalog) == 0
+        alias = was_alias and vectors["hook"] is None
+        video_vectors = vectors["video"]
+        assert video_vectors is not None
+        new_vectors: dict[str, np.ndarray] = {
+            level: video_vectors if v is None else v for level, v in vectors.items()
+        }
         levels: dict[str, _LevelData] = {}
         changed: list[str] = []
         for level in LEVELS:
+            if level == "hook" and alias:
+                levels["hook"] = levels["video"]
+                if "video" in changed:
+                    changed.append("hook")
+                continue
+            # Leaving the alias: the old hook level is the video level, the right start for the hook vectors.
             old = snap.levels.get(level)
             old_ids = snap.level_ids(level)
             gone = np.isin(snap.s_iids if level == "segment" else snap.v_iids, removed)
@@ -680,18 +827,20 @@ class FaissIndex(VectorIndex):
             manifest.layout < LAYOUT
             or parts + 1 > MAX_PARTS
             or dead > MAX_DEAD_FRACTION * (len(catalog) + dead)
+            or alias != snap.manifest.hook_is_video  # the hook level's files appear or go: rewrite all
         )
+        stored = [lv for lv in LEVELS if not (alias and lv == "hook")]
         files = manifest.files
         if compact:
             # One part holding every live row replaces all parts and removal files.
-            files = {k: v for k, v in files.items() if k.startswith("index_")}
+            files = {k: v for k, v in files.items() if k.startswith("index_") and k != "index_hook"}
             files.update(catalog.write(self.directory, gen))
-            for level in LEVELS:
+            for level in stored:
                 files.update(self._write_vectors(level, gen, levels[level].matrix))
             dead = 0
         else:
             files.update(part.write(self.directory, gen, skip_empty=True))
-            for level in LEVELS:
+            for level in stored:
                 if new_vectors[level].shape[0]:
                     files.update(self._write_vectors(level, gen, new_vectors[level]))
             if removed.size:
@@ -699,13 +848,14 @@ class FaissIndex(VectorIndex):
                 atomic_write_bytes(self.directory / name, _npy_writer(removed.astype(np.int64)))
                 files[f"removed.g{gen:08d}"] = name
         if not self.exact:
-            for level in LEVELS if compact else changed:
+            for level in stored if compact else [lv for lv in changed if lv in stored]:
                 index_name = f"{level}.g{gen:08d}.faiss"
                 atomic_write_bytes(self.directory / index_name, _index_writer(levels[level].index))
                 files[f"index_{level}"] = index_name
         manifest.files = files
         manifest.layout = LAYOUT
         manifest.dead_rows = dead
+        manifest.hook_is_video = alias
         write_manifest(self.directory, manifest)  # the commit point
         previous = set(snap.manifest.files.values())
         self._snap = _Snapshot.build(manifest, catalog, levels)
@@ -733,7 +883,14 @@ class FaissIndex(VectorIndex):
         faiss = _faiss()
         old_matrix = old.matrix if old is not None else np.zeros((0, total_dim), dtype=np.float32)
         kept = old_matrix if keep.all() else np.asarray(old_matrix)[keep]
-        matrix = np.concatenate([kept, add_vecs.astype(np.float32)]) if add_vecs.shape[0] else kept
+        if add_vecs.shape[0] == 0:
+            matrix = kept
+        elif kept.shape[0] == 0:
+            # No concatenation (a full copy at scale): Flat copies into its index; ANN recipes keep the matrix
+            # beside the index, so they take a copy (the caller may reuse its array).
+            matrix = add_vecs if self.exact else np.array(add_vecs, dtype=np.float32)
+        else:
+            matrix = np.concatenate([kept, add_vecs.astype(np.float32, copy=False)])
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         if self.exact:
             return _flat_level(matrix, total_dim)
@@ -744,7 +901,7 @@ class FaissIndex(VectorIndex):
             if not index.is_trained:
                 if matrix.shape[0] < min_train_points(self.recipe):
                     return index  # stays empty and untrained: searching it says how many vectors it needs
-                index.train(matrix)
+                index.train(train_sample(matrix, self.recipe))
             if matrix.shape[0]:
                 index.add_with_ids(matrix, np.concatenate([old_ids[keep], add_ids]).astype(np.int64))
             return index
@@ -776,3 +933,95 @@ def _index_writer(index: Any) -> Callable[[Path], None]:
         _faiss().write_index(index, str(path))
 
     return write
+
+
+def _check_ids(video_ids: Sequence[str]) -> list[str]:
+    """Video ids of a bulk load: strings of 1..256 characters, each once."""
+    ids = list(video_ids)
+    for i, v in enumerate(ids):
+        if not isinstance(v, str) or not 1 <= len(v) <= MAX_VIDEO_ID_LENGTH:
+            raise QueryError(
+                f"upsert_arrays: video_ids[{i}] is {v!r}: a video id is a string of 1 to "
+                f"{MAX_VIDEO_ID_LENGTH} characters"
+            )
+    if len(set(ids)) != len(ids):
+        seen: set[str] = set()
+        dup = next(v for v in ids if v in seen or seen.add(v))  # type: ignore[func-returns-value]
+        raise QueryError(f"upsert_arrays: video_ids contains {dup!r} twice")
+    return ids
+
+
+def _check_vectors(name: str, block: Any, n: int, ids: Sequence[str]) -> int:
+    """Check an (n, 6, d) float32 array of unit rows chunk by chunk (no full-size temporaries); returns d."""
+    if (
+        not isinstance(block, np.ndarray)
+        or block.ndim != 3
+        or block.shape[:2] != (n, 6)
+        or block.shape[2] < 1
+    ):
+        shape = getattr(block, "shape", type(block).__name__)
+        raise QueryError(f"upsert_arrays: {name} must be an array of shape ({n}, 6, d), got {shape}")
+    if block.dtype != np.float32:
+        raise QueryError(f"upsert_arrays: {name} must be float32, got {block.dtype}")
+    for s in range(0, n, CHECK_CHUNK):
+        chunk = block[s : s + CHECK_CHUNK]
+        finite = np.asarray(np.isfinite(chunk).all(axis=2))
+        norms = np.sqrt(np.einsum("ijk,ijk->ij", chunk, chunk, dtype=np.float64))
+        bad = ~finite | (np.abs(norms - 1.0) > UNIT_NORM_TOLERANCE)
+        if bad.any():
+            i, j = (int(x) for x in np.argwhere(bad)[0])
+            dim = DIMENSIONS[j].value
+            if not finite[i, j]:
+                problem = "contains NaN or infinite values"
+            elif norms[i, j] == 0:
+                problem = "is all zeros"
+            else:
+                problem = f"is not L2-normalised (norm {norms[i, j]:.4f})"
+            raise QueryError(
+                f"upsert_arrays: {name}[{s + i}] (video_id {ids[s + i]!r}): the {dim} vector {problem}"
+            )
+    return int(block.shape[2])
+
+
+def _blocks_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    return all(
+        np.array_equal(a[s : s + CHECK_CHUNK], b[s : s + CHECK_CHUNK]) for s in range(0, len(a), CHECK_CHUNK)
+    )
+
+
+def _column(name: str, value: Any, n: int, dtype: Any) -> np.ndarray:
+    """A scalar broadcast to n values, or n values; QueryError otherwise."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        arr = np.full(n, arr)
+    if arr.shape != (n,):
+        raise QueryError(f"upsert_arrays: {name} must be one value or {n} values, got shape {arr.shape}")
+    try:
+        return arr.astype(dtype)
+    except (TypeError, ValueError):
+        raise QueryError(f"upsert_arrays: {name} must hold numbers, got {arr.dtype}") from None
+
+
+def _positive(name: str, value: Any, n: int, ids: Sequence[str], dtype: Any) -> np.ndarray:
+    raw = _column(name, value, n, np.float64)
+    bad = ~(np.isfinite(raw) & (raw > 0))
+    if dtype is np.int64:
+        bad |= raw != np.round(raw)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "an integer" if dtype is np.int64 else "a number"
+        raise QueryError(
+            f"upsert_arrays: {name}[{i}] (video_id {ids[i]!r}) is {raw[i]!r}: it must be {kind} > 0"
+        )
+    return raw.astype(dtype)
+
+
+def _strings(name: str, value: Any, n: int, *, optional: bool = False) -> list[Any]:
+    """A string (or None when ``optional``) for every video, from one value or n values."""
+    out = [value] * n if value is None or isinstance(value, str) else list(value)
+    if len(out) != n:
+        raise QueryError(f"upsert_arrays: {name} must be one value or {n} values, got {len(out)}")
+    bad = next((i for i, v in enumerate(out) if not (isinstance(v, str) or (optional and v is None))), None)
+    if bad is not None:
+        raise QueryError(f"upsert_arrays: {name}[{bad}] is {out[bad]!r}, not a string")
+    return out
