@@ -6,11 +6,20 @@ make a 768-long concatenation. Timings are wall-clock on this machine; the last 
 ``{"n", "flat_ratio_to_raw_faiss", "ann": [{"recipe", "recall_at_10", "single_speedup_vs_flat",
 "qps_ratio_to_flat"}], "bytes_per_video"}``.
 
-Usage: ``python bench/search.py --n 100000 [--json]`` (1M works too: HNSW32 then builds for several minutes).
-Single-query latency loops ``search`` over the queries; batch QPS is ``search_many`` over all of them (one
-FAISS call, exact per-dimension scores for each hit), beside raw FAISS's batched ``IndexFlatIP.search``.
-``qps_ratio_to_flat`` compares batch QPS. ANN search parameters default to ``recipe_defaults`` (re-rank depth
-and efSearch / nprobe); ``--ef-search``, ``--nprobe``, ``--rerank-factor`` override them.
+Usage: ``python bench/search.py --n 100000 [--json]``; at a million videos (HNSW32 builds for many minutes on
+two cores, IVF recipes with an HNSW coarse quantizer train in a few):
+``python bench/search.py --n 1000000 --json --sweep --nlist 2048 \
+--recipes 'HNSW32;IVF{nlist}_HNSW32,PQ96x8'``.
+
+Loading goes through ``FaissIndex.upsert_arrays`` (the bulk path for precomputed vectors: no record objects).
+What is measured is the video level: each video's hook is its video vectors (``hook=None``), which the index
+stores once, so the hook level costs no memory or build time here. Single-query latency loops
+``search`` over the queries; batch QPS is ``search_many`` over all of them (one FAISS call, exact
+per-dimension scores for each hit), beside raw FAISS's batched ``IndexFlatIP.search``. ``qps_ratio_to_flat``
+compares batch QPS. ANN search parameters default to ``recipe_defaults`` (re-rank depth and efSearch /
+nprobe); ``--ef-search``, ``--nprobe``, ``--rerank-factor`` override them, and ``--sweep`` also measures a
+small grid of them on the built index (query-time settings: ``FaissIndex.tune``). ``peak_rss_gb`` is the
+process's peak resident set. ``OMP_WAIT_POLICY=PASSIVE`` keeps multi-threaded builds sane on shared CPUs.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -29,10 +40,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer import open_index
+from indexer.faiss_backend import FaissIndex
 from indexer.synthetic import ENCODER, structured_vectors
 from sv6d.record import SV6DRecord
 
 K = 10
+# A replace-upsert of 100 records copies every level of a Flat index (the loaded snapshot stays intact for
+# readers): at a million videos that is several GB of transient memory, so it is timed only below this size.
+UPSERT_PROBE_MAX_N = 200_000
 
 
 def make_records(vectors: np.ndarray, start: int) -> list[SV6DRecord]:
@@ -51,6 +66,47 @@ def make_records(vectors: np.ndarray, start: int) -> list[SV6DRecord]:
         )
         for i, v in enumerate(vectors)
     ]
+
+
+def load_arrays(ix: FaissIndex, data: np.ndarray, batch: int) -> None:
+    """Bulk-load ``data`` (n, 6, d) as videos v0..v{n-1}, ``batch`` per generation (0: one generation)."""
+    n = len(data)
+    step = batch or n
+    for s in range(0, n, step):
+        e = min(n, s + step)
+        ix.upsert_arrays(
+            [f"v{i}" for i in range(s, e)],
+            data[s:e],
+            encoder=ENCODER,
+            duration_s=30.0,
+            hook_window=(0.0, 3.0),
+            width=1080,
+            height=1920,
+            source="bench",
+        )
+
+
+def peak_rss_gb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # ru_maxrss is in KiB on Linux
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def sweep_grid(recipe: str, nlist: int) -> list[tuple[dict[str, int], int]]:
+    """(search_params, rerank_factor) points to measure on a built index."""
+    if "IVF" in recipe.upper():
+        probes = sorted({max(1, nlist // f) for f in (128, 64, 32, 16, 8, 4)})
+        return [({"nprobe": p}, r) for p in probes for r in (10, 20, 50)]
+    if "HNSW" in recipe.upper():
+        # efSearch below k * rerank_factor is raised to it by FAISS (it returns that many candidates).
+        return [({"efSearch": ef}, r) for ef in (32, 64, 128, 256, 512) for r in (2, 10)]
+    return []
+
+
+def recall_of(exact: list[list[str]], got: list[list[str]]) -> float:
+    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(exact, got, strict=True)]))
 
 
 def dir_bytes(path: Path) -> int:
@@ -84,13 +140,16 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--batch", type=int, default=100_000, help="records per upsert")
+    ap.add_argument("--batch", type=int, default=0, help="videos per upsert_arrays call (0: all in one)")
     ap.add_argument("--recipes", default="HNSW32,IVF{nlist},PQ96x8", help="ANN recipes separated by ';'")
+    ap.add_argument("--nlist", type=int, default=None, help="IVF cells for {nlist} (default ~4 sqrt(n))")
+    ap.add_argument("--sweep", action="store_true", help="also measure a grid of query-time settings")
     ap.add_argument("--ef-search", type=int, default=None)
     ap.add_argument("--nprobe", type=int, default=None)
     ap.add_argument("--rerank-factor", type=int, default=None)
     ap.add_argument("--qdrant-n", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=1, help="FAISS OpenMP threads (1: stable on shared CPUs)")
+    ap.add_argument("--build-threads", type=int, default=None, help="FAISS threads while building indexes")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     import faiss
@@ -102,6 +161,7 @@ def main() -> None:
     nlist = int(max(16, min(4096, 2 ** round(np.log2(np.sqrt(n) * 4)))))
     while nlist * 39 > n and nlist > 16:
         nlist //= 2
+    nlist = args.nlist or nlist
     recipes = [
         r.format(nlist=nlist)
         for r in args.recipes.replace("HNSW32,IVF", "HNSW32;IVF").split(";")
@@ -114,7 +174,7 @@ def main() -> None:
     weights = {"editing": 2.0, "subject": 0.5}
     w = np.array([0.5, 1, 1, 2, 1, 1], dtype=np.float32)
     qcat = np.ascontiguousarray((queries * w[None, :, None]).reshape(nq, -1))
-    print(f"generated {n} x 6 x {d} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    log(f"generated {n} x 6 x {d} in {time.perf_counter() - t0:.1f}s, peak RSS {peak_rss_gb()} GB")
 
     rows: list[dict[str, Any]] = []
     # Raw FAISS on the same matrix.
@@ -130,18 +190,25 @@ def main() -> None:
     raw_qps = nq / (time.perf_counter() - t)
     raw_p50, raw_p99 = percentiles(raw_times)
     rows.append({"name": "raw faiss IndexFlatIP", "p50_ms": raw_p50, "p99_ms": raw_p99, "qps": raw_qps})
+    log(f"raw Flat: p50 {raw_p50:.2f} ms, batch {raw_qps:.1f} QPS")
     summary_raw = {"raw_p50_ms": round(raw_p50, 3), "raw_batch_qps": round(raw_qps, 1)}
 
-    def build(recipe: str, tmp: Path) -> tuple[Any, float]:
+    def build(recipe: str, tmp: Path) -> tuple[FaissIndex, float]:
         params = {"efSearch": args.ef_search, "nprobe": args.nprobe}
-        opts: dict[str, Any] = {"search_params": {k: v for k, v in params.items() if v is not None}}
-        if args.rerank_factor is not None:
-            opts["rerank_factor"] = args.rerank_factor
-        ix = open_index(data_dir=tmp, recipe=recipe, **opts)
+        ix = FaissIndex(
+            tmp,
+            recipe,
+            search_params={k: v for k, v in params.items() if v is not None},
+            rerank_factor=args.rerank_factor,
+        )
+        if args.build_threads:
+            faiss.omp_set_num_threads(args.build_threads)
         t = time.perf_counter()
-        for s in range(0, n, args.batch):
-            ix.upsert(make_records(data[s : s + args.batch], s))
-        return ix, time.perf_counter() - t
+        load_arrays(ix, data, args.batch)
+        faiss.omp_set_num_threads(args.threads)
+        build_s = time.perf_counter() - t
+        log(f"built {recipe} in {build_s:.1f}s, peak RSS {peak_rss_gb()} GB")
+        return ix, build_s
 
     summary: dict[str, Any] = {"n": n, "ann": [], **summary_raw}
     with tempfile.TemporaryDirectory(prefix="sv6d-bench-") as tmpdir:
@@ -151,9 +218,11 @@ def main() -> None:
         p50, p99 = percentiles(times)
         flat_qps = time_batch(flat, queries, weights)
         rows.append({"name": "ours Flat", "p50_ms": p50, "p99_ms": p99, "qps": flat_qps, "build_s": build_s})
-        t = time.perf_counter()
-        flat.upsert(make_records(data[:100], 0))
-        summary["flat_upsert_100_s"] = round(time.perf_counter() - t, 3)
+        log(f"ours Flat: p50 {p50:.2f} ms, batch {flat_qps:.1f} QPS")
+        if n <= UPSERT_PROBE_MAX_N:
+            t = time.perf_counter()
+            flat.upsert(make_records(data[:100], 0))
+            summary["flat_upsert_100_s"] = round(time.perf_counter() - t, 3)
         # On a shared machine the load drifts between the two loops above: the ratio is taken from
         # interleaved pairs (raw, ours) on the same query, so both see the same load.
         pair_ratios = []
@@ -169,18 +238,40 @@ def main() -> None:
         summary["flat_ratio_of_p50s"] = round(p50 / raw_p50, 3)
         flat_bytes = dir_bytes(tmp / "flat")
         summary["bytes_per_video"] = round(flat_bytes / n, 1)
+        summary["flat_build_s"] = round(build_s, 1)
         flat.close()
         del flat  # the snapshot holds the vectors: free them before the ANN builds
+        shutil.rmtree(tmp / "flat")
+        sweeps: list[dict[str, Any]] = []
         for recipe in recipes:
-            ix, build_s = build(recipe, tmp / recipe.replace(",", "_"))
+            where = tmp / recipe.replace(",", "_")
+            ix, build_s = build(recipe, where)
             got, times = time_ours(ix, queries, weights)
             ix_params = (ix.rerank_factor, dict(ix.search_params))
             a50, a99 = percentiles(times)
             qps = time_batch(ix, queries, weights)
-            recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(exact, got, strict=True)]))
-            bpv = dir_bytes(tmp / recipe.replace(",", "_")) / n
+            recall = recall_of(exact, got)
+            log(f"ours {recipe}: recall@10 {recall:.4f}, p50 {a50:.2f} ms ({p50 / a50:.1f}x), {qps:.1f} QPS")
+            bpv = dir_bytes(where) / n
+            index_files = sum(f.stat().st_size for f in where.glob("video.*.faiss"))
+            for params, rerank in sweep_grid(recipe, nlist) if args.sweep else []:
+                ix.search_params, ix.rerank_factor = dict(ix_params[1]), ix_params[0]
+                ix.tune(params, rerank)
+                sgot, stimes = time_ours(ix, queries, weights)
+                s50, s99 = percentiles(stimes)
+                point = {
+                    "recipe": recipe,
+                    "params": {"rerank_factor": rerank, **params},
+                    "recall_at_10": round(recall_of(exact, sgot), 4),
+                    "p50_ms": round(s50, 3),
+                    "p99_ms": round(s99, 3),
+                    "single_speedup_vs_flat": round(p50 / s50, 2),
+                }
+                sweeps.append(point)
+                log(f"  sweep {point}")
             ix.close()
             del ix
+            shutil.rmtree(where)
             rows.append(
                 {
                     "name": f"ours {recipe}",
@@ -198,9 +289,17 @@ def main() -> None:
                     "recall_at_10": round(recall, 4),
                     "single_speedup_vs_flat": round(p50 / a50, 2),
                     "qps_ratio_to_flat": round(qps / flat_qps, 2),
+                    "p50_ms": round(a50, 3),
+                    "p99_ms": round(a99, 3),
+                    "batch_qps": round(qps, 1),
+                    "build_s": round(build_s, 1),
                     "bytes_per_video": round(bpv, 1),
+                    "index_file_bytes_per_video": round(index_files / n, 1),
+                    "peak_rss_gb": peak_rss_gb(),
                 }
             )
+        if sweeps:
+            summary["sweep"] = sweeps
     if args.qdrant_n:
         qn = min(args.qdrant_n, n)
         qd = open_index("qdrant::memory:")
@@ -221,6 +320,10 @@ def main() -> None:
         )
         summary["qdrant_local"] = {"n": qn, "p50_ms": round(q50, 2)}
         qd.close()
+    summary["flat_p50_ms"] = round(p50, 3)
+    summary["flat_p99_ms"] = round(p99, 3)
+    summary["flat_batch_qps"] = round(flat_qps, 1)
+    summary["peak_rss_gb"] = peak_rss_gb()
 
     from rich.console import Console
     from rich.table import Table
@@ -237,8 +340,26 @@ def main() -> None:
             f"{r['recall']:.3f}" if "recall" in r else "-",
             f"{r['build_s']:.1f}" if "build_s" in r else "-",
         )
-    Console(stderr=not args.json).print(table) if args.json else Console().print(table)
-    print(f"bytes per video (Flat data dir, video+hook levels and catalog): {summary['bytes_per_video']}")
+    console = Console(stderr=True) if args.json else Console()
+    console.print(table)
+    if summary.get("sweep"):
+        st = Table(title="query-time settings on the built indexes (recall@10 vs exact, single-query p50)")
+        for col in ("recipe", "params", "recall@10", "p50 ms", "p99 ms", "speed-up vs Flat"):
+            st.add_column(col)
+        for pt in summary["sweep"]:
+            st.add_row(
+                pt["recipe"],
+                " ".join(f"{k}={v}" for k, v in pt["params"].items()),
+                f"{pt['recall_at_10']:.3f}",
+                f"{pt['p50_ms']:.2f}",
+                f"{pt['p99_ms']:.2f}",
+                f"{pt['single_speedup_vs_flat']:.1f}",
+            )
+        console.print(st)
+    print(
+        f"bytes per video (Flat data dir: video vectors, hook alias, catalog): {summary['bytes_per_video']}"
+    )
+    print(f"peak RSS {summary['peak_rss_gb']} GB")
     if args.json:
         print(json.dumps(summary))
 

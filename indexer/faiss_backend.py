@@ -255,10 +255,10 @@ def recipe_defaults(recipe: str) -> RecipeDefaults:
     r = recipe.strip().upper()
     if r == "FLAT":
         return RecipeDefaults({}, 1)
+    if "IVF" in r:  # before HNSW: ``IVF4096_HNSW32,...`` is an IVF index with an HNSW coarse quantizer
+        return RecipeDefaults({}, 20)
     if "HNSW" in r:
         return RecipeDefaults({"efSearch": DEFAULT_EF_SEARCH}, 10)
-    if "IVF" in r:
-        return RecipeDefaults({}, 20)
     return RecipeDefaults({}, 10)
 
 

@@ -28,6 +28,7 @@ def structured_vectors(
     noise: float = 0.5,
     seed: int = 0,
     rng: np.random.Generator | None = None,
+    chunk: int = 65_536,
 ) -> np.ndarray:
     """(n, 6, d) float32 unit rows: ``normalize(z @ P_dim + noise · ε)`` with a shared latent z per item."""
     rng = rng if rng is not None else np.random.default_rng(seed)
@@ -35,8 +36,12 @@ def structured_vectors(
     out = np.empty((n, len(DIMENSIONS), d), dtype=np.float32)
     for i in range(len(DIMENSIONS)):
         proj = rng.standard_normal((latent_dim, d), dtype=np.float32) / np.sqrt(latent_dim)
-        x = z @ proj + noise * rng.standard_normal((n, d), dtype=np.float32)
-        out[:, i] = x / np.linalg.norm(x, axis=1, keepdims=True)
+        # In chunks, so that temporaries stay small at a million rows; consecutive draws from one generator
+        # give the same numbers as one large draw, so the output does not depend on the chunk size.
+        for s in range(0, n, chunk):
+            e = min(n, s + chunk)
+            x = z[s:e] @ proj + noise * rng.standard_normal((e - s, d), dtype=np.float32)
+            out[s:e, i] = x / np.linalg.norm(x, axis=1, keepdims=True)
     return out
 
 
