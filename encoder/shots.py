@@ -84,6 +84,8 @@ class ShotConfig:
     dissolve_window_s: float = 0.5
     dissolve_min_delta: float = 30.0
     dissolve_max_residual: float = 0.3
+    dissolve_max_step: float = 0.5
+    dissolve_min_layout_change: float = 0.5
     layout_standout: float = 5.0
     repeat_content: float = 1.0
     mono_saturation: float = 8.0
@@ -129,7 +131,10 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
             or i in flashes
             or (np.isnan(change[i]) and scores[i, 4] >= cfg.min_edge_delta)
         ]
-        dissolves = _dissolves(thumbs, scores, times, fades, strong, cfg)
+        # a flash's decay into its new shot is part of the cut, not a dissolve out of the flat frame
+        decays = [(float(times[a]), float(times[b])) for a, b in flashes.items()]
+        spans = [(f.start_s, f.end_s) for f in fades] + decays
+        dissolves = _dissolves(thumbs, luma, times, spans, strong, cfg)
         gradual += dissolves
         step = float(np.median(np.diff(times)))
         cut_idx = [
@@ -231,6 +236,71 @@ FLAT_TILE_STD = 4.0  # luma std below which a tile has no structure to correlate
 TEXTURED_TILE_STD = 12.0  # ... and above which it clearly has
 
 
+def _layout_geometry(h: int, w: int) -> tuple[int, int]:
+    """(height, width) of the small luma frames the layout test works on: LAYOUT_WIDTH wide (at most the
+    thumbnail's width), a multiple of TILES high."""
+    sw = min(LAYOUT_WIDTH, w)
+    return max(TILES, round(h * sw / w / TILES) * TILES), sw
+
+
+def _shrink(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return np.asarray(cv2.resize(luma, (size[1], size[0]), interpolation=cv2.INTER_AREA), dtype=np.float32)
+
+
+def _compensated(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """``prev`` shifted by the global translation that phase correlation finds from it to ``cur``."""
+    import cv2
+
+    # Zero-mean copies: a flat background whose level changes (a recolouring) would otherwise, through the
+    # window, add a structure of its own and pull the peak; and OpenCV 4.x multiplies phaseCorrelate's
+    # inputs by the window in place.
+    (dx, dy), _ = cv2.phaseCorrelate(prev - prev.mean(), cur - cur.mean(), window)
+    sh, sw = prev.shape
+    shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+    return np.asarray(
+        cv2.warpAffine(prev, shift, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    )
+
+
+def _tiles(x: np.ndarray) -> np.ndarray:
+    """(k, sh, sw) frames as (k, TILES * TILES, pixels) zero-mean tiles."""
+    k, sh, sw = x.shape
+    th, tw = sh // TILES, sw // TILES
+    t = x.reshape(k, TILES, th, TILES, tw).transpose(0, 1, 3, 2, 4).reshape(k, TILES * TILES, th * tw)
+    return t - t.mean(axis=2, keepdims=True)
+
+
+def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per frame pair: median over tiles of 1 - ZNCC (NaN when fewer than TILES tiles have structure)."""
+    sa, sb = np.sqrt((a * a).mean(axis=2)), np.sqrt((b * b).mean(axis=2))
+    zncc = (a * b).mean(axis=2) / np.maximum(sa * sb, 1e-6)
+    both = (sa > FLAT_TILE_STD) & (sb > FLAT_TILE_STD)
+    # a tile whose texture appears or vanishes (a cut to a flat card) changed completely; one that stays
+    # flat on both sides (a plain background, black) says nothing
+    one = ((sa > TEXTURED_TILE_STD) & (sb < FLAT_TILE_STD)) | (
+        (sb > TEXTURED_TILE_STD) & (sa < FLAT_TILE_STD)
+    )
+    dissim = np.where(both, 1.0 - zncc, np.where(one, 1.0, np.nan))
+    counted = (both | one).sum(axis=1)
+    with warnings.catch_warnings():  # rows with no counted tile are NaN, as intended
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(dissim, axis=1)
+    return np.where(counted >= TILES, med, np.nan)
+
+
+def _layout_dissimilarity(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """1 - median tile ZNCC of ``cur`` (k, sh, sw) against ``prev`` motion-compensated, per pair."""
+    shifted = np.stack([_compensated(a, b, window) for a, b in zip(prev, cur, strict=True)])
+    target = _tiles(cur)
+    # Phase correlation is unreliable on frames with little structure (a label on a plain background): the
+    # unshifted comparison is kept as well, and the better of the two counts.
+    return np.fmin(
+        _median_dissimilarity(_tiles(shifted), target), _median_dissimilarity(_tiles(prev), target)
+    )
+
+
 def _layout_change(luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
     """Per frame (vs the previous): 1 - median ZNCC of motion-compensated tiles (0..2); 0 where not computed,
     NaN where too few tiles have structure to tell (flat frames).
@@ -253,53 +323,12 @@ def _layout_change(luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.nd
     for i in cand:
         need[max(1, i - w) : min(n, i + w + 1)] = True
     idx = np.flatnonzero(need)
-
-    h, wd = luma.shape[1:]
-    sw = min(LAYOUT_WIDTH, wd)
-    sh = max(TILES, round(h * sw / wd / TILES) * TILES)
-    small = np.zeros((n, sh, sw), dtype=np.float32)
+    size = _layout_geometry(*luma.shape[1:])
+    small = np.zeros((n, *size), dtype=np.float32)
     for i in np.union1d(idx, idx - 1):
-        small[i] = cv2.resize(luma[i], (sw, sh), interpolation=cv2.INTER_AREA)
-    window = cv2.createHanningWindow((sw, sh), cv2.CV_32F)
-    prev = np.empty((len(idx), sh, sw), dtype=np.float32)
-    for k, i in enumerate(idx):
-        # Zero-mean copies: a flat background whose level changes (a recolouring) would otherwise, through the
-        # window, add a structure of its own and pull the peak; and OpenCV 4.x multiplies phaseCorrelate's
-        # inputs by the window in place.
-        a, b = small[i - 1], small[i]
-        (dx, dy), _ = cv2.phaseCorrelate(a - a.mean(), b - b.mean(), window)
-        shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
-        prev[k] = cv2.warpAffine(
-            small[i - 1], shift, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-    th, tw = sh // TILES, sw // TILES
-
-    def tiles(x: np.ndarray) -> np.ndarray:
-        t = x.reshape(len(x), TILES, th, TILES, tw).transpose(0, 1, 3, 2, 4)
-        t = t.reshape(len(x), TILES * TILES, th * tw)
-        return t - t.mean(axis=2, keepdims=True)
-
-    def median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        sa, sb = np.sqrt((a * a).mean(axis=2)), np.sqrt((b * b).mean(axis=2))
-        zncc = (a * b).mean(axis=2) / np.maximum(sa * sb, 1e-6)
-        both = (sa > FLAT_TILE_STD) & (sb > FLAT_TILE_STD)
-        # a tile whose texture appears or vanishes (a cut to a flat card) changed completely; one that stays
-        # flat on both sides (a plain background, black) says nothing
-        one = ((sa > TEXTURED_TILE_STD) & (sb < FLAT_TILE_STD)) | (
-            (sb > TEXTURED_TILE_STD) & (sa < FLAT_TILE_STD)
-        )
-        dissim = np.where(both, 1.0 - zncc, np.where(one, 1.0, np.nan))
-        counted = (both | one).sum(axis=1)
-        with warnings.catch_warnings():  # rows with no counted tile are NaN, as intended
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(dissim, axis=1)
-        return np.where(counted >= TILES, med, np.nan)
-
-    cur = tiles(small[idx])
-    # Phase correlation is unreliable on frames with little structure (a label on a plain background): the
-    # unshifted comparison is kept as well, and the better of the two counts.
-    med = np.fmin(median_dissimilarity(tiles(prev), cur), median_dissimilarity(tiles(small[idx - 1]), cur))
-    out[idx] = med
+        small[i] = _shrink(luma[i], size)
+    window = cv2.createHanningWindow((size[1], size[0]), cv2.CV_32F)
+    out[idx] = _layout_dissimilarity(small[idx - 1], small[idx], window)
     return out
 
 
@@ -308,7 +337,7 @@ def _cut_indices(
     change: np.ndarray,
     times: np.ndarray,
     fades: list[Transition],
-    flashes: set[int],
+    flashes: dict[int, int],
     cfg: ShotConfig,
     mono: np.ndarray | None = None,
     luma: np.ndarray | None = None,
@@ -376,7 +405,7 @@ def _cut_indices(
     # too; then by content score and layout change together).
     kept: list[int] = []
     strength = np.where(mono, lum, content) / cfg.threshold + np.nan_to_num(change) / cfg.adaptive_min_change
-    for k in sorted(set(cand) | flashes, key=lambda j: (j not in flashes, -float(strength[j]))):
+    for k in sorted(set(cand) | set(flashes), key=lambda j: (j not in flashes, -float(strength[j]))):
         if all(abs(times[k] - times[j]) >= cfg.min_shot_s for j in kept):
             kept.append(k)
     return sorted(kept)
@@ -431,10 +460,11 @@ def _monotone_runs(mean: np.ndarray, eps: float, max_stall: int) -> list[tuple[i
 
 def _fades(
     mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotConfig
-) -> tuple[list[Transition], set[int]]:
-    """Fades, and the frame indices of flash cuts (a ramp out of a flat frame that arrived in one step)."""
+) -> tuple[list[Transition], dict[int, int]]:
+    """Fades, and flash cuts (a ramp out of a flat frame that arrived in one step) as the frame index of the
+    flat frame mapped to the last frame of its decay."""
     out: list[Transition] = []
-    flashes: set[int] = set()
+    flashes: dict[int, int] = {}
     for a, b in _monotone_runs(mean, cfg.fade_step_eps, cfg.fade_max_stall):
         swing = float(mean[b] - mean[a])
         if abs(swing) < cfg.fade_min_swing or b - a < cfg.fade_min_frames:
@@ -458,7 +488,7 @@ def _fades(
             spread[a - 1] > 2 * cfg.flat_std or abs(float(mean[a] - mean[a - 1])) >= cfg.fade_min_swing
         )
         if starts_flat and picture_before:
-            flashes.add(a)
+            flashes[a] = b
             continue
         # [a, b] spans the first changed frame (a + 1) back to one frame before it for the rate of change;
         # report the ramp as its first changing frame through the frame where it arrives.
@@ -487,37 +517,56 @@ def _fades(
 
 def _dissolves(
     thumbs: np.ndarray,
-    scores: np.ndarray,
+    luma: np.ndarray,
     times: np.ndarray,
-    fades: list[Transition],
+    gradual: list[tuple[float, float]],
     cut_idx: list[int],
     cfg: ShotConfig,
 ) -> list[Transition]:
-    """Spans where frames m-k and m+k differ a lot, no step between them is cut-like, and frame m is a blend
-    of the two ends, tried at half-windows of 1/2, 1 and 2 x ``dissolve_window_s / 2`` (dissolves run from a
-    few frames to a couple of seconds). Our own code: PySceneDetect has no dissolve detector."""
+    """Spans (outside the ``gradual`` spans of fades and flash decays) where frames m-k and m+k differ a
+    lot, no step between them is cut-like, frame m is a blend of the two ends, and the two ends are different
+    pictures (not one picture moved), tried at half-windows of 1/2, 1 and 2 x ``dissolve_window_s / 2``
+    (dissolves run from a few frames to a couple of seconds). Our own code: PySceneDetect has no dissolve
+    detector."""
+    import cv2
+
     n = len(times)
     if n < 5:
         return []
     step = float(np.median(np.diff(times)))
     half = cfg.dissolve_window_s / 2 / max(step, 1e-3)
-    content = scores[:, 0]
     is_cut = np.zeros(n, dtype=bool)
     is_cut[cut_idx] = True
     # RGB, not luma: two shots of equal brightness but different colours blend visibly in RGB only
     small = thumbs[:, ::2, ::2].reshape(n, -1).astype(np.float32)
+    # A dissolve spreads its change over its frames; a cut puts most of it into one step. Measured in RGB,
+    # not by ContentDetector's HSV score: hue is unstable where a blend passes through grey or black, and
+    # scores like a cut on a smooth ramp.
+    rgb_step = np.zeros(n, dtype=np.float64)
+    rgb_step[1:] = np.abs(np.diff(small, axis=0)).mean(axis=1)
+    size = _layout_geometry(*luma.shape[1:])
+    window = cv2.createHanningWindow((size[1], size[0]), cv2.CV_32F)
+    shrunk: dict[int, np.ndarray] = {}
+
+    def layout(i: int) -> np.ndarray:
+        if i not in shrunk:
+            shrunk[i] = _shrink(luma[i], size)
+        return shrunk[i]
+
     hits: list[tuple[int, int, float, float]] = []
     for k in sorted({max(2, round(half * f)) for f in (0.5, 1.0, 2.0)}):
         for m in range(k, n - k, max(1, k // 2)):
             a, b = m - k, m + k
-            if float(content[a + 1 : b + 1].max()) >= cfg.threshold or is_cut[a + 1 : b + 1].any():
+            if is_cut[a + 1 : b + 1].any():
                 continue
-            if any(f.start_s - step <= times[m] <= f.end_s + step for f in fades):
+            if any(s0 - step <= times[m] <= s1 + step for s0, s1 in gradual):
                 continue
             fa, fb, fm = small[a], small[b], small[m]
             diff = fa - fb
             delta = float(np.abs(diff).mean())
             if delta < cfg.dissolve_min_delta:
+                continue
+            if float(rgb_step[a + 1 : b + 1].max()) > cfg.dissolve_max_step * delta:
                 continue
             # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
             if _correlation(fa, fb) > 0.6:
@@ -525,13 +574,21 @@ def _dissolves(
             alpha = float(np.clip((fm - fb) @ diff / float(diff @ diff), 0.0, 1.0))
             rel = float(np.abs(fm - (alpha * fa + (1 - alpha) * fb)).mean()) / delta
             # A blend sits between its ends; a camera move over the same span leaves a large residual.
-            if rel <= cfg.dissolve_max_residual and 0.2 <= alpha <= 0.8:
-                # trim frames that do not change at either end of the window
-                while a + 1 < b and content[a + 1] < 0.5:
-                    a += 1
-                while b - 1 > a and content[b] < 0.5:
-                    b -= 1
-                hits.append((a, b, delta, rel))
+            if rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8:
+                continue
+            # ... but not always: over a periodic or smooth texture a pan's middle frame is close to a blend
+            # of its ends (shifted sinusoids are linear combinations of each other). A dissolve's ends are
+            # two pictures; a camera move's are one picture, shifted, so the motion-compensated layout test
+            # of the cuts tells them apart.
+            change = _layout_dissimilarity(layout(a)[None], layout(b)[None], window)[0]
+            if not np.isnan(change) and change < cfg.dissolve_min_layout_change:
+                continue
+            # trim frames that do not change at either end of the window
+            while a + 1 < b and rgb_step[a + 1] < 0.5:
+                a += 1
+            while b - 1 > a and rgb_step[b] < 0.5:
+                b -= 1
+            hits.append((a, b, delta, rel))
     out: list[Transition] = []
     for a, b, delta, rel in sorted(hits):
         start, end = float(times[min(a + 1, b)]), float(times[b])
