@@ -42,7 +42,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from indexer.base import Candidate, Filters, Level, QueryError, VectorIndex, check_batch, not_found
+from indexer.base import (
+    Candidate,
+    Filters,
+    Level,
+    QueryError,
+    VectorIndex,
+    check_batch,
+    check_page,
+    not_found,
+)
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord
@@ -61,6 +70,10 @@ PAYLOAD_INDEXES: dict[str, str] = {
 }
 ReadConsistencyName = Literal["all", "majority", "quorum"]
 Quantization = Literal["none", "int8"]
+
+
+# Points per scroll request when listing ids.
+SCROLL_PAGE = 1024
 
 
 def point_id(video_id: str, segment: int | None = None) -> str:
@@ -527,6 +540,52 @@ class QdrantIndex(VectorIndex):
                 with_payload=False,
                 consistency=read_consistency(self.config),
             )
+        )
+
+    def video_ids(self, offset: int = 0, limit: int | None = None) -> list[str]:
+        """Stored ids in ascending order: one payload-only scroll (the ``video_id`` field, no vectors).
+
+        Points are keyed by a hash of the id, so the order comes from sorting what the scroll reads."""
+        offset, limit = check_page(offset, limit)
+        if self._dim is None:
+            return []
+        ids: list[str] = []
+        cursor = None
+        while True:
+            batch, cursor = self.client.scroll(
+                self.collection,
+                limit=SCROLL_PAGE,
+                offset=cursor,
+                with_payload=["video_id"],
+                with_vectors=False,
+                consistency=read_consistency(self.config),
+            )
+            ids.extend(str((p.payload or {})["video_id"]) for p in batch)
+            if cursor is None:
+                break
+        ids.sort()
+        return ids[offset:] if limit is None else ids[offset : offset + limit]
+
+    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
+        """(dimension, label) of the tags overlapping the hook window, from the stored record JSON alone
+        (no vectors, no segments)."""
+        if self._dim is None:
+            raise not_found(video_id)
+        pts = self.client.retrieve(
+            self.collection,
+            [point_id(video_id)],
+            with_payload=["record"],
+            with_vectors=False,
+            consistency=read_consistency(self.config),
+        )
+        if not pts:
+            raise not_found(video_id)
+        data = json.loads((pts[0].payload or {})["record"])
+        h0, h1 = data["hook_window"]
+        return frozenset(
+            (t["dimension"], t["label"])
+            for t in data.get("tags", ())
+            if t["start_s"] < h1 and t["end_s"] > h0
         )
 
     def get(self, video_id: str) -> SV6DRecord:

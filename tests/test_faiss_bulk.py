@@ -235,3 +235,9 @@ def test_tune_changes_search_settings_at_query_time(tmp_path: Path) -> None:
             ix.tune({"nprobe": 0})
         with pytest.raises(ConfigError, match="rerank_factor must be an integer >= 1"):
             ix.tune(rerank_factor=0)
+
+
+def test_structured_vectors_do_not_depend_on_the_chunk_size() -> None:
+    whole = structured_vectors(500, D, seed=4, chunk=10_000)
+    np.testing.assert_array_equal(structured_vectors(500, D, seed=4, chunk=7), whole)
+    np.testing.assert_allclose(np.linalg.norm(whole, axis=2), 1.0, atol=1e-5)
