@@ -118,7 +118,7 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     # In monochrome footage hue and saturation carry nothing, so ContentDetector's three-channel mean is a
     # third of the luma change: there the luma change alone is the content score the layout test is gated on.
     gate = (scores[:, 0] >= cfg.adaptive_min_content) | (mono & (scores[:, 3] >= cfg.mono_min_luma))
-    change = _layout_change(luma, gate, cfg)
+    change = _layout_change(thumbs, luma, gate, cfg)
     cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma)
     gradual = list(fades)
     if cfg.dissolves:
@@ -237,53 +237,74 @@ TEXTURED_TILE_STD = 12.0  # ... and above which it clearly has
 
 
 def _layout_geometry(h: int, w: int) -> tuple[int, int]:
-    """(height, width) of the small luma frames the layout test works on: LAYOUT_WIDTH wide (at most the
+    """(height, width) of the small frames the layout test works on: LAYOUT_WIDTH wide (at most the
     thumbnail's width), a multiple of TILES high."""
     sw = min(LAYOUT_WIDTH, w)
     return max(TILES, round(h * sw / w / TILES) * TILES), sw
 
 
-def _shrink(luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _planes(thumb: np.ndarray, luma: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The small (sh, sw, 4) float32 frame of the layout test: luma, then R, G and B.
+
+    Colour planes as well as luma: two bright, saturated textures can differ in chroma only (their luma
+    nearly flat), and then a caption band that stays across the cut is the only luma structure left."""
     import cv2
 
-    return np.asarray(cv2.resize(luma, (size[1], size[0]), interpolation=cv2.INTER_AREA), dtype=np.float32)
+    dsize = (size[1], size[0])
+    out = np.empty((*size, 4), dtype=np.float32)
+    out[..., 0] = cv2.resize(luma, dsize, interpolation=cv2.INTER_AREA)
+    out[..., 1:] = cv2.resize(thumb, dsize, interpolation=cv2.INTER_AREA)
+    return out
 
 
 def _compensated(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """``prev`` shifted by the global translation that phase correlation finds from it to ``cur``."""
+    """``prev`` (sh, sw, planes) shifted by the global translation that phase correlation finds, on luma,
+    from it to ``cur``."""
     import cv2
 
     # Zero-mean copies: a flat background whose level changes (a recolouring) would otherwise, through the
     # window, add a structure of its own and pull the peak; and OpenCV 4.x multiplies phaseCorrelate's
     # inputs by the window in place.
-    (dx, dy), _ = cv2.phaseCorrelate(prev - prev.mean(), cur - cur.mean(), window)
-    sh, sw = prev.shape
+    a, b = np.ascontiguousarray(prev[..., 0]), np.ascontiguousarray(cur[..., 0])
+    (dx, dy), _ = cv2.phaseCorrelate(a - a.mean(), b - b.mean(), window)
+    sh, sw = prev.shape[:2]
     shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
-    return np.asarray(
-        cv2.warpAffine(prev, shift, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    )
+    warped = cv2.warpAffine(prev, shift, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(warped).reshape(prev.shape)
 
 
 def _tiles(x: np.ndarray) -> np.ndarray:
-    """(k, sh, sw) frames as (k, TILES * TILES, pixels) zero-mean tiles."""
-    k, sh, sw = x.shape
+    """(k, sh, sw, planes) frames as (k, planes, TILES * TILES, pixels) zero-mean tiles."""
+    k, sh, sw, c = x.shape
     th, tw = sh // TILES, sw // TILES
-    t = x.reshape(k, TILES, th, TILES, tw).transpose(0, 1, 3, 2, 4).reshape(k, TILES * TILES, th * tw)
-    return t - t.mean(axis=2, keepdims=True)
+    t = (
+        x.reshape(k, TILES, th, TILES, tw, c)
+        .transpose(0, 5, 1, 3, 2, 4)
+        .reshape(k, c, TILES * TILES, th * tw)
+    )
+    return t - t.mean(axis=3, keepdims=True)
 
 
 def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per frame pair: median over tiles of 1 - ZNCC (NaN when fewer than TILES tiles have structure)."""
-    sa, sb = np.sqrt((a * a).mean(axis=2)), np.sqrt((b * b).mean(axis=2))
-    zncc = (a * b).mean(axis=2) / np.maximum(sa * sb, 1e-6)
-    both = (sa > FLAT_TILE_STD) & (sb > FLAT_TILE_STD)
+    """Per frame pair: median over tiles of 1 - ZNCC (NaN when fewer than TILES tiles have structure).
+
+    A tile's value is its luma dissimilarity, raised to that of a colour plane where that plane is clearly
+    textured in both frames (a texture seen in chroma only is a layout too). ZNCC ignores each plane's gain
+    and offset, so a recolouring of an unchanged layout stays similar in every plane."""
+    sa, sb = np.sqrt((a * a).mean(axis=3)), np.sqrt((b * b).mean(axis=3))
+    zncc = (a * b).mean(axis=3) / np.maximum(sa * sb, 1e-6)
+    la, lb = sa[:, 0], sb[:, 0]
+    both = (la > FLAT_TILE_STD) & (lb > FLAT_TILE_STD)
     # a tile whose texture appears or vanishes (a cut to a flat card) changed completely; one that stays
     # flat on both sides (a plain background, black) says nothing
-    one = ((sa > TEXTURED_TILE_STD) & (sb < FLAT_TILE_STD)) | (
-        (sb > TEXTURED_TILE_STD) & (sa < FLAT_TILE_STD)
+    one = ((la > TEXTURED_TILE_STD) & (lb < FLAT_TILE_STD)) | (
+        (lb > TEXTURED_TILE_STD) & (la < FLAT_TILE_STD)
     )
-    dissim = np.where(both, 1.0 - zncc, np.where(one, 1.0, np.nan))
-    counted = (both | one).sum(axis=1)
+    dissim = np.where(both, 1.0 - zncc[:, 0], np.where(one, 1.0, np.nan))
+    colour = (sa[:, 1:] > TEXTURED_TILE_STD) & (sb[:, 1:] > TEXTURED_TILE_STD)
+    colour_dissim = np.where(colour, 1.0 - zncc[:, 1:], -np.inf).max(axis=1)
+    dissim = np.where(colour.any(axis=1), np.fmax(dissim, colour_dissim), dissim)
+    counted = (both | one | colour.any(axis=1)).sum(axis=1)
     with warnings.catch_warnings():  # rows with no counted tile are NaN, as intended
         warnings.simplefilter("ignore", RuntimeWarning)
         med = np.nanmedian(dissim, axis=1)
@@ -291,7 +312,7 @@ def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _layout_dissimilarity(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """1 - median tile ZNCC of ``cur`` (k, sh, sw) against ``prev`` motion-compensated, per pair."""
+    """1 - median tile ZNCC of ``cur`` (k, sh, sw, planes) against ``prev`` motion-compensated, per pair."""
     shifted = np.stack([_compensated(a, b, window) for a, b in zip(prev, cur, strict=True)])
     target = _tiles(cur)
     # Phase correlation is unreliable on frames with little structure (a label on a plain background): the
@@ -301,7 +322,7 @@ def _layout_dissimilarity(prev: np.ndarray, cur: np.ndarray, window: np.ndarray)
     )
 
 
-def _layout_change(luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
+def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
     """Per frame (vs the previous): 1 - median ZNCC of motion-compensated tiles (0..2); 0 where not computed,
     NaN where too few tiles have structure to tell (flat frames).
 
@@ -324,9 +345,9 @@ def _layout_change(luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.nd
         need[max(1, i - w) : min(n, i + w + 1)] = True
     idx = np.flatnonzero(need)
     size = _layout_geometry(*luma.shape[1:])
-    small = np.zeros((n, *size), dtype=np.float32)
+    small = np.zeros((n, *size, 4), dtype=np.float32)
     for i in np.union1d(idx, idx - 1):
-        small[i] = _shrink(luma[i], size)
+        small[i] = _planes(thumbs[i], luma[i], size)
     window = cv2.createHanningWindow((size[1], size[0]), cv2.CV_32F)
     out[idx] = _layout_dissimilarity(small[idx - 1], small[idx], window)
     return out
@@ -550,7 +571,7 @@ def _dissolves(
 
     def layout(i: int) -> np.ndarray:
         if i not in shrunk:
-            shrunk[i] = _shrink(luma[i], size)
+            shrunk[i] = _planes(thumbs[i], luma[i], size)
         return shrunk[i]
 
     hits: list[tuple[int, int, float, float]] = []
