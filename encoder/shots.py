@@ -505,8 +505,17 @@ def _fades(
         # is a flash cut: the new shot opens on white (or black) and decays into its picture. A fade in holds
         # its black frame or starts the video on it.
         starts_flat = spread[a] <= cfg.flat_std and (mean[a] <= cfg.black_level or mean[a] >= cfg.white_level)
+        jump = abs(float(mean[a] - mean[a - 1])) if a > 0 else 0.0
+        # A washed-out picture (a bright, low-contrast texture) is nearly flat by itself; it still ends in
+        # one step when its texture vanishes at once and the step into the flat frame outdoes every step of
+        # the ramp out of it.
+        vanished = (
+            a > 0
+            and spread[a - 1] - spread[a] >= cfg.flat_std / 2
+            and jump >= 1.5 * float(np.abs(np.diff(mean[a : b + 1])).max())
+        )
         picture_before = a > 0 and (
-            spread[a - 1] > 2 * cfg.flat_std or abs(float(mean[a] - mean[a - 1])) >= cfg.fade_min_swing
+            spread[a - 1] > 2 * cfg.flat_std or jump >= cfg.fade_min_swing or vanished
         )
         if starts_flat and picture_before:
             flashes[a] = b
