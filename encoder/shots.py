@@ -407,9 +407,11 @@ def _cut_indices(
         around = np.r_[max(1, i - 2) : i, i + 1 : min(n, i + 3)]
         around = around[~repeat[around]]
         neighbour_lum[i] = float(lum[around].mean()) if len(around) else 0.0
-        diff = np.abs(luma[i].astype(np.float32) - luma[i - 1].astype(np.float32)).mean(axis=1)
-        strips = np.array([x.mean() for x in np.array_split(diff, MONO_STRIPS)])
-        spread[i] = float((strips >= 0.5 * strips.max()).mean())
+        spread[i] = _row_spread(luma, int(i))
+    # The same holds for an adaptive cut (no edge change, a colour change under ContentDetector's
+    # threshold): a caption band popping in over a washed-out texture is all the layout there is to change.
+    for i in np.flatnonzero(adaptive):
+        adaptive[i] = _row_spread(luma, int(i)) >= cfg.mono_min_spread
     monochrome = (
         mono
         & (spread >= cfg.mono_min_spread)
@@ -430,6 +432,14 @@ def _cut_indices(
         if all(abs(times[k] - times[j]) >= cfg.min_shot_s for j in kept):
             kept.append(k)
     return sorted(kept)
+
+
+def _row_spread(luma: np.ndarray, i: int) -> float:
+    """Share of the frame's MONO_STRIPS horizontal strips whose luma changed from frame i - 1 to i by at
+    least half as much as the most changed strip's."""
+    diff = np.abs(luma[i].astype(np.float32) - luma[i - 1].astype(np.float32)).mean(axis=1)
+    strips = np.array([x.mean() for x in np.array_split(diff, MONO_STRIPS)])
+    return float((strips >= 0.5 * strips.max()).mean()) if strips.max() > 0 else 0.0
 
 
 def _cut(i: int, scores: np.ndarray, change: np.ndarray, times: np.ndarray, flash: bool) -> Transition:
