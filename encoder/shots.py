@@ -620,8 +620,7 @@ def _dissolves(
             # of its ends (shifted sinusoids are linear combinations of each other). A dissolve's ends are
             # two pictures; a camera move's are one picture, shifted, so the motion-compensated layout test
             # of the cuts tells them apart.
-            change = _layout_dissimilarity(layout(a)[None], layout(b)[None], window)[0]
-            if not np.isnan(change) and change < cfg.dissolve_min_layout_change:
+            if _one_picture(layout(a), layout(b), window, cfg.dissolve_min_layout_change):
                 continue
             # trim frames that do not change at either end of the window
             while a + 1 < b and rgb_step[a + 1] < 0.5:
@@ -655,6 +654,31 @@ def _dissolves(
             )
         )
     return out
+
+
+ZOOMS = (1.0, 0.96, 1.04, 0.92, 1.08, 0.88, 1.12, 0.84, 1.18)  # scale factors tried between a span's ends
+
+
+def _one_picture(prev: np.ndarray, cur: np.ndarray, window: np.ndarray, max_change: float) -> bool:
+    """Whether ``cur`` is ``prev`` moved: some zoom about the centre (push-ins and pull-outs over a dissolve
+    window's length reach 15%), then the motion-compensated translation, leaves a layout change under
+    ``max_change``. Frames too flat to tell are not called one picture."""
+    import cv2
+
+    sh, sw = prev.shape[:2]
+    for z in ZOOMS:
+        scaled = prev
+        if z != 1.0:
+            m = cv2.getRotationMatrix2D(((sw - 1) / 2, (sh - 1) / 2), 0.0, z)
+            scaled = np.asarray(
+                cv2.warpAffine(prev, m, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            ).reshape(prev.shape)
+        change = _layout_dissimilarity(scaled[None], cur[None], window)[0]
+        if np.isnan(change):
+            return False
+        if change < max_change:
+            return True
+    return False
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:

@@ -384,6 +384,11 @@ def sample_spec(
         span = 2 * d.f(d.u(0.2, 0.4))
         at = bounds[i + 1]
         room = min(d.shots[i].frames, d.shots[i + 1].frames) >= span + d.f(0.4)
+        if d.fade_out is not None and i == len(d.shots) - 2:
+            # A dissolve into the last shot must end before the fade to black starts: two overlapping ramps
+            # render as one gradual change that no detector can split into the two true spans.
+            hold, ramp = d.fade_out
+            room = room and at - span // 2 + span + d.f(0.3) <= bounds[-1] - hold - ramp
         if rng.random() < 0.25 and (at - span // 2) / fps >= HOOK_S + 0.3 and room:
             d.transitions[i] = ("dissolve", span)
     if ending == "end_card":
