@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -66,6 +66,21 @@ class DecodeConfig:
     def __post_init__(self) -> None:
         if self.sample_fps <= 0 or self.max_frames < 1 or self.thumb_width < 8 or self.audio_rate < 1000:
             raise ValueError(f"invalid DecodeConfig: {self}")
+
+
+class FrameSink(Protocol):
+    """Receives analysis frames while ``decode`` runs, so that per-frame analysis can overlap decoding
+    (``encoder.evidence.stream.FrameMeasurer``). Frames are handed over as sampled: decode may still thin
+    them out afterwards (videos of unknown length), so a sink must key its results by time."""
+
+    def begin(self, duration_s: float | None, fps: float) -> None:
+        """Decoding starts; ``duration_s``: the container's declared duration (None when unknown); ``fps``:
+        the nominal frame rate (0 when unknown)."""
+        ...
+
+    def add(self, t: float, frame: np.ndarray) -> None:
+        """One analysis frame (display-oriented RGB uint8, never modified afterwards) at ``t`` seconds."""
+        ...
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,17 +250,20 @@ def _rgb(reformatter: Any, frame: Any, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def decode(path: str | os.PathLike[str], config: DecodeConfig | None = None) -> DecodedVideo:
+def decode(
+    path: str | os.PathLike[str], config: DecodeConfig | None = None, sink: FrameSink | None = None
+) -> DecodedVideo:
     """Decode a video once: every frame as a small thumbnail, sampled analysis frames, and mono audio.
 
     Analysis frames are taken at ``config.sample_fps`` (fewer, evenly spread, when the video is longer than
-    ``max_frames / sample_fps``). Raises :class:`VideoInputError` for unusable input.
+    ``max_frames / sample_fps``); each is also handed to ``sink`` as soon as it is decoded. Raises
+    :class:`VideoInputError` for unusable input.
     """
     cfg = config or DecodeConfig()
     p = _check_path(path)
     container = _open(p)
     try:
-        return _decode_open(p, container, cfg)
+        return _decode_open(p, container, cfg, sink)
     finally:
         container.close()
 
@@ -303,7 +321,7 @@ class _Sampler:
         return [self.frames[i] for i in keep], [self.times[i] for i in keep]
 
 
-def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
+def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | None = None) -> DecodedVideo:
     import av
     from av.video.reformatter import VideoReformatter
 
@@ -322,6 +340,8 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
     if declared:
         sample_interval = max(sample_interval, declared / cfg.max_frames)
     sampler = _Sampler(sample_interval, cfg.max_frames)
+    if sink is not None:
+        sink.begin(declared, _nominal_fps(vstream))
 
     resampler = av.AudioResampler(format="flt", layout="mono", rate=cfg.audio_rate) if astream else None
     audio_chunks: list[np.ndarray] = []
@@ -374,7 +394,10 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig) -> DecodedVideo:
         thumb_times.append(t)
         if sampler.wants(t):
             img = _rgb(frame_fmt, frame, frame_size)
-            sampler.add(t, np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img)
+            img = np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img
+            sampler.add(t, img)
+            if sink is not None:
+                sink.add(t, img)
 
     streams = [vstream] + ([astream] if astream is not None else [])
     try:

@@ -113,17 +113,26 @@ class Encoder:
         """Encode one video file into an SV6D record (VideoInputError names the file when it is unusable)."""
         from encoder.decode import decode
 
-        decoded = decode(path, self.decode_config)
-        return self.encode_decoded(
-            decoded,
-            video_id=video_id or default_video_id(path),
-            title=title,
-            caption=caption,
-            hashtags=hashtags,
-            creator=creator,
-            created_at=created_at,
-            source=str(path),
-        )
+        # A backbone that offers a frame sink measures analysis frames while decoding runs (on the core
+        # that decoding leaves idle), instead of after it.
+        make_sink = getattr(self.backbone, "frame_sink", None)
+        sink = make_sink() if callable(make_sink) else None
+        try:
+            decoded = decode(path, self.decode_config, sink=sink)
+            return self._encode(
+                decoded,
+                video_id=video_id or default_video_id(path),
+                title=title,
+                caption=caption,
+                hashtags=hashtags,
+                creator=creator,
+                created_at=created_at,
+                source=str(path),
+                frame_sink=sink,
+            )
+        finally:
+            if sink is not None:
+                sink.close()
 
     def encode_decoded(
         self,
@@ -137,6 +146,20 @@ class Encoder:
         source: str | None = None,
     ) -> SV6DRecord:
         """Encode an already decoded video (``video_id`` defaults to the file's content id, else its stem)."""
+        return self._encode(decoded, video_id, title, caption, hashtags, creator, created_at, source)
+
+    def _encode(
+        self,
+        decoded: DecodedVideo,
+        video_id: str | None = None,
+        title: str | None = None,
+        caption: str | None = None,
+        hashtags: Sequence[str] | None = None,
+        creator: str | None = None,
+        created_at: datetime | None = None,
+        source: str | None = None,
+        frame_sink: Any = None,
+    ) -> SV6DRecord:
         from encoder.shots import detect_transitions, shots_from_transitions
 
         info = decoded.info
@@ -150,9 +173,13 @@ class Encoder:
         transitions = detect_transitions(decoded, self.shot_config)
         shots = shots_from_transitions(transitions, info.duration_s)
         hook_window = (0.0, min(self.hook_s, info.duration_s))
-        out = self.backbone.encode(
-            decoded, transitions, shots, hook_window, text=compose_text(title, caption, hashtags)
-        )
+        text = compose_text(title, caption, hashtags)
+        if frame_sink is not None:
+            out = self.backbone.encode(  # type: ignore[call-arg]
+                decoded, transitions, shots, hook_window, text=text, frame_sink=frame_sink
+            )
+        else:
+            out = self.backbone.encode(decoded, transitions, shots, hook_window, text=text)
         return self._record(
             out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )

@@ -17,9 +17,10 @@ import numpy as np
 
 from encoder.evidence import features, tagging
 from encoder.evidence.measure import measure
+from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
-EVIDENCE_VERSION = "evidence-1.0"
+EVIDENCE_VERSION = "evidence-1.1"  # 1.1: MTCNN faces (was the Haar cascade)
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None
@@ -76,6 +77,10 @@ class EvidenceBackbone:
             self._fingerprint = hashlib.sha256(blob).hexdigest()[:16]
         return self._fingerprint
 
+    def frame_sink(self) -> FrameMeasurer:
+        """A sink for ``decode`` that measures analysis frames while decoding runs (pass it to ``encode``)."""
+        return FrameMeasurer()
+
     def encode(
         self,
         decoded: DecodedVideo,
@@ -83,12 +88,15 @@ class EvidenceBackbone:
         shots: list[Shot],
         hook_window: tuple[float, float],
         text: str | None = None,
+        frame_sink: FrameMeasurer | None = None,
     ) -> BackboneOutput:
-        """Raw features (layouts in ``features.FEATURE_NAMES``) for video, hook and shots, plus tags."""
+        """Raw features (layouts in ``features.FEATURE_NAMES``) for video, hook and shots, plus tags.
+        ``frame_sink``: the ``frame_sink()`` that ``decode`` fed, holding the per-frame measurements."""
         duration = float(decoded.info.duration_s)
         if not shots:
             shots = [Shot(0.0, duration)]
-        m = measure(decoded, transitions, shots)
+        stats = frame_sink.finish(decoded.frames, decoded.times_s) if frame_sink is not None else None
+        m = measure(decoded, transitions, shots, stats)
         text_part = features.reduce_text_embedding(embed_text(text)) if text and text.strip() else None
         h0, h1 = hook_window
         h1 = min(h1, duration)

@@ -12,18 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from encoder.evidence.audio import AudioTrack, analyse_audio
-from encoder.evidence.colour import FrameColour, frame_colour, luma_stack
-from encoder.evidence.editing import (
-    Cut,
-    fades,
-    measure_cuts,
-    similarity_from_signatures,
-    thumb_signature,
-)
+from encoder.evidence.colour import FrameColour
+from encoder.evidence.editing import Cut, fades, measure_cuts, similarity_from_signatures
 from encoder.evidence.faces import FaceTrack, detect_faces
-from encoder.evidence.motion import MotionSteps, estimate_motion
+from encoder.evidence.motion import MotionSteps
 from encoder.evidence.narrative import energy_curve
-from encoder.evidence.text import FrameText, frame_text
+from encoder.evidence.stream import FrameMeasures, frame_measures
+from encoder.evidence.text import FrameText
 from encoder.types import DecodedVideo, Shot, Transition
 
 SPIKE_NOISE = 2.0  # grey levels added to the local median change: codec noise and grain are not cuts
@@ -148,19 +143,26 @@ def change_spikes(thumbs: np.ndarray) -> np.ndarray:
     return out
 
 
-def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Shot]) -> Measurements:
-    """Run every measurement family once over ``decoded``."""
+def measure(
+    decoded: DecodedVideo,
+    transitions: list[Transition],
+    shots: list[Shot],
+    frame_stats: FrameMeasures | None = None,
+) -> Measurements:
+    """Run every measurement family once over ``decoded``. ``frame_stats``: the per-frame measurements of
+    ``decoded.frames`` when already made (``stream.FrameMeasurer`` while decoding), else computed here."""
     info = decoded.info
     frames = decoded.frames
     times = np.asarray(decoded.times_s, dtype=np.float64)
-    luma = luma_stack(frames) if len(frames) else np.zeros((0, 8, 8), dtype=np.uint8)
+    fm = frame_stats if frame_stats is not None else frame_measures(frames, times)
+    luma = fm.luma
     # The middle frame of each shot joins the face detector's frames, so shots get their own face verdict.
     mids = [int(np.argmin(np.abs(times - 0.5 * (s.start_s + s.end_s)))) for s in shots] if len(times) else []
-    faces = detect_faces(luma, times, also=np.asarray(mids, dtype=np.int64), rgb=frames)
-    colour = frame_colour(frames, luma)
-    steps = estimate_motion(luma, times)
+    faces = detect_faces(luma, times, also=np.asarray(mids, dtype=np.int64), rgb=frames, known=fm.face_checks)
+    colour = fm.colour
+    steps = fm.motion
     excluded = _steps_across_transitions(steps, transitions)
-    text = frame_text(luma)
+    text = fm.text
     audio = analyse_audio(decoded.audio, decoded.sample_rate)
     thumb_times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
     cuts = measure_cuts(transitions, decoded.thumbs, thumb_times)
@@ -177,9 +179,7 @@ def measure(decoded: DecodedVideo, transitions: list[Transition], shots: list[Sh
         audio.env_times_s,
         audio.env_db,
     )
-    signatures = (
-        np.stack([thumb_signature(f) for f in luma]) if len(luma) else np.zeros((0, 1), dtype=np.float32)
-    )
+    signatures = fm.signatures
     levels = colour.luma.astype(np.float64)
     tail_s, tail_start = _static_tail(
         decoded.thumbs, np.asarray(decoded.thumb_times_s, dtype=np.float64), info.duration_s
