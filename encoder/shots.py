@@ -302,8 +302,9 @@ def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
     dissim = np.where(both, 1.0 - zncc[:, 0], np.where(one, 1.0, np.nan))
     colour = (sa[:, 1:] > TEXTURED_TILE_STD) & (sb[:, 1:] > TEXTURED_TILE_STD)
-    colour_dissim = np.where(colour, 1.0 - zncc[:, 1:], -np.inf).max(axis=1)
-    dissim = np.where(colour.any(axis=1), np.fmax(dissim, colour_dissim), dissim)
+    if colour.shape[1]:
+        colour_dissim = np.where(colour, 1.0 - zncc[:, 1:], -np.inf).max(axis=1)
+        dissim = np.where(colour.any(axis=1), np.fmax(dissim, colour_dissim), dissim)
     counted = (both | one | colour.any(axis=1)).sum(axis=1)
     with warnings.catch_warnings():  # rows with no counted tile are NaN, as intended
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -311,15 +312,18 @@ def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(counted >= TILES, med, np.nan)
 
 
-def _layout_dissimilarity(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
+def _layout_dissimilarity(
+    prev: np.ndarray, cur: np.ndarray, window: np.ndarray, unshifted: bool = True
+) -> np.ndarray:
     """1 - median tile ZNCC of ``cur`` (k, sh, sw, planes) against ``prev`` motion-compensated, per pair."""
     shifted = np.stack([_compensated(a, b, window) for a, b in zip(prev, cur, strict=True)])
     target = _tiles(cur)
+    compensated = _median_dissimilarity(_tiles(shifted), target)
+    if not unshifted:
+        return compensated
     # Phase correlation is unreliable on frames with little structure (a label on a plain background): the
     # unshifted comparison is kept as well, and the better of the two counts.
-    return np.fmin(
-        _median_dissimilarity(_tiles(shifted), target), _median_dissimilarity(_tiles(prev), target)
-    )
+    return np.fmin(compensated, _median_dissimilarity(_tiles(prev), target))
 
 
 def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
@@ -347,9 +351,16 @@ def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: 
     size = _layout_geometry(*luma.shape[1:])
     small = np.zeros((n, *size, 4), dtype=np.float32)
     for i in np.union1d(idx, idx - 1):
+        small[i, ..., 0] = cv2.resize(luma[i], (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    for i in np.union1d(cand, cand - 1):
         small[i] = _planes(thumbs[i], luma[i], size)
     window = cv2.createHanningWindow((size[1], size[0]), cv2.CV_32F)
-    out[idx] = _layout_dissimilarity(small[idx - 1], small[idx], window)
+    # Colour planes only where a cut could be declared; the neighbours, which only set the local median,
+    # are compared in luma (a quarter of the work; colour could only raise their values).
+    rest = np.setdiff1d(idx, cand)
+    if len(rest):
+        out[rest] = _layout_dissimilarity(small[rest - 1, ..., :1], small[rest, ..., :1], window)
+    out[cand] = _layout_dissimilarity(small[cand - 1], small[cand], window)
     return out
 
 
@@ -656,7 +667,7 @@ def _dissolves(
     return out
 
 
-ZOOMS = (1.0, 0.96, 1.04, 0.92, 1.08, 0.88, 1.12, 0.84, 1.18)  # scale factors tried between a span's ends
+ZOOMS = (0.96, 1.04, 0.92, 1.08, 0.88, 1.12, 0.84, 1.18)  # scale factors tried between a span's ends
 
 
 def _one_picture(prev: np.ndarray, cur: np.ndarray, window: np.ndarray, max_change: float) -> bool:
@@ -665,20 +676,22 @@ def _one_picture(prev: np.ndarray, cur: np.ndarray, window: np.ndarray, max_chan
     ``max_change``. Frames too flat to tell are not called one picture."""
     import cv2
 
+    change = _layout_dissimilarity(prev[None], cur[None], window)[0]
+    if np.isnan(change):
+        return False
+    if change < max_change:
+        return True
     sh, sw = prev.shape[:2]
+    scaled = []
     for z in ZOOMS:
-        scaled = prev
-        if z != 1.0:
-            m = cv2.getRotationMatrix2D(((sw - 1) / 2, (sh - 1) / 2), 0.0, z)
-            scaled = np.asarray(
-                cv2.warpAffine(prev, m, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            ).reshape(prev.shape)
-        change = _layout_dissimilarity(scaled[None], cur[None], window)[0]
-        if np.isnan(change):
-            return False
-        if change < max_change:
-            return True
-    return False
+        m = cv2.getRotationMatrix2D(((sw - 1) / 2, (sh - 1) / 2), 0.0, z)
+        warped = cv2.warpAffine(prev, m, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        scaled.append(np.asarray(warped).reshape(prev.shape))
+    # (a zoomed frame has structure wherever the frame had: phase correlation is trusted here)
+    target = np.broadcast_to(cur, (len(scaled), *cur.shape))
+    return bool(
+        np.nanmin(_layout_dissimilarity(np.stack(scaled), target, window, unshifted=False)) < max_change
+    )
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
