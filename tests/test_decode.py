@@ -136,15 +136,23 @@ def test_stream_without_duration_falls_back_to_decoded_timestamps(tmp_path: Path
     np.testing.assert_allclose(np.diff(d.thumb_times_s), 0.1, atol=1e-6)
 
 
-def test_skip_loop_filter_still_decodes_every_frame(tmp_path: Path) -> None:
+@pytest.mark.parametrize("skip", [True, "all", "noref"])
+def test_skip_loop_filter_still_decodes_every_frame(tmp_path: Path, skip: bool | str) -> None:
     path = write_video(tmp_path / "lf.mp4", moving(scene(15), 30), fps=10)
-    normal = decode(path, SHORT_OK)
-    fast = decode(path, DecodeConfig(min_duration_s=0, skip_loop_filter=True))
+    normal = decode(path, DecodeConfig(min_duration_s=0, skip_loop_filter=False))
+    fast = decode(path, DecodeConfig(min_duration_s=0, skip_loop_filter=skip))  # type: ignore[arg-type]
     assert fast.thumbs.shape == normal.thumbs.shape
     np.testing.assert_array_equal(fast.thumb_times_s, normal.thumb_times_s)
     np.testing.assert_array_equal(fast.times_s, normal.times_s)
     # the same pictures up to deblocking: close, not necessarily equal
     assert np.abs(fast.thumbs.astype(int) - normal.thumbs.astype(int)).mean() < 4
+
+
+def test_skip_loop_filter_choice_is_checked() -> None:
+    assert DecodeConfig().loop_filter_skip == "all"
+    assert DecodeConfig(skip_loop_filter=False).loop_filter_skip == "none"
+    with pytest.raises(ValueError, match="skip_loop_filter 'some'; valid: none, noref, all"):
+        DecodeConfig(skip_loop_filter="some")  # type: ignore[arg-type]
 
 
 def test_thumbnail_buffer_grows_past_the_declared_duration(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from encoder.evidence.measure import measure
 from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
-EVIDENCE_VERSION = "evidence-1.1"  # 1.1: MTCNN faces (was the Haar cascade)
+EVIDENCE_VERSION = "evidence-1.1"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None
