@@ -74,6 +74,9 @@ class ShotConfig:
     adaptive_window: int = 6
     min_shot_s: float = 0.4
     fade_min_swing: float = 32.0
+    fade_min_dark_swing: float = 12.0
+    fade_full_fraction: float = 0.75
+    pure_level: float = 6.0
     fade_min_frames: int = 4
     fade_step_eps: float = 0.25
     fade_max_stall: int = 1
@@ -86,6 +89,7 @@ class ShotConfig:
     dissolve_max_residual: float = 0.3
     dissolve_max_step: float = 0.5
     dissolve_min_layout_change: float = 0.5
+    min_rgb_step: float = 2.0
     layout_standout: float = 5.0
     repeat_content: float = 1.0
     mono_saturation: float = 8.0
@@ -112,6 +116,11 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     spread = luma.std(axis=(1, 2), dtype=np.float64)
 
     fades, flashes = _fades(mean, spread, times, cfg)
+    # Mean absolute RGB change per frame (every other pixel of each thumbnail): the visible change, which
+    # ContentDetector's HSV score overstates where hue and saturation are unstable (near black or grey).
+    small = thumbs[:, ::2, ::2].reshape(len(thumbs), -1).astype(np.float32)
+    rgb_step = np.zeros(len(thumbs), dtype=np.float64)
+    rgb_step[1:] = np.abs(np.diff(small, axis=0)).mean(axis=1)
     fps = decoded.info.fps or 25.0
     scores = _content_scores(thumbs, fps, cfg.threshold)
     mono = _monochrome_steps(thumbs, cfg.mono_saturation)
@@ -120,6 +129,8 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     gate = (scores[:, 0] >= cfg.adaptive_min_content) | (mono & (scores[:, 3] >= cfg.mono_min_luma))
     change = _layout_change(thumbs, luma, gate, cfg)
     cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma)
+    # two near-black (or near-white) frames whose noise sends hue and edges flying are not a cut
+    cut_idx = [i for i in cut_idx if i in flashes or rgb_step[i] >= cfg.min_rgb_step]
     gradual = list(fades)
     if cfg.dissolves:
         # A cut whose layout changed blocks a dissolve around it; one seen only in colour and edges may be the
@@ -134,7 +145,7 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
         # a flash's decay into its new shot is part of the cut, not a dissolve out of the flat frame
         decays = [(float(times[a]), float(times[b])) for a, b in flashes.items()]
         spans = [(f.start_s, f.end_s) for f in fades] + decays
-        dissolves = _dissolves(thumbs, luma, times, spans, strong, cfg)
+        dissolves = _dissolves(small, rgb_step, thumbs, luma, times, spans, strong, cfg)
         gradual += dissolves
         step = float(np.median(np.diff(times)))
         cut_idx = [
@@ -500,6 +511,19 @@ def _monotone_runs(mean: np.ndarray, eps: float, max_stall: int) -> list[tuple[i
     return runs
 
 
+def _full_fade_swing(mean: np.ndarray, a: int, b: int, cfg: ShotConfig) -> float:
+    """The least swing of a ramp over frames [a, b] that ends on pure black (or white) to be a fade: a dark
+    picture fading to black swings less than ``fade_min_swing`` and is still a fade when it covers most of the
+    way (``fade_full_fraction``), never less than ``fade_min_dark_swing``; any other ramp needs
+    ``fade_min_swing`` (inf here)."""
+    lo, hi = (a, b) if mean[a] <= mean[b] else (b, a)
+    if mean[lo] <= cfg.pure_level:
+        return max(cfg.fade_min_dark_swing, cfg.fade_full_fraction * float(mean[hi]))
+    if mean[hi] >= 255.0 - cfg.pure_level:
+        return max(cfg.fade_min_dark_swing, cfg.fade_full_fraction * (255.0 - float(mean[lo])))
+    return float("inf")
+
+
 def _fades(
     mean: np.ndarray, spread: np.ndarray, times: np.ndarray, cfg: ShotConfig
 ) -> tuple[list[Transition], dict[int, int]]:
@@ -509,10 +533,14 @@ def _fades(
     flashes: dict[int, int] = {}
     for a, b in _monotone_runs(mean, cfg.fade_step_eps, cfg.fade_max_stall):
         swing = float(mean[b] - mean[a])
-        if abs(swing) < cfg.fade_min_swing or b - a < cfg.fade_min_frames:
+        if b - a < cfg.fade_min_frames or abs(swing) < min(
+            cfg.fade_min_swing, _full_fade_swing(mean, a, b, cfg)
+        ):
             continue
-        # One big step with a small tail is a cut, not a ramp.
-        if float(np.abs(np.diff(mean[a : b + 1])).max()) > 0.5 * abs(swing):
+        # One big step with a small tail is a cut, not a ramp; so are two big steps (two cuts a few frames
+        # apart, with a slow drift between them).
+        steps = np.sort(np.abs(np.diff(mean[a : b + 1])))[::-1]
+        if steps[0] > 0.5 * abs(swing) or steps[:2].sum() > 0.8 * abs(swing):
             continue
         ends = []
         for k in (a, b):
@@ -530,10 +558,11 @@ def _fades(
         # A washed-out picture (a bright, low-contrast texture) is nearly flat by itself; it still ends in
         # one step when its texture vanishes at once and the step into the flat frame outdoes every step of
         # the ramp out of it.
+        before = abs(float(mean[a - 1] - mean[a - 2])) if a > 1 else 0.0
         vanished = (
             a > 0
             and spread[a - 1] - spread[a] >= cfg.flat_std / 2
-            and jump >= 1.5 * float(np.abs(np.diff(mean[a : b + 1])).max())
+            and (jump >= 1.5 * float(steps[0]) or jump >= 3.0 * before)
         )
         picture_before = a > 0 and (
             spread[a - 1] > 2 * cfg.flat_std or jump >= cfg.fade_min_swing or vanished
@@ -567,6 +596,8 @@ def _fades(
 
 
 def _dissolves(
+    small: np.ndarray,
+    rgb_step: np.ndarray,
     thumbs: np.ndarray,
     luma: np.ndarray,
     times: np.ndarray,
@@ -588,13 +619,10 @@ def _dissolves(
     half = cfg.dissolve_window_s / 2 / max(step, 1e-3)
     is_cut = np.zeros(n, dtype=bool)
     is_cut[cut_idx] = True
-    # RGB, not luma: two shots of equal brightness but different colours blend visibly in RGB only
-    small = thumbs[:, ::2, ::2].reshape(n, -1).astype(np.float32)
-    # A dissolve spreads its change over its frames; a cut puts most of it into one step. Measured in RGB,
-    # not by ContentDetector's HSV score: hue is unstable where a blend passes through grey or black, and
-    # scores like a cut on a smooth ramp.
-    rgb_step = np.zeros(n, dtype=np.float64)
-    rgb_step[1:] = np.abs(np.diff(small, axis=0)).mean(axis=1)
+    # RGB (``small``, every other pixel), not luma: two shots of equal brightness but different colours
+    # blend visibly in RGB only. A dissolve spreads its change over its frames; a cut puts most of it into
+    # one step (``rgb_step``). Measured in RGB, not by ContentDetector's HSV score: hue is unstable where a
+    # blend passes through grey or black, and scores like a cut on a smooth ramp.
     size = _layout_geometry(*luma.shape[1:])
     window = cv2.createHanningWindow((size[1], size[0]), cv2.CV_32F)
     shrunk: dict[int, np.ndarray] = {}
