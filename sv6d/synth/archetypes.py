@@ -372,11 +372,14 @@ def sample_spec(
     lo = max(min_duration_s, hook_end / fps + end_frames / fps + 1.0)
     total = d.f(d.u(lo, max(lo, max_duration_s)))
     _fill_body(d, total - end_frames)
-    if ending == "fade_out":
-        last = d.shots[-1]
-        ramp = min(d.f(d.u(0.6, 1.2)), max(2, last.frames - d.f(0.5)))
-        d.fade_out = (d.f(d.u(0.0, 0.3)) - 1, ramp)
     _nudge(d, protect=n_hook)
+    if ending == "fade_out":
+        # After the nudge, which may shorten the last shot: the ramp stays inside it, after at least 0.5 s of
+        # picture, and lasts at least 0.4 s (a ramp of two or three frames is a cut to black, not a fade).
+        last = d.shots[-1]
+        last.frames = max(last.frames, d.f(0.9))
+        ramp = min(d.f(d.u(0.6, 1.2)), last.frames - d.f(0.5))
+        d.fade_out = (d.f(d.u(0.0, 0.3)) - 1, ramp)
 
     # transitions into body shots: mostly cuts, some dissolves (outside the hook window)
     bounds = d.bounds()
