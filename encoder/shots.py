@@ -90,6 +90,8 @@ class ShotConfig:
     dissolve_max_step: float = 0.5
     dissolve_min_layout_change: float = 0.5
     min_rgb_step: float = 2.0
+    spike_min_rgb: float = 20.0
+    spike_ratio: float = 4.0
     layout_standout: float = 5.0
     repeat_content: float = 1.0
     mono_saturation: float = 8.0
@@ -126,9 +128,13 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     mono = _monochrome_steps(thumbs, cfg.mono_saturation)
     # In monochrome footage hue and saturation carry nothing, so ContentDetector's three-channel mean is a
     # third of the luma change: there the luma change alone is the content score the layout test is gated on.
-    gate = (scores[:, 0] >= cfg.adaptive_min_content) | (mono & (scores[:, 3] >= cfg.mono_min_luma))
+    gate = (
+        (scores[:, 0] >= cfg.adaptive_min_content)
+        | (mono & (scores[:, 3] >= cfg.mono_min_luma))
+        | (rgb_step >= cfg.spike_min_rgb)
+    )
     change = _layout_change(thumbs, luma, gate, cfg)
-    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma)
+    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma, rgb_step)
     # two near-black (or near-white) frames whose noise sends hue and edges flying are not a cut
     cut_idx = [i for i in cut_idx if i in flashes or rgb_step[i] >= cfg.min_rgb_step]
     gradual = list(fades)
@@ -384,6 +390,7 @@ def _cut_indices(
     cfg: ShotConfig,
     mono: np.ndarray | None = None,
     luma: np.ndarray | None = None,
+    rgb_step: np.ndarray | None = None,
 ) -> list[int]:
     """Frame indices that start a new shot by a hard cut."""
     content, lum, edges = scores[:, 0], scores[:, 3], scores[:, 4]
@@ -442,7 +449,21 @@ def _cut_indices(
         & (np.nan_to_num(change) >= cfg.mono_min_layout_change)
         & stands_out
     )
-    cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive | monochrome) if i > 0]
+    # A spike of visible (RGB) change over the frames around it, with a layout change that stands out: the
+    # colour cut ContentDetector's HSV mean under-scores (a hue flip between two saturated textures of the
+    # same brightness). Spread over the frame's height, as above; a recolouring keeps its layout and fails.
+    spike = np.zeros(n, dtype=bool)
+    if rgb_step is not None:
+        for i in np.flatnonzero(
+            (rgb_step >= cfg.spike_min_rgb) & (change >= cfg.min_layout_change) & stands_out
+        ):
+            around = np.r_[max(1, i - w) : i, i + 1 : min(n, i + w + 1)]
+            around = around[~repeat[around]]
+            base = float(np.median(rgb_step[around])) if len(around) else 0.0
+            spike[i] = (
+                rgb_step[i] >= cfg.spike_ratio * base and _row_spread(luma, int(i)) >= cfg.mono_min_spread
+            )
+    cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive | monochrome | spike) if i > 0]
     step = float(np.median(np.diff(times))) if n > 1 else 0.0
     spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in fades]
     cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
