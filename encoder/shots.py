@@ -247,6 +247,9 @@ def _detector_components(prev: np.ndarray, cur: np.ndarray, fps: float) -> np.nd
 
 
 MONO_STRIPS = 8  # horizontal strips over which a monochrome jump cut's change must spread
+# A cut between two textures changes every strip, though unevenly (a quarter of the most changed strip's
+# change is enough); a caption band popping in leaves the other strips unchanged.
+SPREAD_LEVEL = 0.25
 TILES = 4  # the layout test compares a TILES x TILES grid of tiles
 LAYOUT_WIDTH = 64  # px: width of the luma frames the layout test works on
 FLAT_TILE_STD = 4.0  # luma std below which a tile has no structure to correlate
@@ -440,7 +443,7 @@ def _cut_indices(
     # The same holds for an adaptive cut (no edge change, a colour change under ContentDetector's
     # threshold): a caption band popping in over a washed-out texture is all the layout there is to change.
     for i in np.flatnonzero(adaptive):
-        adaptive[i] = _row_spread(luma, int(i)) >= cfg.mono_min_spread
+        adaptive[i] = _row_spread(luma, int(i), SPREAD_LEVEL) >= cfg.mono_min_spread
     monochrome = (
         mono
         & (spread >= cfg.mono_min_spread)
@@ -461,7 +464,8 @@ def _cut_indices(
             around = around[~repeat[around]]
             base = float(np.median(rgb_step[around])) if len(around) else 0.0
             spike[i] = (
-                rgb_step[i] >= cfg.spike_ratio * base and _row_spread(luma, int(i)) >= cfg.mono_min_spread
+                rgb_step[i] >= cfg.spike_ratio * base
+                and _row_spread(luma, int(i), SPREAD_LEVEL) >= cfg.mono_min_spread
             )
     cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive | monochrome | spike) if i > 0]
     step = float(np.median(np.diff(times))) if n > 1 else 0.0
@@ -477,12 +481,12 @@ def _cut_indices(
     return sorted(kept)
 
 
-def _row_spread(luma: np.ndarray, i: int) -> float:
+def _row_spread(luma: np.ndarray, i: int, level: float = 0.5) -> float:
     """Share of the frame's MONO_STRIPS horizontal strips whose luma changed from frame i - 1 to i by at
-    least half as much as the most changed strip's."""
+    least ``level`` times as much as the most changed strip's."""
     diff = np.abs(luma[i].astype(np.float32) - luma[i - 1].astype(np.float32)).mean(axis=1)
     strips = np.array([x.mean() for x in np.array_split(diff, MONO_STRIPS)])
-    return float((strips >= 0.5 * strips.max()).mean()) if strips.max() > 0 else 0.0
+    return float((strips >= level * strips.max()).mean()) if strips.max() > 0 else 0.0
 
 
 def _cut(i: int, scores: np.ndarray, change: np.ndarray, times: np.ndarray, flash: bool) -> Transition:
