@@ -248,6 +248,7 @@ def main() -> None:
             ix, build_s = build(recipe, where)
             got, times = time_ours(ix, queries, weights)
             ix_params = (ix.rerank_factor, dict(ix.search_params))
+            effective = ix.effective_search_params()
             a50, a99 = percentiles(times)
             qps = time_batch(ix, queries, weights)
             recall = recall_of(exact, got)
@@ -259,6 +260,7 @@ def main() -> None:
                 ix.tune(params, rerank)
                 sgot, stimes = time_ours(ix, queries, weights)
                 s50, s99 = percentiles(stimes)
+                sqps = time_batch(ix, queries, weights)
                 point = {
                     "recipe": recipe,
                     "params": {"rerank_factor": rerank, **params},
@@ -266,6 +268,7 @@ def main() -> None:
                     "p50_ms": round(s50, 3),
                     "p99_ms": round(s99, 3),
                     "single_speedup_vs_flat": round(p50 / s50, 2),
+                    "qps_ratio_to_flat": round(sqps / flat_qps, 2),
                 }
                 sweeps.append(point)
                 log(f"  sweep {point}")
@@ -285,7 +288,7 @@ def main() -> None:
             summary["ann"].append(
                 {
                     "recipe": recipe,
-                    "params": {"rerank_factor": ix_params[0], **ix_params[1]},
+                    "params": effective,
                     "recall_at_10": round(recall, 4),
                     "single_speedup_vs_flat": round(p50 / a50, 2),
                     "qps_ratio_to_flat": round(qps / flat_qps, 2),
@@ -344,7 +347,7 @@ def main() -> None:
     console.print(table)
     if summary.get("sweep"):
         st = Table(title="query-time settings on the built indexes (recall@10 vs exact, single-query p50)")
-        for col in ("recipe", "params", "recall@10", "p50 ms", "p99 ms", "speed-up vs Flat"):
+        for col in ("recipe", "params", "recall@10", "p50 ms", "p99 ms", "speed-up vs Flat", "QPS ratio"):
             st.add_column(col)
         for pt in summary["sweep"]:
             st.add_row(
@@ -354,6 +357,7 @@ def main() -> None:
                 f"{pt['p50_ms']:.2f}",
                 f"{pt['p99_ms']:.2f}",
                 f"{pt['single_speedup_vs_flat']:.1f}",
+                f"{pt['qps_ratio_to_flat']:.2f}",
             )
         console.print(st)
     print(

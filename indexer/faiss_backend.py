@@ -68,6 +68,12 @@ MIN_POINTS_PER_CENTROID = 39
 # Syntax check of a recipe before d is known: a size that most sub-quantizer counts divide.
 DEFAULT_PROBE_DIM = 6 * 5040
 DEFAULT_EF_SEARCH = 128
+# HNSW recall at a fixed efSearch falls as the index grows (bench/search.py, 1M: 0.912 at 128, 0.974 at 256).
+LARGE_EF_SEARCH = 256
+LARGE_INDEX = 250_000
+# efSearch of an HNSW coarse quantizer (``IVF4096_HNSW32,...``) when assigning vectors and probing cells: its
+# default (16) misassigns vectors at 768 dimensions, which caps IVF recall whatever nprobe is.
+QUANTIZER_EF_SEARCH = 128
 DEFAULT_NPROBE_FRACTION = 16
 # On-disk layout written by this version (see catalog.Manifest.layout).
 LAYOUT = 2
@@ -123,6 +129,9 @@ def validate_recipe(recipe: str, total_dim: int = DEFAULT_PROBE_DIM) -> Any:
         index = faiss.index_factory(total_dim, recipe.strip(), faiss.METRIC_INNER_PRODUCT)
         ivf = _ivf_of(index)
         if ivf is not None:
+            quantizer = faiss.downcast_index(ivf.quantizer)
+            if isinstance(quantizer, faiss.IndexHNSW):
+                quantizer.hnsw.efSearch = QUANTIZER_EF_SEARCH
             if hasattr(ivf, "do_polysemous_training"):
                 # Polysemous codes serve only Hamming pre-filtering, unused here; training them is slow.
                 ivf.do_polysemous_training = False
@@ -243,14 +252,25 @@ class RecipeDefaults:
     rerank_factor: int
 
 
+def default_ef_search(ntotal: int) -> int:
+    """HNSW efSearch when none is set: 128 up to ``LARGE_INDEX`` vectors, 256 above."""
+    return DEFAULT_EF_SEARCH if ntotal <= LARGE_INDEX else LARGE_EF_SEARCH
+
+
 def recipe_defaults(recipe: str) -> RecipeDefaults:
-    """Defaults chosen on ``bench/search.py`` (structured data, 6 x 128 dims): candidates are always
-    re-ranked exactly on the stored vectors, so depth buys recall cheaply.
+    """Defaults chosen on ``bench/search.py --sweep`` (structured data, 6 x 128 dims, 1M videos, 2 cores):
+    candidates are always re-ranked exactly on the stored vectors. All are query-time settings
+    (``FaissIndex(search_params=..., rerank_factor=...)`` or ``FaissIndex.tune``).
 
     - ``Flat``: exact, no re-rank.
-    - ``HNSW*``: efSearch 128, re-rank 10·k candidates.
-    - ``IVF*`` (incl. PQ / SQ codes): nprobe = nlist/16 (at least 1), re-rank 20·k candidates (PQ codes
-      at 768 dimensions are coarse: the exact re-rank of a deeper set is what lifts recall).
+    - ``HNSW*``: efSearch 128 up to 250k vectors, 256 above (``default_ef_search``), re-rank 10·k
+      candidates. efSearch is what buys recall (the candidates' scores are exact already): at 100k 128 gave
+      recall@10 0.988; at 1M 128 gave 0.912 at 49x Flat's single-query speed, 256 gave 0.974 at 30x, 512
+      gave 0.994 at 16x.
+    - ``IVF*`` (incl. PQ / SQ codes and HNSW coarse quantizers): nprobe = nlist/16 (at least 1), re-rank
+      20·k candidates; an HNSW coarse quantizer searches with efSearch max(128, nprobe). With weighted
+      queries the cells cover the neighbours poorly: ``IVF1024,PQ96x8`` at 100k gave recall@10 0.77 at
+      nlist/16 and 0.975 only at nlist/4 (8x); use HNSW where recall matters.
     """
     r = recipe.strip().upper()
     if r == "FLAT":
@@ -258,7 +278,7 @@ def recipe_defaults(recipe: str) -> RecipeDefaults:
     if "IVF" in r:  # before HNSW: ``IVF4096_HNSW32,...`` is an IVF index with an HNSW coarse quantizer
         return RecipeDefaults({}, 20)
     if "HNSW" in r:
-        return RecipeDefaults({"efSearch": DEFAULT_EF_SEARCH}, 10)
+        return RecipeDefaults({}, 10)  # efSearch follows the index size: default_ef_search
     return RecipeDefaults({}, 10)
 
 
@@ -470,22 +490,45 @@ class FaissIndex(VectorIndex):
         ordered = self._snap.catalog.sorted_ids
         return list(ordered.slice(offset, limit).to_list())
 
+    def effective_search_params(self, level: Level = "video") -> dict[str, int]:
+        """The search settings a query of ``level`` uses now: ``efSearch`` / ``nprobe`` (set, or the
+        defaults for this index's size) and ``rerank_factor``."""
+        out = {"rerank_factor": int(self.rerank_factor)}
+        data = self._snap.levels.get(level)
+        if data is None:
+            return out
+        ivf = _ivf_of(data.index)
+        if ivf is not None:
+            out["nprobe"] = self._nprobe(ivf)
+        elif "HNSW" in self.recipe.upper():
+            out["efSearch"] = int(self.search_params.get("efSearch", default_ef_search(data.index.ntotal)))
+        return out
+
+    def _nprobe(self, ivf: Any) -> int:
+        nprobe = self.search_params.get("nprobe", max(1, ivf.nlist // DEFAULT_NPROBE_FRACTION))
+        return int(min(nprobe, ivf.nlist))
+
     def _search_parameters(self, index: Any, sel: Any) -> Any:
         faiss = _faiss()
         ivf = _ivf_of(index)
         if ivf is not None:
-            nprobe = self.search_params.get("nprobe", max(1, ivf.nlist // DEFAULT_NPROBE_FRACTION))
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=int(min(nprobe, ivf.nlist)))
+            nprobe = self._nprobe(ivf)
+            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
+            if isinstance(faiss.downcast_index(ivf.quantizer), faiss.IndexHNSW):
+                qparams = faiss.SearchParametersHNSW(efSearch=max(QUANTIZER_EF_SEARCH, nprobe))
+                params.quantizer_params = qparams
+                params.keep_alive = qparams  # SWIG does not own the pointer: it must outlive the search
             if isinstance(faiss.downcast_index(index), faiss.IndexPreTransform):
-                return faiss.SearchParametersPreTransform(index_params=params)
+                outer = faiss.SearchParametersPreTransform(index_params=params)
+                outer.keep_alive = params
+                return outer
             return params
         inner = faiss.downcast_index(index)
         if isinstance(inner, faiss.IndexIDMap2):
             inner = faiss.downcast_index(inner.index)
         if isinstance(inner, faiss.IndexHNSW):
-            return faiss.SearchParametersHNSW(
-                sel=sel, efSearch=int(self.search_params.get("efSearch", DEFAULT_EF_SEARCH))
-            )
+            ef = self.search_params.get("efSearch", default_ef_search(inner.ntotal))
+            return faiss.SearchParametersHNSW(sel=sel, efSearch=int(ef))
         return faiss.SearchParameters(sel=sel) if sel is not None else None
 
     def _candidates(
