@@ -30,7 +30,9 @@ MAX_TOTAL_CALLS = 5  # with the one-per-shot frames
 MIN_FACE_PX = 20  # MTCNN's smallest face (px at analysis size); PNet's 12 px window still catches the 17 px
 # Chaplin faces at this setting, and every halving of it roughly doubles the pyramid's cost
 MIN_CONFIDENCE = 0.9  # ONet probability; real faces score 0.95-1.0, texture candidates stay below
-STEP_THRESHOLDS = (0.6, 0.7, 0.7)  # PNet / RNet / ONet candidate thresholds (the package's defaults)
+# PNet / RNet / ONet candidate thresholds. PNet at 0.8 (the package's default: 0.6) hands RNet fewer windows:
+# 20 % less time a call, and the same faces on the real videos and none on generated ones.
+STEP_THRESHOLDS = (0.8, 0.7, 0.7)
 FOLLOW_FRAMES = 1  # a found face is looked for again in this many analysis frames either side ...
 FOLLOW_MARGIN = 1.0  # ... inside its box grown by this many box sizes each way (a crop: a cheap call) ...
 FOLLOW_MIN_SIZE = 0.5  # ... for faces at least this fraction of the found one (a short pyramid)

@@ -14,7 +14,7 @@ import numpy as np
 from encoder.evidence.audio import AudioTrack, analyse_audio
 from encoder.evidence.colour import FrameColour
 from encoder.evidence.editing import Cut, fades, measure_cuts, similarity_from_signatures
-from encoder.evidence.faces import FaceTrack, detect_faces
+from encoder.evidence.faces import FaceTrack, detect_faces, select_face_frames
 from encoder.evidence.motion import MotionSteps
 from encoder.evidence.narrative import energy_curve
 from encoder.evidence.stream import FrameMeasures, frame_measures
@@ -143,6 +143,20 @@ def change_spikes(thumbs: np.ndarray) -> np.ndarray:
     return out
 
 
+def _unchecked_shot_mids(times: np.ndarray, shots: list[Shot]) -> np.ndarray:
+    """The middle analysis frame of each shot that none of the face pass's evenly spread frames falls in:
+    those join the detector's frames, so every shot gets its own face verdict at the least cost."""
+    if not len(times):
+        return np.zeros(0, dtype=np.int64)
+    spread = times[select_face_frames(times)]
+    mids = [
+        int(np.argmin(np.abs(times - 0.5 * (s.start_s + s.end_s))))
+        for s in shots
+        if not ((spread >= s.start_s - 1e-6) & (spread < s.end_s - 1e-6)).any()
+    ]
+    return np.asarray(mids, dtype=np.int64)
+
+
 def measure(
     decoded: DecodedVideo,
     transitions: list[Transition],
@@ -156,9 +170,9 @@ def measure(
     times = np.asarray(decoded.times_s, dtype=np.float64)
     fm = frame_stats if frame_stats is not None else frame_measures(frames, times)
     luma = fm.luma
-    # The middle frame of each shot joins the face detector's frames, so shots get their own face verdict.
-    mids = [int(np.argmin(np.abs(times - 0.5 * (s.start_s + s.end_s)))) for s in shots] if len(times) else []
-    faces = detect_faces(luma, times, also=np.asarray(mids, dtype=np.int64), rgb=frames, known=fm.face_checks)
+    faces = detect_faces(
+        luma, times, also=_unchecked_shot_mids(times, shots), rgb=frames, known=fm.face_checks
+    )
     colour = fm.colour
     steps = fm.motion
     excluded = _steps_across_transitions(steps, transitions)
