@@ -8,7 +8,11 @@ For each real video in ``../shared/data/videos`` (or the folder given), in one r
 - ``decode``: our ``encoder.decode.decode`` alone (every-frame thumbnails, analysis frames, audio);
 - ``decode+shots``: ``decode`` + ``encoder.shots.detect_transitions``;
 - ``encode``: the full encoder, ``encoder.pipeline.Encoder().encode_file`` when it imports (else skipped, and
-  the headline numbers use decode+shots; the output says which).
+  the headline numbers use decode+shots; the output says which). It measures analysis frames in a worker
+  thread while decoding runs (``--no-overlap``: after decoding, to see what the overlap buys).
+
+``decode`` skips the in-loop deblocking filter by default (``DecodeConfig.skip_loop_filter``); the floor does
+not: it stays the cost of decoding every frame exactly.
 
 Each stage is timed in wall-clock seconds and in CPU seconds (user + system of this process, all threads).
 Best of ``--repeat`` rounds, each independently. The machine is shared: wall ratios swing with the load, CPU
@@ -62,7 +66,7 @@ def decode_and_shots(path: Path) -> int:
     return len(detect_transitions(our_decode(path)))
 
 
-def make_full_encoder() -> Callable[[Path, float], Any] | None:
+def make_full_encoder(overlap: bool = True) -> Callable[[Path, float], Any] | None:
     """``encode(path, duration)`` through the lead's Encoder, or None when it does not import."""
     try:
         from encoder.pipeline import Encoder
@@ -77,7 +81,9 @@ def make_full_encoder() -> Callable[[Path, float], Any] | None:
         if hook not in encoders:
             from encoder.decode import DecodeConfig
 
-            encoders[hook] = Encoder(hook_s=hook, decode_config=DecodeConfig(min_duration_s=0.0))
+            encoders[hook] = Encoder(
+                hook_s=hook, decode_config=DecodeConfig(min_duration_s=0.0), overlap=overlap
+            )
         return encoders[hook].encode_file(path)
 
     return encode
@@ -108,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--decode-only", action="store_true", help="time decode+shots even if the encoder imports"
     )
+    ap.add_argument(
+        "--no-overlap", action="store_true", help="measure analysis frames after decoding, not beside it"
+    )
     ap.add_argument("--json", action="store_true", help="print the JSON summary as the last line")
     args = ap.parse_args(argv)
 
@@ -119,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     paths = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-    encode = None if args.decode_only else make_full_encoder()
+    encode = None if args.decode_only else make_full_encoder(overlap=not args.no_overlap)
     measured = "encoder.pipeline.Encoder.encode_file" if encode else "decode()+detect_transitions()"
+    if encode is not None and args.no_overlap:
+        measured += " (no overlap)"
     sys.stderr.write(f"measuring: {measured}; {FLOOR_TEXT}\n")
 
     if paths:  # warm-up: model loading and imports are not per-video costs
@@ -238,7 +249,7 @@ def _print_table(files: list[dict], summary: dict) -> None:
             f"{f['decode_cpu_ratio_to_decode']:10.2f} {f[f'{top}_cpu_s'] / f['floor_cpu_s']:10.2f} | "
             f"{f['realtime_factor']:10.1f}" + (f"  ({f['error']})" if "error" in f else "")
         )
-    name = "encode" if summary["measured"].endswith("encode_file") else "decode+shots"
+    name = "encode" if summary["measured"].startswith("encoder.pipeline") else "decode+shots"
     for label, r in [*summary["by_resolution"].items(), ("ALL", summary)]:
         lines.append(
             f"  {label:9s} realtime x{r['realtime_factor']:.1f} | {name}/floor: wall "

@@ -58,7 +58,9 @@ class Encoder:
     ``Heads`` instance; default ``FixedLayoutHeads(dim)`` for the evidence backbone (other backbones must be
     given heads, or provide ``default_heads()``). ``hook_s``: the hook window ``[0, hook_s]``; videos shorter
     than it are refused with VideoInputError. ``decode_config`` / ``shot_config``:
-    ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig`` (defaults when None).
+    ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig`` (defaults when None). ``overlap``: when
+    the backbone offers a frame sink (the evidence backbone does), ``encode_file`` measures analysis frames
+    in a worker thread while decoding runs; the record is the same either way.
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class Encoder:
         decode_config: Any = None,
         shot_config: Any = None,
         dim: int = 64,
+        overlap: bool = True,
     ) -> None:
         if not hook_s > 0:
             raise ConfigError(f"hook_s must be > 0 seconds, got {hook_s}")
@@ -89,6 +92,7 @@ class Encoder:
         # A video shorter than the hook window has no hook: decode refuses it, naming the file.
         self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, self.hook_s))
         self.shot_config = shot_config
+        self.overlap = overlap
 
     @property
     def info(self) -> EncoderInfo:
@@ -115,7 +119,7 @@ class Encoder:
 
         # A backbone that offers a frame sink measures analysis frames while decoding runs (on the core
         # that decoding leaves idle), instead of after it.
-        make_sink = getattr(self.backbone, "frame_sink", None)
+        make_sink = getattr(self.backbone, "frame_sink", None) if self.overlap else None
         sink = make_sink() if callable(make_sink) else None
         try:
             decoded = decode(path, self.decode_config, sink=sink)

@@ -78,3 +78,28 @@ def test_chaplin_end_to_end_finds_faces(shared_data: Path) -> None:
     m = measure(decoded, transitions, shots_from_transitions(transitions, decoded.info.duration_s))
     assert (m.faces.count > 0).sum() >= 2
     assert m.faces.max_area.max() > 0.005
+
+
+def test_overlapped_measurement_gives_the_same_record(tmp_path: Path) -> None:
+    # Measuring analysis frames in a worker while decoding must not change a single value of the record.
+    path = tmp_path / "cuts.mp4"
+    cut_video(path, [25, 30, 25], fps=10)
+    overlapped = Encoder().encode_file(path, video_id="x")
+    serial = Encoder(overlap=False).encode_file(path, video_id="x")
+    np.testing.assert_array_equal(overlapped.video, serial.video)
+    np.testing.assert_array_equal(overlapped.hook, serial.hook)
+    assert len(overlapped.segments) == len(serial.segments) == 3
+    for a, b in zip(overlapped.segments, serial.segments, strict=True):
+        np.testing.assert_array_equal(a.vectors, b.vectors)
+    assert [t.model_dump() for t in overlapped.tags] == [t.model_dump() for t in serial.tags]
+
+
+def test_overlapped_encode_reports_bad_input_and_leaves_no_worker(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "truncated.mp4"
+    cut_video(path, [30, 30], fps=10)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    with pytest.raises(VideoInputError, match="truncated"):
+        Encoder().encode_file(path)
+    assert not [t for t in threading.enumerate() if t.name == "sv6d-frame-measurer"]
