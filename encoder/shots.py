@@ -33,8 +33,10 @@ fixed brightness level, but we need spans, fades to white as well as black, and 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,7 +87,7 @@ class ShotConfig:
     flat_std: float = 16.0
     dissolves: bool = True
     dissolve_window_s: float = 0.5
-    dissolve_min_delta: float = 30.0
+    dissolve_min_delta: float = 20.0
     dissolve_max_residual: float = 0.3
     dissolve_max_step: float = 0.5
     dissolve_min_layout_change: float = 0.5
@@ -332,18 +334,16 @@ def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(counted >= TILES, med, np.nan)
 
 
-def _layout_dissimilarity(
-    prev: np.ndarray, cur: np.ndarray, window: np.ndarray, unshifted: bool = True
-) -> np.ndarray:
+def _layout_dissimilarity(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
     """1 - median tile ZNCC of ``cur`` (k, sh, sw, planes) against ``prev`` motion-compensated, per pair."""
     shifted = np.stack([_compensated(a, b, window) for a, b in zip(prev, cur, strict=True)])
     target = _tiles(cur)
-    compensated = _median_dissimilarity(_tiles(shifted), target)
-    if not unshifted:
-        return compensated
-    # Phase correlation is unreliable on frames with little structure (a label on a plain background): the
-    # unshifted comparison is kept as well, and the better of the two counts.
-    return np.fmin(compensated, _median_dissimilarity(_tiles(prev), target))
+    # Phase correlation is unreliable on frames with little structure (a label on a plain background) or a
+    # fine periodic one (stripes, where it may pick a wrong alias): the unshifted comparison is kept as
+    # well, and the better of the two counts.
+    return np.fmin(
+        _median_dissimilarity(_tiles(shifted), target), _median_dissimilarity(_tiles(prev), target)
+    )
 
 
 def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
@@ -632,7 +632,7 @@ def _dissolves(
 ) -> list[Transition]:
     """Spans (outside the ``gradual`` spans of fades and flash decays) where frames m-k and m+k differ a
     lot, no step between them is cut-like, frame m is a blend of the two ends, and the two ends are different
-    pictures (not one picture moved), tried at half-windows of 1/2, 1 and 2 x ``dissolve_window_s / 2``
+    pictures (not one picture moved), tried at the DISSOLVE_WINDOWS half-windows (x ``dissolve_window_s / 2``)
     (dissolves run from a few frames to a couple of seconds). Our own code: PySceneDetect has no dissolve
     detector."""
     import cv2
@@ -657,8 +657,20 @@ def _dissolves(
             shrunk[i] = _planes(thumbs[i], luma[i], size)
         return shrunk[i]
 
+    steps: dict[int, np.ndarray] = {}
+
+    def travel(a: int, b: int) -> np.ndarray:
+        """Global translation accumulated from frame a to b, step by step (phase correlation is reliable
+        for the small shift of one frame, not for the large one over a window of a pan over fine stripes)."""
+        for i in range(a + 1, b + 1):
+            if i not in steps:
+                x, y = layout(i - 1)[..., 0], layout(i)[..., 0]
+                (dx, dy), _ = cv2.phaseCorrelate(x - x.mean(), y - y.mean(), window)
+                steps[i] = np.array([dx, dy])
+        return np.sum([steps[i] for i in range(a + 1, b + 1)], axis=0)
+
     hits: list[tuple[int, int, float, float]] = []
-    for k in sorted({max(2, round(half * f)) for f in (0.5, 1.0, 2.0)}):
+    for k in sorted({max(2, round(half * f)) for f in DISSOLVE_WINDOWS}):
         for m in range(k, n - k, max(1, k // 2)):
             a, b = m - k, m + k
             if is_cut[a + 1 : b + 1].any():
@@ -684,7 +696,9 @@ def _dissolves(
             # of its ends (shifted sinusoids are linear combinations of each other). A dissolve's ends are
             # two pictures; a camera move's are one picture, shifted, so the motion-compensated layout test
             # of the cuts tells them apart.
-            if _one_picture(layout(a), layout(b), window, cfg.dissolve_min_layout_change):
+            if _one_picture(
+                layout(a), layout(b), window, cfg.dissolve_min_layout_change, functools.partial(travel, a, b)
+            ):
                 continue
             # trim frames that do not change at either end of the window
             while a + 1 < b and rgb_step[a + 1] < 0.5:
@@ -720,13 +734,22 @@ def _dissolves(
     return out
 
 
-ZOOMS = (0.96, 1.04, 0.92, 1.08, 0.88, 1.12, 0.84, 1.18)  # scale factors tried between a span's ends
+DISSOLVE_WINDOWS = (0.5, 0.75, 1.0, 1.5, 2.0)  # half-windows tried, in units of dissolve_window_s / 2
+# scale factors tried between a span's ends: steps of 0.04 in log scale, out to +-0.4 (1.5x)
+ZOOMS = tuple(float(np.exp(s * 0.04)) for k in range(1, 11) for s in (k, -k))
 
 
-def _one_picture(prev: np.ndarray, cur: np.ndarray, window: np.ndarray, max_change: float) -> bool:
-    """Whether ``cur`` is ``prev`` moved: some zoom about the centre (push-ins and pull-outs over a dissolve
-    window's length reach 15%), then the motion-compensated translation, leaves a layout change under
-    ``max_change``. Frames too flat to tell are not called one picture."""
+def _one_picture(
+    prev: np.ndarray,
+    cur: np.ndarray,
+    window: np.ndarray,
+    max_change: float,
+    travel: Callable[[], np.ndarray],
+) -> bool:
+    """Whether ``cur`` is ``prev`` moved: the motion-compensated translation, the translation accumulated
+    frame by frame in between (``travel``), or some zoom about the centre (crash zooms reach 50% over a
+    window) then the compensated translation leaves a layout change under ``max_change``. Frames too flat to
+    tell are not called one picture."""
     import cv2
 
     change = _layout_dissimilarity(prev[None], cur[None], window)[0]
@@ -735,16 +758,19 @@ def _one_picture(prev: np.ndarray, cur: np.ndarray, window: np.ndarray, max_chan
     if change < max_change:
         return True
     sh, sw = prev.shape[:2]
+    dx, dy = travel()
+    shift = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+    moved = cv2.warpAffine(prev, shift, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    tiles = _tiles(cur[None])
+    if _median_dissimilarity(_tiles(np.asarray(moved).reshape(prev.shape)[None]), tiles)[0] < max_change:
+        return True
     scaled = []
     for z in ZOOMS:
         m = cv2.getRotationMatrix2D(((sw - 1) / 2, (sh - 1) / 2), 0.0, z)
         warped = cv2.warpAffine(prev, m, (sw, sh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         scaled.append(np.asarray(warped).reshape(prev.shape))
-    # (a zoomed frame has structure wherever the frame had: phase correlation is trusted here)
     target = np.broadcast_to(cur, (len(scaled), *cur.shape))
-    return bool(
-        np.nanmin(_layout_dissimilarity(np.stack(scaled), target, window, unshifted=False)) < max_change
-    )
+    return bool(np.nanmin(_layout_dissimilarity(np.stack(scaled), target, window)) < max_change)
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
