@@ -241,3 +241,24 @@ def test_structured_vectors_do_not_depend_on_the_chunk_size() -> None:
     whole = structured_vectors(500, D, seed=4, chunk=10_000)
     np.testing.assert_array_equal(structured_vectors(500, D, seed=4, chunk=7), whole)
     np.testing.assert_allclose(np.linalg.norm(whole, axis=2), 1.0, atol=1e-5)
+
+
+def test_effective_search_params_follow_the_index_size(tmp_path: Path) -> None:
+    from indexer.faiss_backend import LARGE_INDEX, QUANTIZER_EF_SEARCH, default_ef_search, validate_recipe
+
+    assert default_ef_search(1000) == 128
+    assert default_ef_search(LARGE_INDEX + 1) == 256
+    with FaissIndex(tmp_path / "h", "HNSW16") as ix:
+        ix.upsert_arrays(**columns(50))
+        assert ix.effective_search_params() == {"rerank_factor": 10, "efSearch": 128}
+        ix.tune({"efSearch": 40})
+        assert ix.effective_search_params()["efSearch"] == 40
+    with FaissIndex(tmp_path / "i", "IVF8_HNSW16,Flat") as ix:
+        ix.upsert_arrays(**columns(400))
+        assert ix.effective_search_params() == {"rerank_factor": 20, "nprobe": 1}
+        assert ix.search("b5", k=1)[0].video_id == "b5"
+    import faiss
+
+    index = validate_recipe("IVF8_HNSW16,Flat", 96)  # the owner: downcasts are views of it
+    quantizer = faiss.downcast_index(faiss.downcast_index(index).quantizer)
+    assert quantizer.hnsw.efSearch == QUANTIZER_EF_SEARCH
