@@ -11,7 +11,7 @@ import pytest
 from indexer import QueryError, open_index
 from indexer.faiss_backend import FaissIndex, has_gpu, min_train_points, validate_recipe
 from indexer.synthetic import make_records
-from sv6d.errors import ConfigError
+from sv6d.errors import ConfigError, NotFoundError
 
 pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
@@ -239,3 +239,22 @@ def test_other_heads_are_refused_until_the_index_is_empty(tmp_path: Path) -> Non
         index.delete([r.video_id for r in old])
         index.upsert(new)
         assert index.get(new[0].video_id).encoder.head_version == "trained-2"
+
+
+def test_qdrant_lists_ids_over_several_scroll_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Qdrant's payload-only listing (video_ids, hook_tags_of) beside FAISS's catalog answers."""
+    import indexer.qdrant_backend as qb
+
+    monkeypatch.setattr(qb, "SCROLL_PAGE", 7)
+    records = make_records(30, D, seed=12)
+    with open_index("qdrant::memory:") as q:
+        q.upsert(records)
+        expected = sorted(r.video_id for r in records)
+        assert q.video_ids() == expected
+        assert q.video_ids(5, 9) == expected[5:14]
+        for r in records[:5]:
+            assert q.hook_tags_of(r.video_id) == {
+                (t.dimension.value, t.label) for t in r.tags_in(*r.hook_window)
+            }
+        with pytest.raises(NotFoundError, match="'nope' is not in the index"):
+            q.hook_tags_of("nope")
