@@ -27,7 +27,7 @@ from encoder.evidence.editing import thumb_signature
 from encoder.evidence.motion import MotionSteps, estimate_motion
 from encoder.evidence.text import FrameText, frame_text
 
-CHUNK_FRAMES = 8  # the worker measures this many frames per batch call (fewer at the end of the video)
+CHUNK_FRAMES = 8  # frames handed to the worker at once, measured in one batch call (fewer at the end)
 
 
 @dataclass
@@ -90,7 +90,8 @@ class FrameMeasurer:
     """
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue()
+        self._queue: queue.Queue[list[tuple[float, np.ndarray]] | None] = queue.Queue()
+        self._pending: list[tuple[float, np.ndarray]] = []
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._slots: set[int] = set()
@@ -115,31 +116,23 @@ class FrameMeasurer:
         """One analysis frame (display-oriented RGB uint8) at time ``t``; it must not be modified later."""
         if self._thread is None:
             self.begin(None, 0.0)
-        self._queue.put((t, frame))
+        # Frames go to the worker in chunks: one hand-off and one batch call per chunk, not per frame.
+        self._pending.append((t, frame))
+        if len(self._pending) >= CHUNK_FRAMES:
+            self._queue.put(self._pending)
+            self._pending = []
 
     # -- worker
 
     def _run(self) -> None:
         prev: tuple[float, np.ndarray] | None = None  # last (time, luma) of the previous chunk
         checked: set[int] = set()
-        done = False
-        while not done:
-            item = self._queue.get()
-            batch: list[tuple[float, np.ndarray]] = []
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= CHUNK_FRAMES:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            done = item is None
-            if not batch or self._error is not None:
-                continue
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining: the decode thread must not hang on us
             try:
                 prev = self._measure(batch, prev, checked)
-            except BaseException as exc:  # handed to finish(); the decode thread must not hang on us
+            except BaseException as exc:  # handed to finish()
                 self._error = exc
 
     def _measure(
@@ -168,6 +161,9 @@ class FrameMeasurer:
         """Stop the worker (idempotent); ``finish`` calls it."""
         if self._thread is not None and not self._stopped:
             self._stopped = True
+            if self._pending:
+                self._queue.put(self._pending)
+                self._pending = []
             self._queue.put(None)
             self._thread.join()
 
