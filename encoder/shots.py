@@ -670,10 +670,13 @@ def _dissolves(
         return np.sum([steps[i] for i in range(a + 1, b + 1)], axis=0)
 
     hits: list[tuple[int, int, float, float]] = []
-    for k in sorted({max(2, round(half * f)) for f in DISSOLVE_WINDOWS}):
+    accepted: list[tuple[int, int]] = []
+    # Largest windows first: a window inside one already accepted adds nothing to the merged span, and its
+    # tests (the one-picture test above all) are skipped.
+    for k in sorted({max(2, round(half * f)) for f in DISSOLVE_WINDOWS}, reverse=True):
         for m in range(k, n - k, max(1, k // 2)):
             a, b = m - k, m + k
-            if is_cut[a + 1 : b + 1].any():
+            if is_cut[a + 1 : b + 1].any() or any(a0 <= a and b <= b0 for a0, b0 in accepted):
                 continue
             if any(s0 - step <= times[m] <= s1 + step for s0, s1 in gradual):
                 continue
@@ -700,6 +703,7 @@ def _dissolves(
                 layout(a), layout(b), window, cfg.dissolve_min_layout_change, functools.partial(travel, a, b)
             ):
                 continue
+            accepted.append((a, b))
             # trim frames that do not change at either end of the window
             while a + 1 < b and rgb_step[a + 1] < 0.5:
                 a += 1
@@ -764,6 +768,7 @@ def _one_picture(
     tiles = _tiles(cur[None])
     if _median_dissimilarity(_tiles(np.asarray(moved).reshape(prev.shape)[None]), tiles)[0] < max_change:
         return True
+    # (all planes: in luma alone, two pictures of similar structure can pass for one zoomed)
     scaled = []
     for z in ZOOMS:
         m = cv2.getRotationMatrix2D(((sw - 1) / 2, (sh - 1) / 2), 0.0, z)
