@@ -66,25 +66,41 @@ def _transitions(tags: Any) -> list[Any]:
     return out
 
 
+def transition_scores(predicted: Any, truth: Any, fps: float) -> dict[str, Any]:
+    """Hard-cut and fade tags (of a record, or true tags) scored as transitions: ``cuts`` (hard cuts within
+    ±2 frames and fades/dissolves by overlapping span, each matching only its own class), and the two
+    classes alone (``hard_cuts``, ``gradual``), as ``CutScore`` s."""
+    from encoder.cut_eval import Truth, score_transitions
+
+    pred, true = _transitions(predicted), _transitions(truth)
+    cuts = [t.start_s for t in true if t.kind == "cut"]
+    spans = [(t.start_s, t.end_s) for t in true if t.kind != "cut"]
+    return {
+        "cuts": score_transitions(pred, Truth(fps=fps, cuts_s=cuts, gradual_s=spans)),
+        "hard_cuts": score_transitions(
+            [t for t in pred if t.kind == "cut"], Truth(fps=fps, cuts_s=cuts, gradual_s=[])
+        ),
+        "gradual": score_transitions(
+            [t for t in pred if t.kind != "cut"], Truth(fps=fps, cuts_s=[], gradual_s=spans)
+        ),
+    }
+
+
 def eval_tags(pairs: Pairs) -> dict[str, Any]:
     """Tag P/R/F1 per dimension and overall (Hungarian matching on temporal IoU >= 0.5, labels the
-    generator controls), and cut/fade P/R/F1 (cuts within ±2 frames, fades by overlap)."""
-    from encoder.cut_eval import CutScore, Truth, score_transitions
+    generator controls), and transition P/R/F1: ``cuts`` scores hard cuts (±2 frames) and fades/dissolves
+    (overlapping spans) together, ``hard_cuts`` and ``gradual`` each class alone."""
+    from encoder.cut_eval import CutScore
     from sv6d.synth import TRUTH_LABELS
     from sv6d.tag_metrics import evaluate_tags
 
     metrics = evaluate_tags([r.tags for _, r in pairs], [e.truth for e, _ in pairs], labels=set(TRUTH_LABELS))
     out: dict[str, Any] = metrics.to_json()
-    total = CutScore(0, 0, 0)
+    totals = {k: CutScore(0, 0, 0) for k in ("cuts", "hard_cuts", "gradual")}
     for entry, record in pairs:
-        truth_tr = _transitions(entry.truth)
-        truth = Truth(
-            fps=float(entry.fps),
-            cuts_s=[t.start_s for t in truth_tr if t.kind == "cut"],
-            gradual_s=[(t.start_s, t.end_s) for t in truth_tr if t.kind != "cut"],
-        )
-        total = total + score_transitions(_transitions(record.tags), truth)
-    out["cuts"] = total.as_dict()
+        for k, score in transition_scores(record.tags, entry.truth, float(entry.fps)).items():
+            totals[k] = totals[k] + score
+    out.update({k: v.as_dict() for k, v in totals.items()})
     out["videos"] = len(pairs)
     return out
 
