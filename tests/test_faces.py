@@ -55,3 +55,23 @@ def test_close_up_face_is_found_on_kinetics(shared_data: Path) -> None:
 @pytest.mark.parametrize("frame", [np.zeros((10, 10, 3), np.uint8), np.zeros((40, 40), np.uint8)])
 def test_tiny_or_grey_frames_are_handled(frame: np.ndarray) -> None:
     assert faces._detect(faces._as_rgb(frame), None) is None
+
+
+def test_detectors_are_reused_across_threads_never_shared() -> None:
+    import threading
+
+    img = texture(1, 120, 160)
+    faces._detect(img, None)
+    loaded = list(faces._IDLE)
+    inside: list[object] = []
+
+    def work() -> None:
+        with faces._detector() as det:
+            inside.append(det)
+            with faces._detector() as other:  # a second borrower gets another detector
+                assert other is not det
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert inside[0] in loaded  # a new thread borrowed a loaded detector instead of loading its own

