@@ -71,3 +71,12 @@ def test_planned_face_slots_match_the_face_pass_selection() -> None:
         chosen = faces.select_face_frames(times)
         slots = {int(np.floor(times[i] * faces.FACE_FPS)) for i in chosen}
         assert planned_face_slots(duration - 1.0 / fps) == slots, duration
+
+
+def test_finish_checks_the_other_face_frames_itself(panning_video: Path) -> None:
+    with FrameMeasurer() as sink:
+        decoded = decode(panning_video, DecodeConfig(min_duration_s=0.0), sink=sink)
+        wanted = faces.select_face_frames(decoded.times_s, np.array([5, 9]))  # e.g. two shots' middle frames
+        streamed = sink.finish(decoded.frames, decoded.times_s, wanted)
+    assert {5, 9} <= set(streamed.face_checks)
+    assert set(wanted.tolist()) <= set(streamed.face_checks)

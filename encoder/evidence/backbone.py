@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from encoder.evidence import features, tagging
-from encoder.evidence.measure import measure
+from encoder.evidence.faces import select_face_frames
+from encoder.evidence.measure import measure, unchecked_shot_mids
 from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
@@ -95,7 +96,11 @@ class EvidenceBackbone:
         duration = float(decoded.info.duration_s)
         if not shots:
             shots = [Shot(0.0, duration)]
-        stats = frame_sink.finish(decoded.frames, decoded.times_s) if frame_sink is not None else None
+        stats = None
+        if frame_sink is not None:
+            times = np.asarray(decoded.times_s, dtype=np.float64)
+            face_frames = select_face_frames(times, unchecked_shot_mids(times, shots))
+            stats = frame_sink.finish(decoded.frames, times, face_frames)
         m = measure(decoded, transitions, shots, stats)
         text_part = features.reduce_text_embedding(embed_text(text)) if text and text.strip() else None
         h0, h1 = hook_window

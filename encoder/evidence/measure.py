@@ -143,7 +143,7 @@ def change_spikes(thumbs: np.ndarray) -> np.ndarray:
     return out
 
 
-def _unchecked_shot_mids(times: np.ndarray, shots: list[Shot]) -> np.ndarray:
+def unchecked_shot_mids(times: np.ndarray, shots: list[Shot]) -> np.ndarray:
     """The middle analysis frame of each shot that none of the face pass's evenly spread frames falls in:
     those join the detector's frames, so every shot gets its own face verdict at the least cost."""
     if not len(times):
@@ -171,7 +171,7 @@ def measure(
     fm = frame_stats if frame_stats is not None else frame_measures(frames, times)
     luma = fm.luma
     faces = detect_faces(
-        luma, times, also=_unchecked_shot_mids(times, shots), rgb=frames, known=fm.face_checks
+        luma, times, also=unchecked_shot_mids(times, shots), rgb=frames, known=fm.face_checks
     )
     colour = fm.colour
     steps = fm.motion

@@ -175,12 +175,39 @@ class FrameMeasurer:
 
     # -- result
 
-    def finish(self, frames: np.ndarray, times_s: np.ndarray) -> FrameMeasures:
-        """Wait for the worker; the measurements of ``frames`` (the analysis frames decode returned)."""
+    def _planned_frames(self, times: np.ndarray) -> set[int]:
+        """Indices of ``times`` that the worker checks for faces (the first frame of each planned slot)."""
+        out: set[int] = set()
+        slots: set[int] = set()
+        for i, t in enumerate(times.tolist()):
+            slot = int(np.floor(t * face_mod.FACE_FPS))
+            if slot in self._slots and slot not in slots:
+                slots.add(slot)
+                out.add(i)
+        return out
+
+    def finish(
+        self, frames: np.ndarray, times_s: np.ndarray, face_frames: np.ndarray | None = None
+    ) -> FrameMeasures:
+        """Wait for the worker; the measurements of ``frames`` (the analysis frames decode returned).
+
+        ``face_frames``: indices the face pass will check; those the worker does not check are checked here,
+        in the calling thread, while the worker finishes its last frames."""
+        times = np.asarray(times_s, dtype=np.float64)
+        mine: dict[int, face_mod.Hit | None] = {}
+        if face_frames is not None and self._error is None:
+            planned = self._planned_frames(times)
+            mine = {
+                int(i): face_mod.check_frame(frames[int(i)]) for i in face_frames if int(i) not in planned
+            }
         self.close()
         if self._error is not None:
             raise self._error
-        times = np.asarray(times_s, dtype=np.float64)
+        result = self._result(frames, times)
+        result.face_checks.update(mine)
+        return result
+
+    def _result(self, frames: np.ndarray, times: np.ndarray) -> FrameMeasures:
         seen = np.asarray(self._times, dtype=np.float64)
         if not len(seen) or len(times) > len(seen):
             return frame_measures(frames, times)
