@@ -735,7 +735,30 @@ def _dissolves(
                 evidence={"rgb_delta": round(delta, 2), "blend_residual": round(rel, 3)},
             )
         )
-    return out
+    return [_ramp_span(t, small, times) for t in out]
+
+
+def _ramp_span(t: Transition, small: np.ndarray, times: np.ndarray) -> Transition:
+    """The dissolve ``t`` narrowed to its blend: the merged windows reach past it (a window's ends lie on
+    the two shots), so each frame's share of the first end is measured against the span's two end frames and
+    a clamped linear ramp (1 before frame p, 0 after frame q) is fitted by least squares; the blend is the
+    frames strictly between p and q."""
+    a = max(0, int(np.searchsorted(times, t.start_s - 1e-6)) - 1)
+    b = int(np.searchsorted(times, t.end_s - 1e-6))
+    if b - a < 3:
+        return t
+    diff = small[a] - small[b]
+    alpha = (small[a : b + 1] - small[b]) @ diff / max(float(diff @ diff), 1e-6)
+    idx = np.arange(b - a + 1, dtype=np.float64)
+    best, span = np.inf, (0, b - a)
+    for p in range(0, b - a - 1):
+        for q in range(p + 2, b - a + 1):
+            ramp = np.clip((q - idx) / (q - p), 0.0, 1.0)
+            err = float(((alpha - ramp) ** 2).sum())
+            if err < best:
+                best, span = err, (p, q)
+    p, q = span
+    return Transition(t.kind, float(times[a + p + 1]), float(times[a + q - 1]), t.score, t.evidence)
 
 
 DISSOLVE_WINDOWS = (0.5, 0.75, 1.0, 1.5, 2.0)  # half-windows tried, in units of dissolve_window_s / 2
