@@ -595,9 +595,11 @@ def _fades(
         if starts_flat and picture_before:
             flashes[a] = b
             continue
-        # [a, b] spans the first changed frame (a + 1) back to one frame before it for the rate of change;
-        # report the ramp as its first changing frame through the frame where it arrives.
-        start, end = float(times[a + 1]), float(times[b])
+        # [a, b] runs from one frame before the first changed frame to the frame where the ramp arrives; a
+        # slow drift of the picture before a fade (a pan darkening) joins the monotone run, so the ramp is
+        # the part a clamped linear fit finds: from its first dimmed frame to its last.
+        p, q = _fit_ramp((mean[a : b + 1] - mean[b]) / (mean[a] - mean[b]))
+        start, end = float(times[a + p + 1]), float(times[a + q - 1])
         out.append(
             Transition(
                 kind="fade",
@@ -748,17 +750,24 @@ def _ramp_span(t: Transition, small: np.ndarray, times: np.ndarray) -> Transitio
     if b - a < 3:
         return t
     diff = small[a] - small[b]
-    alpha = (small[a : b + 1] - small[b]) @ diff / max(float(diff @ diff), 1e-6)
-    idx = np.arange(b - a + 1, dtype=np.float64)
-    best, span = np.inf, (0, b - a)
-    for p in range(0, b - a - 1):
-        for q in range(p + 2, b - a + 1):
-            ramp = np.clip((q - idx) / (q - p), 0.0, 1.0)
-            err = float(((alpha - ramp) ** 2).sum())
-            if err < best:
-                best, span = err, (p, q)
-    p, q = span
+    p, q = _fit_ramp((small[a : b + 1] - small[b]) @ diff / max(float(diff @ diff), 1e-6))
     return Transition(t.kind, float(times[a + p + 1]), float(times[a + q - 1]), t.score, t.evidence)
+
+
+def _fit_ramp(alpha: np.ndarray) -> tuple[int, int]:
+    """(p, q), p + 2 <= q: the clamped linear ramp (1 up to index p, 0 from index q, linear between) that
+    fits ``alpha`` best in least squares; the ramp's changing samples are p + 1 .. q - 1."""
+    n = len(alpha)
+    idx = np.arange(n, dtype=np.float64)
+    best, span = np.inf, (0, n - 1)
+    for p in range(0, n - 2):
+        q = np.arange(p + 2, n, dtype=np.float64)
+        ramps = np.clip((q[:, None] - idx[None, :]) / (q[:, None] - p), 0.0, 1.0)
+        err = ((ramps - alpha[None, :]) ** 2).sum(axis=1)
+        k = int(np.argmin(err))
+        if err[k] < best:
+            best, span = float(err[k]), (p, int(q[k]))
+    return span
 
 
 DISSOLVE_WINDOWS = (0.5, 0.75, 1.0, 1.5, 2.0)  # half-windows tried, in units of dissolve_window_s / 2
