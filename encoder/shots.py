@@ -19,16 +19,30 @@ second time. The decision on top of its score is ours, for two reasons measured 
   noise keep the score high over a whole shot) and still reach AdaptiveDetector's minimum content score.
   It is computed only around frames whose content score could make a cut, so it costs little.
 - a flash cut (the new shot opens on a white or black frame that then decays) looks like a fade out of that
-  flat frame; when the flat frame arrives in one step from a picture it is a hard cut at the flat frame.
+  flat frame; when the flat frame arrives in one step from a picture (even a washed-out one, nearly flat
+  itself) it is a hard cut at the flat frame.
+- two saturated textures of the same brightness can differ in colour only: their luma is nearly flat, and a
+  caption band that stays across the cut is then the only luma structure. The layout test therefore also
+  compares the R, G and B planes of tiles textured in both frames (for frames that could cut), and a spike
+  of mean RGB change over the neighbouring frames, with a layout change that stands out and spreads over the
+  frame's height, is a cut too (a caption band popping in changes a strip or two of rows only).
+- near black, hue and saturation are noise and ContentDetector's score and edges fly: no cut is declared
+  without a visible mean RGB change.
 The minimum shot length is applied in seconds (PySceneDetect counts frames, which drifts on variable frame
 rate).
 
 Gradual transitions are our own code: PySceneDetect's ThresholdDetector reports single fade points against a
 fixed brightness level, but we need spans, fades to white as well as black, and dissolves between shots.
-- fade: a monotone ramp of mean luma, several frames long, with a large swing, one end of which is a flat
-  black or white frame;
-- dissolve: a span whose middle frame is well explained as a linear blend of its end frames (a camera move is
-  not), while no single frame step inside is cut-like.
+- fade: a monotone ramp of mean luma, several frames long, with a large swing (or, from a dark picture to
+  pure black, most of the way there), one end of which is a flat black or white frame; two big steps inside
+  are two cuts, not a ramp. Its span is the part of the run a clamped linear ramp fits (a slow drift before
+  it is not the fade).
+- dissolve: a span whose middle frame is well explained as a linear blend of its end frames, with no single
+  RGB step inside carrying most of the change, whose two end frames are two pictures: not one picture moved
+  (motion-compensated, by the translation accumulated frame by frame, or zoomed). Over a periodic or smooth
+  texture a pan's middle frame is close to a blend of its ends, so the blend test alone is not enough. Its
+  span is narrowed to the frames a clamped linear ramp of each frame's share of the two ends puts in the
+  blend.
 """
 
 from __future__ import annotations
@@ -65,6 +79,13 @@ class ShotConfig:
     of ``mono_min_luma`` that is
     ``mono_luma_ratio`` x the mean of the two frames on each side, with a layout change of at least
     ``mono_min_layout_change``, spread over ``mono_min_spread`` of the frame's horizontal strips.
+
+    A ramp from a picture to pure black (or white: within ``pure_level``) is a fade on a swing of
+    ``fade_full_fraction`` of the way, at least ``fade_min_dark_swing``. Dissolves: ends at least
+    ``dissolve_min_delta`` apart (mean RGB), no RGB step over ``dissolve_max_step`` of that, and ends that are
+    not one picture moved (layout change of at least ``dissolve_min_layout_change``). No cut without a mean
+    RGB change of ``min_rgb_step``; a spike of mean RGB change of ``spike_min_rgb``, ``spike_ratio`` x the
+    median of its neighbours', is a cut when its layout change reaches ``min_layout_change`` and stands out.
     """
 
     threshold: float = 27.0
