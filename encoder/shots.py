@@ -131,6 +131,8 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     ``content_delta`` (ContentDetector's score) with its components; a fade or dissolve spans its first to its
     last changing frame.
     """
+    import cv2
+
     cfg = config or ShotConfig()
     thumbs = decoded.thumbs
     times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
@@ -143,18 +145,25 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     fades, flashes = _fades(mean, spread, times, cfg)
     # Mean absolute RGB change per frame (every other pixel of each thumbnail): the visible change, which
     # ContentDetector's HSV score overstates where hue and saturation are unstable (near black or grey).
-    small = thumbs[:, ::2, ::2].reshape(len(thumbs), -1).astype(np.float32)
+    sub = np.ascontiguousarray(thumbs[:, ::2, ::2]).reshape(len(thumbs), -1)
     rgb_step = np.zeros(len(thumbs), dtype=np.float64)
-    rgb_step[1:] = np.abs(np.diff(small, axis=0)).mean(axis=1)
+    sums = cv2.reduce(cv2.absdiff(sub[1:], sub[:-1]), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+    rgb_step[1:] = np.asarray(sums, dtype=np.float64).ravel() / sub.shape[1]
+    small = sub.astype(np.float32)
     fps = decoded.info.fps or 25.0
     scores = _content_scores(thumbs, fps, cfg.threshold)
     mono = _monochrome_steps(thumbs, cfg.mono_saturation)
     # In monochrome footage hue and saturation carry nothing, so ContentDetector's three-channel mean is a
     # third of the luma change: there the luma change alone is the content score the layout test is gated on.
+    # RGB spikes join the frames the layout test looks at only where they stand out from the frames around
+    # (fast motion changes every frame by as much, and is no cut candidate)
+    w = cfg.adaptive_window
+    padded = np.pad(rgb_step, w, mode="edge")
+    around = np.median(np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1), axis=1)
     gate = (
         (scores[:, 0] >= cfg.adaptive_min_content)
         | (mono & (scores[:, 3] >= cfg.mono_min_luma))
-        | (rgb_step >= cfg.spike_min_rgb)
+        | ((rgb_step >= cfg.spike_min_rgb) & (rgb_step >= cfg.spike_ratio * around))
     )
     change = _layout_change(thumbs, luma, gate, cfg)
     cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma, rgb_step)
