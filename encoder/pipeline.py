@@ -88,7 +88,14 @@ class Encoder:
         self.hook_s = float(hook_s)
         from encoder.decode import DecodeConfig
 
-        cfg = decode_config if decode_config is not None else DecodeConfig()
+        if decode_config is not None:
+            cfg = decode_config
+        elif self.backbone.name == "evidence":
+            cfg = DecodeConfig()
+        else:
+            # Skipping the deblocking filter is measured to keep the evidence backbone's results; a learned
+            # model was trained on deblocked pictures, so it gets them.
+            cfg = DecodeConfig(skip_loop_filter=False)
         # A video shorter than the hook window has no hook: decode refuses it, naming the file.
         self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, self.hook_s))
         self.shot_config = shot_config

@@ -131,3 +131,13 @@ def test_unsupported_model_type_is_a_clear_error(tmp_path: Path):
         VLMBackbone(tmp_path / "empty")
     with pytest.raises(ConfigError, match="not a directory"):
         VLMBackbone(tmp_path / "nope")
+
+
+def test_vlm_encoder_decodes_deblocked_pictures_by_default(backbone):
+    from encoder.decode import DecodeConfig
+    from encoder.pipeline import Encoder
+
+    assert Encoder(backbone=backbone).decode_config.loop_filter_skip == "none"
+    assert Encoder().decode_config.loop_filter_skip == "all"  # the evidence backbone: measured to hold
+    chosen = Encoder(backbone=backbone, decode_config=DecodeConfig(skip_loop_filter="noref"))
+    assert chosen.decode_config.loop_filter_skip == "noref"
