@@ -46,8 +46,14 @@ def register(app: typer.Typer) -> None:
             ]
             o = r["overall"]
             rows.append(["overall", o["precision"], o["recall"], o["f1"], o["tp"], o["fp"], o["fn"]])
-            c = r["cuts"]
-            rows.append(["cuts+fades", c["precision"], c["recall"], c["f1"], c["tp"], c["fp"], c["fn"]])
+            for key, name in (
+                ("cuts", "cuts+fades"),
+                ("hard_cuts", "hard cuts"),
+                ("gradual", "fades+dissolves"),
+            ):
+                if key in r:
+                    c = r[key]
+                    rows.append([name, c["precision"], c["recall"], c["f1"], c["tp"], c["fp"], c["fn"]])
             print_table(
                 ["dimension", "precision", "recall", "F1", "tp", "fp", "fn"], rows, f"{r['videos']} videos"
             )
