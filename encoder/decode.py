@@ -348,8 +348,8 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | N
     if cfg.threads:
         vstream.codec_context.thread_count = cfg.threads
     if cfg.loop_filter_skip != "none":
-        skip = "noref" if cfg.loop_filter_skip == "noref" else "all"
-        vstream.codec_context.options = {**vstream.codec_context.options, "skip_loop_filter": skip}
+        options = vstream.codec_context.options
+        vstream.codec_context.options = {**options, "skip_loop_filter": cfg.loop_filter_skip}
     astream = container.streams.audio[0] if (cfg.audio and container.streams.audio) else None
 
     declared = _declared_duration(container, vstream)

@@ -130,7 +130,7 @@ class Encoder:
         sink = make_sink() if callable(make_sink) else None
         try:
             decoded = decode(path, self.decode_config, sink=sink)
-            return self._encode(
+            return self.encode_decoded(
                 decoded,
                 video_id=video_id or default_video_id(path),
                 title=title,
@@ -155,22 +155,11 @@ class Encoder:
         creator: str | None = None,
         created_at: datetime | None = None,
         source: str | None = None,
-    ) -> SV6DRecord:
-        """Encode an already decoded video (``video_id`` defaults to the file's content id, else its stem)."""
-        return self._encode(decoded, video_id, title, caption, hashtags, creator, created_at, source)
-
-    def _encode(
-        self,
-        decoded: DecodedVideo,
-        video_id: str | None = None,
-        title: str | None = None,
-        caption: str | None = None,
-        hashtags: Sequence[str] | None = None,
-        creator: str | None = None,
-        created_at: datetime | None = None,
-        source: str | None = None,
         frame_sink: Any = None,
     ) -> SV6DRecord:
+        """Encode an already decoded video (``video_id`` defaults to the file's content id, else its stem).
+        ``frame_sink``: the backbone's ``frame_sink()`` that ``decode`` fed, if any (its measurements are
+        used instead of measuring the frames again)."""
         from encoder.shots import detect_transitions, shots_from_transitions
 
         info = decoded.info
