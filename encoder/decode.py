@@ -3,7 +3,8 @@
 One demuxing pass reads the video and the audio stream together. Every decoded video frame is shrunk by
 swscale (in C, through PyAV's reformatter) to a small RGB thumbnail, because transition detection needs every
 frame; at the sampling times the same decoded frame is also shrunk to an analysis frame. Full-size RGB frames
-are never materialised in Python, which keeps ``decode`` close to the cost of decoding alone.
+are never materialised in Python, which keeps ``decode`` close to the cost of decoding alone. The shrinking runs
+in a worker thread beside the decoding one (``_Converter``).
 
 Frames come out display-oriented: the display matrix (rotation side data) is applied, and the sample aspect
 ratio is folded into the output size, so non-square pixels come out square. Times come from PTS, relative to
@@ -36,6 +37,7 @@ MIN_SIDE_PX = 16
 # AREA is the reference box filter for large downscales; FAST_BILINEAR/POINT are 2.5-4x cheaper but alias
 # (mean |diff| 3-9 levels against AREA on real footage), which transition detection reads as change.
 _SWS_THREADS = 1
+CONVERT_QUEUE_FRAMES = 8  # decoded frames waiting to be shrunk (each holds a full-size picture)
 
 LoopFilterSkip = Literal["none", "noref", "all"]
 LOOP_FILTER_SKIPS: tuple[str, ...] = ("none", "noref", "all")
@@ -89,7 +91,8 @@ class DecodeConfig:
 class FrameSink(Protocol):
     """Receives analysis frames while ``decode`` runs, so that per-frame analysis can overlap decoding
     (``encoder.evidence.stream.FrameMeasurer``). Frames are handed over as sampled: decode may still thin
-    them out afterwards (videos of unknown length), so a sink must key its results by time."""
+    them out afterwards (videos of unknown length), so a sink must key its results by time. ``add`` is called
+    from decode's conversion thread (one thread, in time order), not from the caller's."""
 
     def begin(self, duration_s: float | None, fps: float) -> None:
         """Decoding starts; ``duration_s``: the container's declared duration (None when unknown); ``fps``:
@@ -339,6 +342,75 @@ class _Sampler:
         return [self.frames[i] for i in keep], [self.times[i] for i in keep]
 
 
+class _Converter:
+    """Shrinks decoded frames (thumbnail, and analysis frame when sampled) in a worker thread, in decoding
+    order, so that the decoding thread only demuxes and decodes.
+
+    Why a thread: swscale runs in C without the GIL, and the decoder's frame threads leave part of the second
+    core idle (they wait on each other's reference frames), so shrinking beside decoding instead of between
+    two ``decode`` calls keeps the decoder fed. The queue is short: each queued frame holds a decoded picture.
+    """
+
+    def __init__(self, thumb_fmt: Any, frame_fmt: Any, sampler: _Sampler, sink: FrameSink | None) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[tuple[float, Any] | None] = queue.Queue(maxsize=CONVERT_QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._run, name="sv6d-decode-convert", daemon=True)
+        self._thumb_fmt, self._frame_fmt = thumb_fmt, frame_fmt
+        self._sampler, self._sink = sampler, sink
+        self._thumbs: _FrameBuffer | None = None
+        self._thumb_size = self._frame_size = (0, 0)
+        self._rot_k = 0
+        self._error: BaseException | None = None
+        self._started = False
+
+    def start(
+        self, thumbs: _FrameBuffer, thumb_size: tuple[int, int], frame_size: tuple[int, int], rot_k: int
+    ) -> None:
+        self._thumbs, self._thumb_size, self._frame_size, self._rot_k = thumbs, thumb_size, frame_size, rot_k
+        self._started = True
+        self._thread.start()
+
+    def put(self, t: float, frame: Any) -> None:
+        if self._error is not None:  # stop decoding early; ``check`` re-raises it
+            raise self._error
+        self._queue.put((t, frame))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining: the decoding thread must not block on a full queue
+            try:
+                self._convert(*item)
+            except BaseException as exc:  # handed to the decoding thread
+                self._error = exc
+
+    def _convert(self, t: float, frame: Any) -> None:
+        assert self._thumbs is not None
+        rot_k = self._rot_k
+        thumb = _rgb(self._thumb_fmt, frame, self._thumb_size)
+        self._thumbs.append(np.rot90(thumb, rot_k) if rot_k else thumb)
+        if self._sampler.wants(t):
+            img = _rgb(self._frame_fmt, frame, self._frame_size)
+            img = np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img
+            self._sampler.add(t, img)
+            if self._sink is not None:
+                self._sink.add(t, img)
+
+    def stop(self) -> None:
+        """Wait for the queued frames to be converted (idempotent)."""
+        if self._started:
+            self._started = False
+            self._queue.put(None)
+            self._thread.join()
+
+    def check(self) -> None:
+        """Re-raise an error the worker met."""
+        if self._error is not None:
+            raise self._error
+
+
 def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | None = None) -> DecodedVideo:
     import av
     from av.video.reformatter import VideoReformatter
@@ -379,6 +451,8 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | N
     fps = _nominal_fps(vstream)
     errors = 0
 
+    conv = _Converter(thumb_fmt, frame_fmt, sampler, sink)
+
     def on_video(frame: Any) -> None:
         nonlocal first, t0, last_t, rot_k, thumb_size, frame_size, thumbs
         if first is None:
@@ -394,29 +468,22 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | N
             thumb_size = (th, tw) if rot_k % 2 else (tw, th)
             frame_size = (fh, fw) if rot_k % 2 else (fw, fh)
             thumbs = _FrameBuffer((th, tw, 3), expect_frames)
-        assert thumbs is not None
+            conv.start(thumbs, thumb_size, frame_size, rot_k)
         step = 1.0 / (fps or 25.0)
-        expected = last_t + step if thumbs.n else 0.0
+        expected = last_t + step if thumb_times else 0.0
         if frame.time is None:  # raw streams carry no PTS: count frames at the nominal rate
             t = expected
         else:
             if t0 is None:
                 t0 = float(frame.time) - expected
             t = float(frame.time) - t0
-            if thumbs.n and t <= last_t:  # broken PTS: keep time monotonic
+            if thumb_times and t <= last_t:  # broken PTS: keep time monotonic
                 t = expected
         if t > cfg.max_duration_s:
             raise VideoInputError(p, f"too long (more than {cfg.max_duration_s:.0f} s of video)")
         last_t = t
-        thumb = _rgb(thumb_fmt, frame, thumb_size)
-        thumbs.append(np.rot90(thumb, rot_k) if rot_k else thumb)
         thumb_times.append(t)
-        if sampler.wants(t):
-            img = _rgb(frame_fmt, frame, frame_size)
-            img = np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img
-            sampler.add(t, img)
-            if sink is not None:
-                sink.add(t, img)
+        conv.put(t, frame)
 
     streams = [vstream] + ([astream] if astream is not None else [])
     try:
@@ -443,6 +510,9 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | N
             raise VideoInputError(p, f"video stream does not decode ({_reason(exc)})") from exc
     except (OSError, EOFError) as exc:
         raise VideoInputError(p, f"read error while decoding ({_reason(exc)})") from exc
+    finally:
+        conv.stop()
+    conv.check()
 
     if first is None or thumbs is None:
         raise VideoInputError(p, "video stream holds no decodable frame (truncated or corrupt file?)")

@@ -167,6 +167,43 @@ def test_thumbnail_buffer_grows_past_the_declared_duration(tmp_path: Path) -> No
     assert np.abs(d.thumbs[150].astype(int) - d.thumbs[250]).mean() > 10
 
 
+class _FailingSink:
+    """A frame sink that fails on its third analysis frame."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def begin(self, duration_s: float | None, fps: float) -> None:
+        pass
+
+    def add(self, t: float, frame: np.ndarray) -> None:
+        if len(self.seen) == 2:
+            raise RuntimeError("sink gave up")
+        self.seen.append(t)
+
+
+def test_error_in_the_conversion_thread_reaches_the_caller(tmp_path: Path) -> None:
+    # frames are shrunk in a worker thread: its error must surface in decode(), not hang or vanish
+    path = write_video(tmp_path / "long.mp4", moving(scene(8), 400), fps=25)
+    sink = _FailingSink()
+    with pytest.raises(RuntimeError, match="sink gave up"):
+        decode(path, DecodeConfig(min_duration_s=0.0, sample_fps=25.0), sink=sink)
+    assert len(sink.seen) == 2
+
+
+def test_analysis_frames_reach_the_sink_in_time_order(tmp_path: Path) -> None:
+    class Recorder(_FailingSink):
+        def add(self, t: float, frame: np.ndarray) -> None:
+            self.seen.append(t)
+
+    path = write_video(tmp_path / "order.mp4", moving(scene(8), 60), fps=25)
+    sink = Recorder()
+    d = decode(path, DecodeConfig(min_duration_s=0.0, sample_fps=10.0), sink=sink)
+    assert sink.seen == sorted(sink.seen)
+    assert len(sink.seen) == len(d.times_s)
+    np.testing.assert_allclose(sink.seen, d.times_s)
+
+
 def test_probe_matches_decode(tmp_path: Path) -> None:
     path = write_video(tmp_path / "p.mkv", moving(scene(8), 35), fps=10)
     info = probe(path)
