@@ -80,3 +80,19 @@ def test_finish_checks_the_other_face_frames_itself(panning_video: Path) -> None
         streamed = sink.finish(decoded.frames, decoded.times_s, wanted)
     assert {5, 9} <= set(streamed.face_checks)
     assert set(wanted.tolist()) <= set(streamed.face_checks)
+
+
+@pytest.mark.parametrize("thinned", [False, True])
+def test_face_checks_shared_with_the_worker_equal_direct_checks(shared_data: Path, thinned: bool) -> None:
+    # finish() hands every other unplanned face frame to the worker; the verdicts must be the detector's own,
+    # keyed by index into the frames finish() was given (also when decode kept a subset of what it fed)
+    with FrameMeasurer() as sink:
+        decoded = decode(shared_data / "videos" / "chaplin.mp4", DecodeConfig(min_duration_s=0.0), sink=sink)
+        keep = np.arange(0, len(decoded.times_s), 2 if thinned else 1)
+        frames, times = decoded.frames[keep], decoded.times_s[keep]
+        wanted = np.arange(1, len(times), 4)
+        streamed = sink.finish(frames, times, wanted)
+    assert set(wanted.tolist()) <= set(streamed.face_checks)
+    direct = {int(i): faces.check_frame(frames[int(i)]) for i in wanted}
+    assert {i: streamed.face_checks[i] for i in direct} == direct
+    assert any(v is not None for v in direct.values())  # chaplin has faces: the comparison is not vacuous
