@@ -111,6 +111,7 @@ class ShotConfig:
     dissolve_min_delta: float = 20.0
     dissolve_max_residual: float = 0.3
     dissolve_max_step: float = 0.5
+    dissolve_max_correlation: float = 0.9
     dissolve_min_layout_change: float = 0.5
     min_rgb_step: float = 2.0
     spike_min_rgb: float = 20.0
@@ -689,19 +690,25 @@ def _dissolves(
             shrunk[i] = _planes(thumbs[i], luma[i], size)
         return shrunk[i]
 
-    steps: dict[int, np.ndarray] = {}
+    steps: dict[int, tuple[np.ndarray, float]] = {}
 
     def travel(a: int, b: int) -> np.ndarray:
         """Global translation accumulated from frame a to b, step by step (phase correlation is reliable
-        for the small shift of one frame, not for the large one over a window of a pan over fine stripes)."""
+        for the small shift of one frame, not for the large one over a window of a pan over fine stripes).
+        A step whose correlation peak is weak (a caption band popping in over the pan) gives a wrong shift;
+        the camera moves smoothly, so such a step counts as the median of the window's reliable steps."""
         for i in range(a + 1, b + 1):
             if i not in steps:
                 x, y = layout(i - 1)[..., 0], layout(i)[..., 0]
-                (dx, dy), _ = cv2.phaseCorrelate(x - x.mean(), y - y.mean(), window)
-                steps[i] = np.array([dx, dy])
-        return np.sum([steps[i] for i in range(a + 1, b + 1)], axis=0)
+                (dx, dy), response = cv2.phaseCorrelate(x - x.mean(), y - y.mean(), window)
+                steps[i] = (np.array([dx, dy]), float(response))
+        shifts = np.array([steps[i][0] for i in range(a + 1, b + 1)])
+        reliable = np.array([steps[i][1] >= MIN_PEAK_RESPONSE for i in range(a + 1, b + 1)])
+        if reliable.any() and not reliable.all():
+            shifts[~reliable] = np.median(shifts[reliable], axis=0)
+        return shifts.sum(axis=0)
 
-    hits: list[tuple[int, int, float, float]] = []
+    hits: list[tuple[int, int, int, int, float, float]] = []
     accepted: list[tuple[int, int]] = []
     # Largest windows first: a window inside one already accepted adds nothing to the merged span, and its
     # tests (the one-picture test above all) are skipped.
@@ -720,7 +727,7 @@ def _dissolves(
             if float(rgb_step[a + 1 : b + 1].max()) > cfg.dissolve_max_step * delta:
                 continue
             # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
-            if _correlation(fa, fb) > 0.6:
+            if _correlation(fa, fb) > cfg.dissolve_max_correlation:
                 continue
             alpha = float(np.clip((fm - fb) @ diff / float(diff @ diff), 0.0, 1.0))
             rel = float(np.abs(fm - (alpha * fa + (1 - alpha) * fb)).mean()) / delta
@@ -741,33 +748,43 @@ def _dissolves(
                 a += 1
             while b - 1 > a and rgb_step[b] < 0.5:
                 b -= 1
-            hits.append((a, b, delta, rel))
+            p, q = _blend_ramp(small, a, b)
+            hits.append((a, b, a + p + 1, a + q - 1, delta, rel))
+    # Windows are merged by the blends they hold (each window's own ramp fit), not by the windows
+    # themselves: two dissolves with a short shot between them have overlapping windows, and one span over
+    # both would fit neither ramp. A merged span keeps its windows' reach (its ends lie on the two shots,
+    # which ``_ramp_span`` needs) up to the neighbouring blends.
+    groups: list[list[tuple[int, int, int, int, float, float]]] = []
+    for hit in sorted(hits, key=lambda h: (h[2], h[3])):
+        if groups and hit[2] <= max(h[3] for h in groups[-1]) + 1:
+            groups[-1].append(hit)
+        else:
+            groups.append([hit])
     out: list[Transition] = []
-    for a, b, delta, rel in sorted(hits):
-        start, end = float(times[min(a + 1, b)]), float(times[b])
-        if out and start <= out[-1].end_s + step:
-            prev = out[-1]
-            out[-1] = Transition(
-                "dissolve",
-                prev.start_s,
-                max(prev.end_s, end),
-                max(prev.score, delta),
-                {
-                    "rgb_delta": round(max(prev.score, delta), 2),
-                    "blend_residual": min(prev.evidence["blend_residual"], round(rel, 3)),
-                },
-            )
-            continue
+    for g, group in enumerate(groups):
+        a = min(h[0] for h in group)
+        b = max(h[1] for h in group)
+        if g > 0:
+            a = max(a, max(h[3] for h in groups[g - 1]))
+        if g + 1 < len(groups):
+            b = min(b, min(h[2] for h in groups[g + 1]))
+        delta = max(h[4] for h in group)
         out.append(
             Transition(
                 kind="dissolve",
-                start_s=start,
-                end_s=end,
+                start_s=float(times[min(a + 1, b)]),
+                end_s=float(times[b]),
                 score=delta,
-                evidence={"rgb_delta": round(delta, 2), "blend_residual": round(rel, 3)},
+                evidence={"rgb_delta": round(delta, 2), "blend_residual": round(min(h[5] for h in group), 3)},
             )
         )
-    return [_ramp_span(t, small, times) for t in out]
+    # A fade from or to a nearly flat picture (a washed-out white, a dark grey) that blends into a textured
+    # one is also a blend of its ends; the fade already stands for it.
+    return [
+        d
+        for d in (_ramp_span(t, small, times) for t in out)
+        if not any(d.start_s <= s1 + step and s0 - step <= d.end_s for s0, s1 in gradual)
+    ]
 
 
 def _ramp_span(t: Transition, small: np.ndarray, times: np.ndarray) -> Transition:
@@ -779,9 +796,16 @@ def _ramp_span(t: Transition, small: np.ndarray, times: np.ndarray) -> Transitio
     b = int(np.searchsorted(times, t.end_s - 1e-6))
     if b - a < 3:
         return t
-    diff = small[a] - small[b]
-    p, q = _fit_ramp((small[a : b + 1] - small[b]) @ diff / max(float(diff @ diff), 1e-6))
+    p, q = _blend_ramp(small, a, b)
     return Transition(t.kind, float(times[a + p + 1]), float(times[a + q - 1]), t.score, t.evidence)
+
+
+def _blend_ramp(small: np.ndarray, a: int, b: int) -> tuple[int, int]:
+    """(p, q) of ``_fit_ramp`` over frames a..b: each frame's share of frame a against frame b."""
+    if b - a < 3:
+        return 0, b - a
+    diff = small[a] - small[b]
+    return _fit_ramp((small[a : b + 1] - small[b]) @ diff / max(float(diff @ diff), 1e-6))
 
 
 def _fit_ramp(alpha: np.ndarray) -> tuple[int, int]:
@@ -800,6 +824,7 @@ def _fit_ramp(alpha: np.ndarray) -> tuple[int, int]:
     return span
 
 
+MIN_PEAK_RESPONSE = 0.3  # phase correlation's peak response under which a frame-to-frame shift is a guess
 DISSOLVE_WINDOWS = (0.5, 0.75, 1.0, 1.5, 2.0)  # half-windows tried, in units of dissolve_window_s / 2
 # scale factors tried between a span's ends: steps of 0.04 in log scale, out to +-0.4 (1.5x)
 ZOOMS = tuple(float(np.exp(s * 0.04)) for k in range(1, 11) for s in (k, -k))
@@ -841,6 +866,10 @@ def _one_picture(
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
-    xc, yc = x - x.mean(), y - y.mean()
+    """Pearson correlation of two interleaved-RGB frames (flat float32), each colour plane centred on its own
+    mean: a frame-wide mean over the three planes would leave each plane's mean in, and two shots of one
+    saturated hue would then correlate through their shared colour alone, whatever their layouts."""
+    xc, yc = x.reshape(-1, 3), y.reshape(-1, 3)
+    xc, yc = (xc - xc.mean(axis=0)).ravel(), (yc - yc.mean(axis=0)).ravel()
     den = float(np.sqrt((xc @ xc) * (yc @ yc)))
     return float(xc @ yc) / den if den > 0 else 1.0
