@@ -3,8 +3,8 @@
 One demuxing pass reads the video and the audio stream together. Every decoded video frame is shrunk by
 swscale (in C, through PyAV's reformatter) to a small RGB thumbnail, because transition detection needs every
 frame; at the sampling times the same decoded frame is also shrunk to an analysis frame. Full-size RGB frames
-are never materialised in Python, which keeps ``decode`` close to the cost of decoding alone. The shrinking runs
-in a worker thread beside the decoding one (``_Converter``).
+are never materialised in Python, which keeps ``decode`` close to the cost of decoding alone. The shrinking
+runs in a worker thread beside the decoding one (``_Converter``).
 
 Frames come out display-oriented: the display matrix (rotation side data) is applied, and the sample aspect
 ratio is folded into the output size, so non-square pixels come out square. Times come from PTS, relative to
@@ -16,6 +16,7 @@ Every unusable input raises :class:`sv6d.errors.VideoInputError` naming the file
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +39,7 @@ MIN_SIDE_PX = 16
 # (mean |diff| 3-9 levels against AREA on real footage), which transition detection reads as change.
 _SWS_THREADS = 1
 CONVERT_QUEUE_FRAMES = 8  # decoded frames waiting to be shrunk (each holds a full-size picture)
+THUMB_CHUNK = 64  # thumbnails handed to ``on_thumbs`` at once
 
 LoopFilterSkip = Literal["none", "noref", "all"]
 LOOP_FILTER_SKIPS: tuple[str, ...] = ("none", "noref", "all")
@@ -272,19 +274,24 @@ def _rgb(reformatter: Any, frame: Any, size: tuple[int, int]) -> np.ndarray:
 
 
 def decode(
-    path: str | os.PathLike[str], config: DecodeConfig | None = None, sink: FrameSink | None = None
+    path: str | os.PathLike[str],
+    config: DecodeConfig | None = None,
+    sink: FrameSink | None = None,
+    on_thumbs: Callable[[np.ndarray], None] | None = None,
 ) -> DecodedVideo:
     """Decode a video once: every frame as a small thumbnail, sampled analysis frames, and mono audio.
 
     Analysis frames are taken at ``config.sample_fps`` (fewer, evenly spread, when the video is longer than
-    ``max_frames / sample_fps``); each is also handed to ``sink`` as soon as it is decoded. Raises
-    :class:`VideoInputError` for unusable input.
+    ``max_frames / sample_fps``); each is also handed to ``sink`` as soon as it is decoded. ``on_thumbs`` is
+    called with the every-frame thumbnails in consecutive chunks of ``THUMB_CHUNK`` (the last one shorter),
+    from the conversion thread while decoding runs, each thumbnail exactly once and never modified later
+    (e.g. ``encoder.shots.ThumbStatsStream.add``). Raises :class:`VideoInputError` for unusable input.
     """
     cfg = config or DecodeConfig()
     p = _check_path(path)
     container = _open(p)
     try:
-        return _decode_open(p, container, cfg, sink)
+        return _decode_open(p, container, cfg, sink, on_thumbs)
     finally:
         container.close()
 
@@ -351,7 +358,14 @@ class _Converter:
     two ``decode`` calls keeps the decoder fed. The queue is short: each queued frame holds a decoded picture.
     """
 
-    def __init__(self, thumb_fmt: Any, frame_fmt: Any, sampler: _Sampler, sink: FrameSink | None) -> None:
+    def __init__(
+        self,
+        thumb_fmt: Any,
+        frame_fmt: Any,
+        sampler: _Sampler,
+        sink: FrameSink | None,
+        on_thumbs: Callable[[np.ndarray], None] | None = None,
+    ) -> None:
         import queue
         import threading
 
@@ -359,6 +373,8 @@ class _Converter:
         self._thread = threading.Thread(target=self._run, name="sv6d-decode-convert", daemon=True)
         self._thumb_fmt, self._frame_fmt = thumb_fmt, frame_fmt
         self._sampler, self._sink = sampler, sink
+        self._on_thumbs = on_thumbs
+        self._fed = 0  # thumbnails handed to on_thumbs so far
         self._thumbs: _FrameBuffer | None = None
         self._thumb_size = self._frame_size = (0, 0)
         self._rot_k = 0
@@ -385,12 +401,28 @@ class _Converter:
                 self._convert(*item)
             except BaseException as exc:  # handed to the decoding thread
                 self._error = exc
+        if self._error is None:
+            try:
+                self._feed(final=True)
+            except BaseException as exc:
+                self._error = exc
+
+    def _feed(self, final: bool = False) -> None:
+        """Hand the thumbnails not yet fed to ``on_thumbs``: a full chunk, or what is left at the end."""
+        buf = self._thumbs
+        if self._on_thumbs is None or buf is None:
+            return
+        if buf.n - self._fed >= THUMB_CHUNK or (final and buf.n > self._fed):
+            # a view: the rows are final, and a later growth of the buffer copies them, leaving these alone
+            self._on_thumbs(buf.buf[self._fed : buf.n])
+            self._fed = buf.n
 
     def _convert(self, t: float, frame: Any) -> None:
         assert self._thumbs is not None
         rot_k = self._rot_k
         thumb = _rgb(self._thumb_fmt, frame, self._thumb_size)
         self._thumbs.append(np.rot90(thumb, rot_k) if rot_k else thumb)
+        self._feed()
         if self._sampler.wants(t):
             img = _rgb(self._frame_fmt, frame, self._frame_size)
             img = np.ascontiguousarray(np.rot90(img, rot_k)) if rot_k else img
@@ -411,7 +443,13 @@ class _Converter:
             raise self._error
 
 
-def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | None = None) -> DecodedVideo:
+def _decode_open(
+    p: Path,
+    container: Any,
+    cfg: DecodeConfig,
+    sink: FrameSink | None = None,
+    on_thumbs: Callable[[np.ndarray], None] | None = None,
+) -> DecodedVideo:
     import av
     from av.video.reformatter import VideoReformatter
 
@@ -451,7 +489,7 @@ def _decode_open(p: Path, container: Any, cfg: DecodeConfig, sink: FrameSink | N
     fps = _nominal_fps(vstream)
     errors = 0
 
-    conv = _Converter(thumb_fmt, frame_fmt, sampler, sink)
+    conv = _Converter(thumb_fmt, frame_fmt, sampler, sink, on_thumbs)
 
     def on_video(frame: Any) -> None:
         nonlocal first, t0, last_t, rot_k, thumb_size, frame_size, thumbs

@@ -352,3 +352,14 @@ def test_real_rotation_and_vfr(shared_data: Path) -> None:
     assert gold.info.fps == pytest.approx(24000 / 1001)
     assert len(gold.thumbs) == 160  # 10 s at 23.976 fps with dropped frames
     assert gold.thumb_times_s[-1] == pytest.approx(9.927, abs=0.01)
+
+
+def test_thumbnails_reach_on_thumbs_in_chunks_once_each(tmp_path: Path) -> None:
+    from encoder.decode import THUMB_CHUNK
+
+    n = 2 * THUMB_CHUNK + 17
+    path = write_video(tmp_path / "chunks.mp4", moving(scene(8), n), fps=25)
+    chunks: list[np.ndarray] = []
+    d = decode(path, SHORT_OK, on_thumbs=lambda c: chunks.append(c.copy()))
+    assert [len(c) for c in chunks] == [THUMB_CHUNK, THUMB_CHUNK, 17]
+    np.testing.assert_array_equal(np.concatenate(chunks), d.thumbs)
