@@ -123,6 +123,7 @@ class ShotConfig:
     mono_luma_ratio: float = 3.0
     mono_min_layout_change: float = 0.03
     mono_min_spread: float = 0.5
+    overlay_cuts: bool = True
 
 
 def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) -> list[Transition]:
@@ -166,8 +167,8 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
         | (mono & (scores[:, 3] >= cfg.mono_min_luma))
         | ((rgb_step >= cfg.spike_min_rgb) & (rgb_step >= cfg.spike_ratio * around))
     )
-    change = _layout_change(thumbs, luma, gate, cfg)
-    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma, rgb_step)
+    change, upper = _layout_change(thumbs, luma, gate, cfg)
+    cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma, rgb_step, upper)
     # two near-black (or near-white) frames whose noise sends hue and edges flying are not a cut
     cut_idx = [i for i in cut_idx if i in flashes or rgb_step[i] >= cfg.min_rgb_step]
     gradual = list(fades)
@@ -285,6 +286,7 @@ MONO_STRIPS = 8  # horizontal strips over which a monochrome jump cut's change m
 SPREAD_LEVEL = 0.25
 TILES = 4  # the layout test compares a TILES x TILES grid of tiles
 LAYOUT_WIDTH = 64  # px: width of the luma frames the layout test works on
+OVERLAY_QUANTILE = 0.75  # quantile of tile changes that looks past a caption band across a cut
 FLAT_TILE_STD = 4.0  # luma std below which a tile has no structure to correlate
 TEXTURED_TILE_STD = 12.0  # ... and above which it clearly has
 
@@ -338,8 +340,9 @@ def _tiles(x: np.ndarray) -> np.ndarray:
     return t - t.mean(axis=3, keepdims=True)
 
 
-def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per frame pair: median over tiles of 1 - ZNCC (NaN when fewer than TILES tiles have structure).
+def _median_dissimilarity(a: np.ndarray, b: np.ndarray, upper: float | None = None) -> np.ndarray:
+    """Per frame pair: median over tiles of 1 - ZNCC (NaN when fewer than TILES tiles have structure); with
+    ``upper``, a (2, k) array: the medians, then that quantile of the same tiles.
 
     A tile's value is its luma dissimilarity, raised to that of a colour plane where that plane is clearly
     textured in both frames (a texture seen in chroma only is a layout too). ZNCC ignores each plane's gain
@@ -361,23 +364,31 @@ def _median_dissimilarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     counted = (both | one | colour.any(axis=1)).sum(axis=1)
     with warnings.catch_warnings():  # rows with no counted tile are NaN, as intended
         warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(dissim, axis=1)
-    return np.where(counted >= TILES, med, np.nan)
+        med = np.where(counted >= TILES, np.nanmedian(dissim, axis=1), np.nan)
+        if upper is None:
+            return med
+        return np.stack([med, np.where(counted >= TILES, np.nanquantile(dissim, upper, axis=1), np.nan)])
 
 
-def _layout_dissimilarity(prev: np.ndarray, cur: np.ndarray, window: np.ndarray) -> np.ndarray:
-    """1 - median tile ZNCC of ``cur`` (k, sh, sw, planes) against ``prev`` motion-compensated, per pair."""
+def _layout_dissimilarity(
+    prev: np.ndarray, cur: np.ndarray, window: np.ndarray, upper: float | None = None
+) -> np.ndarray:
+    """1 - median tile ZNCC of ``cur`` (k, sh, sw, planes) against ``prev`` motion-compensated, per pair
+    (with ``upper``: (2, k), the medians and that quantile over the tiles)."""
     shifted = np.stack([_compensated(a, b, window) for a, b in zip(prev, cur, strict=True)])
     target = _tiles(cur)
     # Phase correlation is unreliable on frames with little structure (a label on a plain background) or a
     # fine periodic one (stripes, where it may pick a wrong alias): the unshifted comparison is kept as
     # well, and the better of the two counts.
     return np.fmin(
-        _median_dissimilarity(_tiles(shifted), target), _median_dissimilarity(_tiles(prev), target)
+        _median_dissimilarity(_tiles(shifted), target, upper),
+        _median_dissimilarity(_tiles(prev), target, upper),
     )
 
 
-def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig) -> np.ndarray:
+def _layout_change(
+    thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """Per frame (vs the previous): 1 - median ZNCC of motion-compensated tiles (0..2); 0 where not computed,
     NaN where too few tiles have structure to tell (flat frames).
 
@@ -385,15 +396,16 @@ def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: 
     it and a pan over a busy texture looks like a cut to its edge test). Only frames that could make a cut are
     computed (``gate``: a content score of ``adaptive_min_content``, or a luma change of ``mono_min_luma`` in
     monochrome footage) and their ``adaptive_window`` neighbours (for the local median): elsewhere no cut
-    can be declared.
+    can be declared. Also returns, per frame, the ``OVERLAY_QUANTILE`` of the same tiles (0 where not
+    computed): a caption band that stays across a cut can hold half the tiles that have structure.
     """
     import cv2
 
     n = len(luma)
-    out = np.zeros(n, dtype=np.float64)
+    out = np.zeros((2, n), dtype=np.float64)
     cand = np.flatnonzero(gate)
     if len(cand) == 0:
-        return out
+        return out[0], out[1]
     need = np.zeros(n, dtype=bool)
     w = cfg.adaptive_window
     for i in cand:
@@ -410,9 +422,11 @@ def _layout_change(thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: 
     # are compared in luma (a quarter of the work; colour could only raise their values).
     rest = np.setdiff1d(idx, cand)
     if len(rest):
-        out[rest] = _layout_dissimilarity(small[rest - 1, ..., :1], small[rest, ..., :1], window)
-    out[cand] = _layout_dissimilarity(small[cand - 1], small[cand], window)
-    return out
+        out[:, rest] = _layout_dissimilarity(
+            small[rest - 1, ..., :1], small[rest, ..., :1], window, OVERLAY_QUANTILE
+        )
+    out[:, cand] = _layout_dissimilarity(small[cand - 1], small[cand], window, OVERLAY_QUANTILE)
+    return out[0], out[1]
 
 
 def _cut_indices(
@@ -425,6 +439,7 @@ def _cut_indices(
     mono: np.ndarray | None = None,
     luma: np.ndarray | None = None,
     rgb_step: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
 ) -> list[int]:
     """Frame indices that start a new shot by a hard cut."""
     content, lum, edges = scores[:, 0], scores[:, 3], scores[:, 4]
@@ -498,7 +513,30 @@ def _cut_indices(
                 rgb_step[i] >= cfg.spike_ratio * base
                 and _row_spread(luma, int(i), SPREAD_LEVEL) >= cfg.mono_min_spread
             )
-    cand: list[int] = [int(i) for i in np.flatnonzero(fixed | adaptive | monochrome | spike) if i > 0]
+    # A cut under a caption band that stays: when the two shots' textures are faint (washed out, soft), the
+    # band's tiles can be half of those with structure and hold the median down; the upper quantile of the
+    # tiles looks past them. Only for a step ContentDetector scores as a cut, that is a spike of visible
+    # change over its neighbours and spreads over the frame's height (a band popping in changes its rows).
+    overlay = np.zeros(n, dtype=bool)
+    if upper is not None and rgb_step is not None and cfg.overlay_cuts:
+        for i in np.flatnonzero(
+            (content >= cfg.threshold)
+            & ~(change >= cfg.min_layout_change)
+            & (upper >= cfg.adaptive_min_change)
+            & (rgb_step >= cfg.spike_min_rgb)
+        ):
+            around = np.r_[max(1, i - w) : i, i + 1 : min(n, i + w + 1)]
+            around = around[~repeat[around]]
+            if not len(around):
+                continue
+            overlay[i] = (
+                upper[i] >= cfg.layout_standout * float(np.nanmedian(upper[around]))
+                and rgb_step[i] >= cfg.spike_ratio * float(np.median(rgb_step[around]))
+                and _row_spread(luma, int(i), SPREAD_LEVEL) >= cfg.mono_min_spread
+            )
+    cand: list[int] = [
+        int(i) for i in np.flatnonzero(fixed | adaptive | monochrome | spike | overlay) if i > 0
+    ]
     step = float(np.median(np.diff(times))) if n > 1 else 0.0
     spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in fades]
     cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
