@@ -112,6 +112,7 @@ class ShotConfig:
     dissolve_max_residual: float = 0.3
     dissolve_max_step: float = 0.5
     dissolve_max_correlation: float = 0.9
+    dissolve_moving: bool = True
     dissolve_min_layout_change: float = 0.5
     min_rgb_step: float = 2.0
     spike_min_rgb: float = 20.0
@@ -730,21 +731,69 @@ def _dissolves(
 
     steps: dict[int, tuple[np.ndarray, float]] = {}
 
+    def shift_into(i: int) -> tuple[np.ndarray, float]:
+        """Global translation from frame i - 1 to frame i (layout pixels) and phase correlation's peak."""
+        if i not in steps:
+            x, y = layout(i - 1)[..., 0], layout(i)[..., 0]
+            (dx, dy), response = cv2.phaseCorrelate(x - x.mean(), y - y.mean(), window)
+            steps[i] = (np.array([dx, dy]), float(response))
+        return steps[i]
+
     def travel(a: int, b: int) -> np.ndarray:
         """Global translation accumulated from frame a to b, step by step (phase correlation is reliable
         for the small shift of one frame, not for the large one over a window of a pan over fine stripes).
         A step whose correlation peak is weak (a caption band popping in over the pan) gives a wrong shift;
         the camera moves smoothly, so such a step counts as the median of the window's reliable steps."""
-        for i in range(a + 1, b + 1):
-            if i not in steps:
-                x, y = layout(i - 1)[..., 0], layout(i)[..., 0]
-                (dx, dy), response = cv2.phaseCorrelate(x - x.mean(), y - y.mean(), window)
-                steps[i] = (np.array([dx, dy]), float(response))
-        shifts = np.array([steps[i][0] for i in range(a + 1, b + 1)])
-        reliable = np.array([steps[i][1] >= MIN_PEAK_RESPONSE for i in range(a + 1, b + 1)])
+        found = [shift_into(i) for i in range(a + 1, b + 1)]
+        shifts = np.array([f[0] for f in found])
+        reliable = np.array([f[1] >= MIN_PEAK_RESPONSE for f in found])
         if reliable.any() and not reliable.all():
             shifts[~reliable] = np.median(shifts[reliable], axis=0)
         return shifts.sum(axis=0)
+
+    h2, w2 = (thumbs.shape[1] + 1) // 2, (thumbs.shape[2] + 1) // 2
+    to_small = np.array([w2 / size[1], h2 / size[0]])
+
+    def moved_blend(a: int, m: int, b: int) -> tuple[float, float, float]:
+        """The blend test with each end moved to frame m by its own shot's motion. Two moving shots that
+        dissolve (fast pans) leave a large residual against their ends as they stand. Each end's shift is
+        predicted from its shot's motion (shot A's as it enters the window, frame a - 1 to a; shot B's as
+        it leaves it, b to b + 1), then refined by phase correlation against frame m, where the end's own
+        picture is the component that correlates (one step's shift is biased on sub-pixel motion, and the
+        bias adds up over a window). Returns (alpha, residual, the moved ends' delta); a delta of 0 where
+        a motion cannot be measured."""
+        if a < 1 or b + 1 >= n:
+            return 0.0, np.inf, 0.0
+        (va, ra), (vb, rb) = shift_into(a), shift_into(b + 1)
+        if min(ra, rb) < MIN_PEAK_RESPONSE:
+            return 0.0, np.inf, 0.0
+        target = layout(m)[..., 0]
+        target = target - target.mean()
+        sh, sw = size
+        ends = []
+        for i, v in ((a, va * (m - a)), (b, -vb * (b - m))):
+            predicted = np.array([[1, 0, v[0]], [0, 1, v[1]]], dtype=np.float32)
+            moved = cv2.warpAffine(
+                layout(i)[..., 0],
+                predicted,
+                (sw, sh),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
+            (rx, ry), _ = cv2.phaseCorrelate(moved - moved.mean(), target, window)
+            dx, dy = (v + np.array([rx, ry])) * to_small
+            warp = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+            frame = small[i].reshape(h2, w2, 3)
+            ends.append(
+                np.asarray(
+                    cv2.warpAffine(
+                        frame, warp, (w2, h2), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+                    )
+                ).ravel()
+            )
+        delta = float(np.abs(ends[0] - ends[1]).mean())
+        alpha, rel = _blend_fit(ends[0], ends[1], small[m], delta)
+        return alpha, rel, delta
 
     hits: list[tuple[int, int, int, int, float, float]] = []
     accepted: list[tuple[int, int]] = []
@@ -767,9 +816,14 @@ def _dissolves(
             # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
             if _correlation(fa, fb) > cfg.dissolve_max_correlation:
                 continue
-            alpha = float(np.clip((fm - fb) @ diff / float(diff @ diff), 0.0, 1.0))
-            rel = float(np.abs(fm - (alpha * fa + (1 - alpha) * fb)).mean()) / delta
+            alpha, rel = _blend_fit(fa, fb, fm, delta)
             # A blend sits between its ends; a camera move over the same span leaves a large residual.
+            if (rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8) and cfg.dissolve_moving:
+                # ... unless both shots move: then the blend is of the ends moved to the middle frame. The
+                # moved ends must still differ: within one panning shot they meet (and the blend is void).
+                alpha, rel, moved_delta = moved_blend(a, m, b)
+                if moved_delta < cfg.dissolve_min_delta:
+                    continue
             if rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8:
                 continue
             # ... but not always: over a periodic or smooth texture a pan's middle frame is close to a blend
@@ -823,6 +877,14 @@ def _dissolves(
         for d in (_ramp_span(t, small, times) for t in out)
         if not any(d.start_s <= s1 + step and s0 - step <= d.end_s for s0, s1 in gradual)
     ]
+
+
+def _blend_fit(fa: np.ndarray, fb: np.ndarray, fm: np.ndarray, delta: float) -> tuple[float, float]:
+    """(alpha, residual): the least-squares share ``alpha`` (clipped to 0..1) of ``fa`` in ``fm`` as a blend
+    ``alpha * fa + (1 - alpha) * fb``, and the blend's mean absolute residual relative to ``delta``."""
+    diff = fa - fb
+    alpha = float(np.clip((fm - fb) @ diff / max(float(diff @ diff), 1e-6), 0.0, 1.0))
+    return alpha, float(np.abs(fm - (alpha * fa + (1 - alpha) * fb)).mean()) / max(delta, 1e-6)
 
 
 def _ramp_span(t: Transition, small: np.ndarray, times: np.ndarray) -> Transition:
