@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from encoder.types import BackboneOutput, DecodedVideo, WindowFeatures
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
 from sv6d.record import EncoderInfo, Segment, SV6DRecord
+
+if TYPE_CHECKING:
+    from encoder.shots import ThumbStats
 
 ID_HASH_BYTES = 4 * 1024 * 1024  # how much of the file the default video_id hashes
 
@@ -123,13 +126,18 @@ class Encoder:
     ) -> SV6DRecord:
         """Encode one video file into an SV6D record (VideoInputError names the file when it is unusable)."""
         from encoder.decode import decode
+        from encoder.shots import ThumbStatsStream
 
         # A backbone that offers a frame sink measures analysis frames while decoding runs (on the core
-        # that decoding leaves idle), instead of after it.
+        # that decoding leaves idle), instead of after it; so are the transition detector's per-thumbnail
+        # statistics (in decode's conversion thread).
         make_sink = getattr(self.backbone, "frame_sink", None) if self.overlap else None
         sink = make_sink() if callable(make_sink) else None
+        stream = ThumbStatsStream() if self.overlap else None
         try:
-            decoded = decode(path, self.decode_config, sink=sink)
+            decoded = decode(
+                path, self.decode_config, sink=sink, on_thumbs=stream.add if stream is not None else None
+            )
             return self.encode_decoded(
                 decoded,
                 video_id=video_id or default_video_id(path),
@@ -140,6 +148,7 @@ class Encoder:
                 created_at=created_at,
                 source=str(path),
                 frame_sink=sink,
+                thumb_stats=stream.result() if stream is not None else None,
             )
         finally:
             if sink is not None:
@@ -156,10 +165,12 @@ class Encoder:
         created_at: datetime | None = None,
         source: str | None = None,
         frame_sink: Any = None,
+        thumb_stats: ThumbStats | None = None,
     ) -> SV6DRecord:
         """Encode an already decoded video (``video_id`` defaults to the file's content id, else its stem).
         ``frame_sink``: the backbone's ``frame_sink()`` that ``decode`` fed, if any (its measurements are
-        used instead of measuring the frames again)."""
+        used instead of measuring the frames again); ``thumb_stats``: ``encoder.shots.thumb_stats`` of the
+        thumbnails when already computed (a ``ThumbStatsStream`` that ``decode`` fed)."""
         from encoder.shots import detect_transitions, shots_from_transitions
 
         info = decoded.info
@@ -170,7 +181,7 @@ class Encoder:
             )
         if video_id is None:
             video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
-        transitions = detect_transitions(decoded, self.shot_config)
+        transitions = detect_transitions(decoded, self.shot_config, stats=thumb_stats)
         shots = shots_from_transitions(transitions, info.duration_s)
         hook_window = (0.0, min(self.hook_s, info.duration_s))
         text = compose_text(title, caption, hashtags)

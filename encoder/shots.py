@@ -47,6 +47,7 @@ fixed brightness level, but we need spans, fades to white as well as black, and 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import warnings
@@ -127,35 +128,108 @@ class ShotConfig:
     overlay_cuts: bool = True
 
 
-def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) -> list[Transition]:
+@dataclass
+class ThumbStats:
+    """Per-thumbnail statistics of the transition detector, each row vs the previous thumbnail (row 0: vs
+    nothing, zeros): what ``detect_transitions`` needs of every frame before it looks at candidates. They
+    depend on one frame or two consecutive ones only, so ``ThumbStatsStream`` computes them chunk by chunk
+    while the video decodes (``encoder.decode.decode``'s ``on_thumbs``), equal to ``thumb_stats`` of all."""
+
+    luma: np.ndarray  # (n, h, w) uint8, Rec. 601
+    mean: np.ndarray  # (n,) mean luma
+    spread: np.ndarray  # (n,) luma standard deviation
+    small: np.ndarray  # (n, k) float32: RGB of every other pixel, flattened
+    # mean |RGB change| over ``small``'s pixels: the visible change, which ContentDetector's HSV score
+    # overstates where hue and saturation are unstable (near black or grey)
+    rgb_step: np.ndarray  # (n,)
+    hsv_delta: np.ndarray  # (n, 3) ContentDetector's mean |change| of hue, saturation, value
+    saturation: np.ndarray  # (n,) mean HSV saturation, every fourth pixel (monochrome footage is below ~8)
+
+    def __len__(self) -> int:
+        return len(self.mean)
+
+
+def thumb_stats(thumbs: np.ndarray, prev: np.ndarray | None = None) -> ThumbStats:
+    """``ThumbStats`` of an (n, h, w, 3) RGB thumbnail stack; ``prev``: the thumbnail just before it, when
+    the stack continues a video (the first row's changes are then measured against it)."""
+    import cv2
+
+    ext = thumbs if prev is None else np.concatenate([prev[None], thumbs])
+    k = 0 if prev is None else 1
+    n, h, w, _ = ext.shape
+    luma = _luma(ext)
+    flat = np.ascontiguousarray(ext).reshape(n * h, w, 3)
+    sub = np.ascontiguousarray(ext[:, ::2, ::2]).reshape(n, -1)
+    rgb_step = np.zeros(n, dtype=np.float64)
+    hsv_delta = np.zeros((n, 3), dtype=np.float64)
+    if n > 1:
+        sums = cv2.reduce(cv2.absdiff(sub[1:], sub[:-1]), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
+        rgb_step[1:] = np.asarray(sums, dtype=np.float64).ravel() / sub.shape[1]
+        hsv = cv2.cvtColor(flat, cv2.COLOR_RGB2HSV).reshape(n, h * w, 3)
+        diff = cv2.absdiff(hsv[1:].reshape(-1, 3), hsv[:-1].reshape(-1, 3)).reshape(n - 1, h * w, 3)
+        per_channel = np.ascontiguousarray(diff.transpose(0, 2, 1)).reshape((n - 1) * 3, h * w)
+        chan = cv2.reduce(per_channel, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(n - 1, 3)
+        hsv_delta[1:] = chan.astype(np.float64) / (h * w)
+    q = np.ascontiguousarray(ext[:, ::4, ::4])
+    _, qh, qw, _ = q.shape
+    sat = cv2.cvtColor(q.reshape(n * qh, qw, 3), cv2.COLOR_RGB2HSV)[:, :, 1].reshape(n, qh * qw).mean(axis=1)
+    return ThumbStats(
+        luma=luma[k:],
+        mean=luma[k:].mean(axis=(1, 2), dtype=np.float64),
+        spread=luma[k:].std(axis=(1, 2), dtype=np.float64),
+        small=sub[k:].astype(np.float32),
+        rgb_step=rgb_step[k:],
+        hsv_delta=hsv_delta[k:],
+        saturation=sat[k:],
+    )
+
+
+class ThumbStatsStream:
+    """``ThumbStats`` built chunk by chunk (``add``, e.g. as ``decode``'s ``on_thumbs``); ``result`` equals
+    ``thumb_stats`` of the whole stack."""
+
+    def __init__(self) -> None:
+        self._parts: list[ThumbStats] = []
+        self._prev: np.ndarray | None = None
+
+    def add(self, chunk: np.ndarray) -> None:
+        if len(chunk):
+            self._parts.append(thumb_stats(chunk, self._prev))
+            self._prev = chunk[-1]
+
+    def result(self) -> ThumbStats | None:
+        if not self._parts:
+            return None
+        parts = self._parts
+        return ThumbStats(
+            *[np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(ThumbStats)]
+        )
+
+
+def detect_transitions(
+    decoded: DecodedVideo, config: ShotConfig | None = None, stats: ThumbStats | None = None
+) -> list[Transition]:
     """Hard cuts, fades and dissolves of a decoded video, sorted by time.
 
     A cut has ``start_s == end_s ==`` the time of the first frame of the new shot and evidence
     ``content_delta`` (ContentDetector's score) with its components; a fade or dissolve spans its first to its
-    last changing frame.
+    last changing frame. ``stats``: ``thumb_stats(decoded.thumbs)`` when already computed (e.g. by a
+    ``ThumbStatsStream`` fed while decoding), else computed here.
     """
-    import cv2
-
     cfg = config or ShotConfig()
     thumbs = decoded.thumbs
     times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
     if len(thumbs) < 2:
         return []
-    luma = _luma(thumbs)
-    mean = luma.mean(axis=(1, 2), dtype=np.float64)
-    spread = luma.std(axis=(1, 2), dtype=np.float64)
+    st = stats if stats is not None and len(stats) == len(thumbs) else thumb_stats(thumbs)
+    luma, mean, spread, rgb_step, small = st.luma, st.mean, st.spread, st.rgb_step, st.small
 
     fades, flashes = _fades(mean, spread, times, cfg)
-    # Mean absolute RGB change per frame (every other pixel of each thumbnail): the visible change, which
-    # ContentDetector's HSV score overstates where hue and saturation are unstable (near black or grey).
-    sub = np.ascontiguousarray(thumbs[:, ::2, ::2]).reshape(len(thumbs), -1)
-    rgb_step = np.zeros(len(thumbs), dtype=np.float64)
-    sums = cv2.reduce(cv2.absdiff(sub[1:], sub[:-1]), 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
-    rgb_step[1:] = np.asarray(sums, dtype=np.float64).ravel() / sub.shape[1]
-    small = sub.astype(np.float32)
     fps = decoded.info.fps or 25.0
-    scores = _content_scores(thumbs, fps, cfg.threshold)
-    mono = _monochrome_steps(thumbs, cfg.mono_saturation)
+    scores = _content_scores(thumbs, fps, cfg.threshold, st.hsv_delta)
+    grey = st.saturation < cfg.mono_saturation
+    mono = np.zeros(len(thumbs), dtype=bool)
+    mono[1:] = grey[1:] & grey[:-1]
     # In monochrome footage hue and saturation carry nothing, so ContentDetector's three-channel mean is a
     # third of the luma change: there the luma change alone is the content score the layout test is gated on.
     # RGB spikes join the frames the layout test looks at only where they stand out from the frames around
@@ -199,20 +273,6 @@ def detect_transitions(decoded: DecodedVideo, config: ShotConfig | None = None) 
     return sorted(cuts + gradual, key=lambda t: (t.start_s, t.end_s))
 
 
-def _monochrome_steps(thumbs: np.ndarray, level: float = 8.0) -> np.ndarray:
-    """Per frame: True where it and the previous frame are both monochrome (mean HSV saturation below
-    ``level`` on 0..255), measured on every fourth pixel (a frame-wide property)."""
-    import cv2
-
-    sub = np.ascontiguousarray(thumbs[:, ::4, ::4])
-    n, h, w, _ = sub.shape
-    sat = cv2.cvtColor(sub.reshape(n * h, w, 3), cv2.COLOR_RGB2HSV)[:, :, 1].reshape(n, h * w).mean(axis=1)
-    grey = sat < level
-    out = np.zeros(n, dtype=bool)
-    out[1:] = grey[1:] & grey[:-1]
-    return out
-
-
 def _luma(thumbs: np.ndarray) -> np.ndarray:
     """Rec. 601 luma of every thumbnail, (M, h, w) uint8, in one OpenCV call over the stacked frames."""
     import cv2
@@ -238,28 +298,22 @@ def shots_from_transitions(transitions: list[Transition], duration_s: float) -> 
 # hard cuts
 
 
-def _content_scores(thumbs: np.ndarray, fps: float, threshold: float) -> np.ndarray:
+def _content_scores(
+    thumbs: np.ndarray, fps: float, threshold: float, hsv_delta: np.ndarray | None = None
+) -> np.ndarray:
     """Per frame (vs the previous): content_val, delta_hue, delta_sat, delta_lum, delta_edges; row 0 is zeros.
 
     content_val is ContentDetector's default score (mean of the HSV channel changes), computed for all
-    frames at once: feeding its ``process_frame`` one thumbnail at a time costs about as much as decoding a
-    720p file, and this is the floor we must stay near (``test_shots`` checks the two agree). Edge changes,
-    which need a Canny pass per frame, come from PySceneDetect's detector itself, run only on the frame pairs
-    that score above ``threshold``.
+    frames at once (``ThumbStats.hsv_delta``; passed in when already computed): feeding its
+    ``process_frame`` one thumbnail at a time costs about as much as decoding a 720p file, and this is the
+    floor we must stay near (``test_shots`` checks the two agree). Edge changes, which need a Canny pass per
+    frame, come from PySceneDetect's detector itself, run only on the frame pairs that score above
+    ``threshold``.
     """
-    import cv2
-
-    n, h, w, _ = thumbs.shape
-    out = np.zeros((n, 5), dtype=np.float64)
-    hsv = cv2.cvtColor(np.ascontiguousarray(thumbs).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV).reshape(
-        n, h * w, 3
-    )
-    diff = cv2.absdiff(hsv[1:].reshape(-1, 3), hsv[:-1].reshape(-1, 3)).reshape(n - 1, h * w, 3)
-    per_channel = np.ascontiguousarray(diff.transpose(0, 2, 1)).reshape((n - 1) * 3, h * w)
-    sums = cv2.reduce(per_channel, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).reshape(n - 1, 3)
-    deltas = sums.astype(np.float64) / (h * w)
-    out[1:, 1:4] = deltas
-    out[1:, 0] = deltas.mean(axis=1)
+    deltas = hsv_delta if hsv_delta is not None else thumb_stats(thumbs).hsv_delta
+    out = np.zeros((len(thumbs), 5), dtype=np.float64)
+    out[1:, 1:4] = deltas[1:]
+    out[1:, 0] = deltas[1:].mean(axis=1)
     for i in np.flatnonzero(out[:, 0] >= threshold):
         out[i] = _detector_components(thumbs[i - 1], thumbs[i], fps)
     return out

@@ -1,0 +1,59 @@
+"""The transition detector's per-thumbnail statistics: streamed in chunks while decoding, equal to the batch."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoder.decode import DecodeConfig, decode
+from encoder.shots import ThumbStatsStream, detect_transitions, thumb_stats
+from tests.helpers_video import moving, ramp, scene, write_video
+
+
+@pytest.fixture
+def edited_video(tmp_path: Path) -> Path:
+    # cuts, a fade to black and motion, over more frames than one on_thumbs chunk
+    frames = (
+        moving(scene(1), 40)
+        + moving(scene(2), 30)
+        + ramp(scene(3), np.zeros_like(scene(3)), 12)
+        + moving(scene(4), 50)
+    )
+    return write_video(tmp_path / "edited.mp4", frames, fps=25)
+
+
+@pytest.mark.parametrize("sizes", [[1, 1, 5], [7, 64, 3], [200]])
+def test_stream_in_any_chunks_equals_the_batch(edited_video: Path, sizes: list[int]) -> None:
+    thumbs = decode(edited_video, DecodeConfig(min_duration_s=0.0)).thumbs
+    stream = ThumbStatsStream()
+    start = 0
+    while start < len(thumbs):
+        for size in sizes:
+            stream.add(thumbs[start : start + size])
+            start += size
+    streamed, batch = stream.result(), thumb_stats(thumbs)
+    assert streamed is not None
+    assert len(streamed) == len(thumbs)
+    for f in dataclasses.fields(batch):
+        np.testing.assert_array_equal(getattr(streamed, f.name), getattr(batch, f.name), err_msg=f.name)
+    assert batch.rgb_step[0] == 0.0
+    assert batch.rgb_step[40] > 10 * np.median(batch.rgb_step[1:40])  # the cut into the second scene
+
+
+def test_stats_fed_by_decode_give_the_same_transitions(edited_video: Path) -> None:
+    stream = ThumbStatsStream()
+    decoded = decode(edited_video, DecodeConfig(min_duration_s=0.0), on_thumbs=stream.add)
+    with_stats = detect_transitions(decoded, stats=stream.result())
+    without = detect_transitions(decoded)
+    assert [t.kind for t in without].count("cut") >= 1
+    assert repr(with_stats) == repr(without)  # repr: NaN evidence compares equal as text
+
+
+def test_stats_of_other_frames_are_not_used(edited_video: Path) -> None:
+    decoded = decode(edited_video, DecodeConfig(min_duration_s=0.0))
+    partial = thumb_stats(decoded.thumbs[:50])  # e.g. a stream that missed frames
+    assert repr(detect_transitions(decoded, stats=partial)) == repr(detect_transitions(decoded))
+    assert ThumbStatsStream().result() is None
