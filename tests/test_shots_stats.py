@@ -1,4 +1,4 @@
-"""The transition detector's per-thumbnail statistics: streamed in chunks while decoding, equal to the batch."""
+"""The transition detector's per-thumbnail statistics: streamed in chunks while decoding, as in one batch."""
 
 from __future__ import annotations
 
