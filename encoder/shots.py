@@ -849,6 +849,14 @@ def _dissolves(
         alpha, rel = _blend_fit(ends[0], ends[1], small[m], delta)
         return alpha, rel, delta
 
+    blurred: dict[int, np.ndarray] = {}
+
+    def soft(i: int) -> np.ndarray:
+        if i not in blurred:
+            frame = small[i].reshape(h2, w2, 3)
+            blurred[i] = np.asarray(cv2.GaussianBlur(frame, (0, 0), BLEND_BLUR_SIGMA)).ravel()
+        return blurred[i]
+
     hits: list[tuple[int, int, int, int, float, float]] = []
     accepted: list[tuple[int, int]] = []
     # Largest windows first: a window inside one already accepted adds nothing to the merged span, and its
@@ -868,16 +876,25 @@ def _dissolves(
             if float(rgb_step[a + 1 : b + 1].max()) > cfg.dissolve_max_step * delta:
                 continue
             # Ends with the same layout (a brightness or exposure ramp inside one shot) are not two shots.
-            if _correlation(fa, fb) > cfg.dissolve_max_correlation:
+            corr = _correlation(fa, fb)
+            if corr > cfg.dissolve_max_correlation:
                 continue
             alpha, rel = _blend_fit(fa, fb, fm, delta)
             # A blend sits between its ends; a camera move over the same span leaves a large residual.
             if (rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8) and cfg.dissolve_moving:
-                # ... unless both shots move: then the blend is of the ends moved to the middle frame. The
-                # moved ends must still differ: within one panning shot they meet (and the blend is void).
-                alpha, rel, moved_delta = moved_blend(a, m, b)
-                if moved_delta < cfg.dissolve_min_delta:
-                    continue
+                # ... unless the shots move. A slow zoom or tilt shifts a fine texture by a pixel or two,
+                # enough to leave a residual: blurred frames (a blend of the blurred ends still, blurring
+                # being linear) keep the shapes that stayed, for ends that are plainly two pictures (blurred,
+                # a hand moving over its own shot blends its ends as well). Faster moves (pans) need the ends
+                # moved to the middle frame; moved ends must still differ: within one panning shot they meet.
+                if corr <= BLUR_MAX_CORRELATION:
+                    alpha, rel = _blend_fit(
+                        *(soft(i) for i in (a, b, m)), float(np.abs(soft(a) - soft(b)).mean())
+                    )
+                if rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8:
+                    alpha, rel, moved_delta = moved_blend(a, m, b)
+                    if moved_delta < cfg.dissolve_min_delta:
+                        continue
             if rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8:
                 continue
             # ... but not always: over a periodic or smooth texture a pan's middle frame is close to a blend
@@ -978,6 +995,8 @@ def _fit_ramp(alpha: np.ndarray) -> tuple[int, int]:
     return span
 
 
+BLEND_BLUR_SIGMA = 1.5  # px (of the 64-px-wide blend frames): the blur of the slow-motion blend test
+BLUR_MAX_CORRELATION = 0.5  # ... and the most its window's ends may correlate (per colour plane)
 MIN_PEAK_RESPONSE = 0.3  # phase correlation's peak response under which a frame-to-frame shift is a guess
 DISSOLVE_WINDOWS = (0.5, 0.75, 1.0, 1.5, 2.0)  # half-windows tried, in units of dissolve_window_s / 2
 # scale factors tried between a span's ends: steps of 0.04 in log scale, out to +-0.4 (1.5x)
