@@ -888,9 +888,8 @@ def _dissolves(
                 # a hand moving over its own shot blends its ends as well). Faster moves (pans) need the ends
                 # moved to the middle frame; moved ends must still differ: within one panning shot they meet.
                 if corr <= BLUR_MAX_CORRELATION:
-                    alpha, rel = _blend_fit(
-                        *(soft(i) for i in (a, b, m)), float(np.abs(soft(a) - soft(b)).mean())
-                    )
+                    sa, sb = soft(a), soft(b)
+                    alpha, rel = _blend_fit(sa, sb, soft(m), float(np.abs(sa - sb).mean()))
                 if rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8:
                     alpha, rel, moved_delta = moved_blend(a, m, b)
                     if moved_delta < cfg.dissolve_min_delta:
