@@ -6,7 +6,8 @@ For each real video in ``../shared/data/videos`` (or the folder given), in one r
   no audio. This is the physical floor: cut detection needs every frame, and nothing can be cheaper than
   decoding them;
 - ``decode``: our ``encoder.decode.decode`` alone (every-frame thumbnails, analysis frames, audio);
-- ``decode+shots``: ``decode`` + ``encoder.shots.detect_transitions``;
+- ``decode+shots``: ``decode`` + ``encoder.shots.detect_transitions`` (its per-thumbnail statistics computed
+  while decoding, as in the encoder);
 - ``encode``: the full encoder, ``encoder.pipeline.Encoder().encode_file`` when it imports (else skipped, and
   the headline numbers use decode+shots; the output says which). It measures analysis frames in a worker
   thread while decoding runs (``--no-overlap``: after decoding, to see what the overlap buys).
@@ -61,9 +62,14 @@ def our_decode(path: Path) -> Any:
 
 
 def decode_and_shots(path: Path) -> int:
-    from encoder.shots import detect_transitions
+    """``decode`` + the transition detector, its per-thumbnail statistics computed in decode's conversion
+    thread as the encoder does."""
+    from encoder.decode import DecodeConfig, decode
+    from encoder.shots import ThumbStatsStream, detect_transitions
 
-    return len(detect_transitions(our_decode(path)))
+    stream = ThumbStatsStream()
+    decoded = decode(path, DecodeConfig(min_duration_s=0.0), on_thumbs=stream.add)
+    return len(detect_transitions(decoded, stats=stream.result()))
 
 
 def make_full_encoder(overlap: bool = True) -> Callable[[Path, float], Any] | None:
