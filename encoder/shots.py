@@ -881,9 +881,15 @@ def _dissolves(
                 continue
             alpha, rel = _blend_fit(fa, fb, fm, delta)
             # A blend sits between its ends; a camera move over the same span leaves a large residual.
-            if (rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8) and cfg.dissolve_moving:
-                # ... unless the shots move. A slow zoom or tilt shifts a fine texture by a pixel or two,
-                # enough to leave a residual: blurred frames (a blend of the blurred ends still, blurring
+            if (
+                (rel > cfg.dissolve_max_residual or not 0.2 <= alpha <= 0.8)
+                and cfg.dissolve_moving
+                and _histogram_distance(fa, fb) >= MOVING_MIN_HISTOGRAM_DISTANCE
+            ):
+                # ... unless the shots move, and the ends' colour histograms differ (a picture that moves
+                # keeps its histogram, and the motion-tolerant tests below can pass a pan over stripes whose
+                # shift phase correlation aliases). A slow zoom or tilt shifts a fine texture by a pixel or
+                # two, enough to leave a residual: blurred frames (a blend of the blurred ends still, blurring
                 # being linear) keep the shapes that stayed, for ends that are plainly two pictures (blurred,
                 # a hand moving over its own shot blends its ends as well). Faster moves (pans) need the ends
                 # moved to the middle frame; moved ends must still differ: within one panning shot they meet.
@@ -949,6 +955,17 @@ def _dissolves(
     ]
 
 
+def _histogram_distance(fa: np.ndarray, fb: np.ndarray) -> float:
+    """Total variation distance (0..1) between two interleaved-RGB frames' 32-bin histograms, the largest of
+    the three colour planes'."""
+    out = 0.0
+    for c in range(3):
+        ha = np.bincount(fa[c::3].astype(np.int64) >> 3, minlength=32) / (len(fa) // 3)
+        hb = np.bincount(fb[c::3].astype(np.int64) >> 3, minlength=32) / (len(fb) // 3)
+        out = max(out, 0.5 * float(np.abs(ha - hb).sum()))
+    return out
+
+
 def _blend_fit(fa: np.ndarray, fb: np.ndarray, fm: np.ndarray, delta: float) -> tuple[float, float]:
     """(alpha, residual): the least-squares share ``alpha`` (clipped to 0..1) of ``fa`` in ``fm`` as a blend
     ``alpha * fa + (1 - alpha) * fb``, and the blend's mean absolute residual relative to ``delta``."""
@@ -996,6 +1013,9 @@ def _fit_ramp(alpha: np.ndarray) -> tuple[int, int]:
 
 BLEND_BLUR_SIGMA = 1.5  # px (of the 64-px-wide blend frames): the blur of the slow-motion blend test
 BLUR_MAX_CORRELATION = 0.5  # ... and the most its window's ends may correlate (per colour plane)
+# least colour-histogram distance of a window's ends for the motion-tolerant blend tests (one picture moving:
+# 0.03-0.05, 0.16 with a caption band popping in; dissolves between moving shots of the corpus: 0.8-1.0)
+MOVING_MIN_HISTOGRAM_DISTANCE = 0.3
 MIN_PEAK_RESPONSE = 0.3  # phase correlation's peak response under which a frame-to-frame shift is a guess
 DISSOLVE_WINDOWS = (0.5, 0.75, 1.0, 1.5, 2.0)  # half-windows tried, in units of dissolve_window_s / 2
 # scale factors tried between a span's ends: steps of 0.04 in log scale, out to +-0.4 (1.5x)
