@@ -26,6 +26,9 @@ second time. The decision on top of its score is ours, for two reasons measured 
   compares the R, G and B planes of tiles textured in both frames (for frames that could cut), and a spike
   of mean RGB change over the neighbouring frames, with a layout change that stands out and spreads over the
   frame's height, is a cut too (a caption band popping in changes a strip or two of rows only).
+- two faint textures (washed out, soft) under a caption band that stays: the band's tiles can be half of
+  those with structure and hold the median down, so a step ContentDetector scores as a cut, that spikes in
+  RGB and spreads over the frame's height, is also a cut on the upper quartile of its tile changes.
 - near black, hue and saturation are noise and ContentDetector's score and edges fly: no cut is declared
   without a visible mean RGB change.
 The minimum shot length is applied in seconds (PySceneDetect counts frames, which drifts on variable frame
@@ -38,11 +41,16 @@ fixed brightness level, but we need spans, fades to white as well as black, and 
   are two cuts, not a ramp. Its span is the part of the run a clamped linear ramp fits (a slow drift before
   it is not the fade).
 - dissolve: a span whose middle frame is well explained as a linear blend of its end frames, with no single
-  RGB step inside carrying most of the change, whose two end frames are two pictures: not one picture moved
-  (motion-compensated, by the translation accumulated frame by frame, or zoomed). Over a periodic or smooth
-  texture a pan's middle frame is close to a blend of its ends, so the blend test alone is not enough. Its
-  span is narrowed to the frames a clamped linear ramp of each frame's share of the two ends puts in the
-  blend.
+  RGB step inside carrying most of the change, whose two end frames are two pictures: not correlated (each
+  colour plane centred on its own mean, so one hue shared by two shots does not count) and not one picture
+  moved (motion-compensated, by the translation accumulated frame by frame, or zoomed). Over a periodic or
+  smooth texture a pan's middle frame is close to a blend of its ends, so the blend test alone is not
+  enough. When the shots move, the blend is tried again on blurred frames (a slow zoom or tilt over a fine
+  texture) and with each end moved to the middle frame by its own shot's motion (fast pans), both only for
+  ends whose colour histograms differ (one picture that moves keeps its histogram). Each window is narrowed
+  to the frames a clamped linear ramp of each frame's share of the two ends puts in the blend, windows are
+  merged by those blends (two dissolves a short shot apart stay two), and the merged span is narrowed again;
+  a blend that a fade already covers is that fade.
 """
 
 from __future__ import annotations

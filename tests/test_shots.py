@@ -11,7 +11,16 @@ import pytest
 
 from encoder.cut_eval import CutScore, Truth, evaluate_cuts, load_truth, score_transitions
 from encoder.decode import DecodeConfig, decode
-from encoder.shots import ShotConfig, _content_scores, detect_transitions, shots_from_transitions
+from encoder.shots import (
+    ShotConfig,
+    _content_scores,
+    _correlation,
+    _histogram,
+    _histogram_distance,
+    _nan_quantiles,
+    detect_transitions,
+    shots_from_transitions,
+)
 from encoder.types import Shot, Transition
 from tests.helpers_video import moving, pan, ramp, scene, texture, write_video
 
@@ -136,6 +145,39 @@ def test_flash_cut_is_a_cut_at_the_flash_not_a_fade(tmp_path: Path, level: int) 
     assert [t.kind for t in found] == ["cut"]
     assert found[0].start_s == pytest.approx(1.2, abs=1e-3)  # the first flat frame
     assert found[0].evidence["flash"] == 1.0
+
+
+def test_tile_quantiles_match_numpy_nan_quantiles() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.random((200, 16)) * 2.0
+    x[rng.random(x.shape) < 0.4] = np.nan
+    x[7] = np.nan
+    got = _nan_quantiles(x, (0.5, 0.75))
+    with pytest.warns(RuntimeWarning, match="All-NaN slice"):
+        want = np.stack([np.nanmedian(x, axis=1), np.nanquantile(x, 0.75, axis=1)])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[:, 7]).all()
+
+
+def test_end_frame_correlation_centres_each_colour_plane() -> None:
+    # two unrelated layouts in one saturated hue: each plane's own mean leaves nothing in common
+    rng = np.random.default_rng(4)
+    hue = np.array([200.0, 40.0, 160.0], dtype=np.float32)
+    a = (hue + rng.normal(0, 20, (500, 3))).astype(np.float32).ravel()
+    b = (hue + rng.normal(0, 20, (500, 3))).astype(np.float32).ravel()
+    assert abs(_correlation(a, b)) < 0.15
+    # the same layout under a gain and an offset per plane correlates fully
+    c = (a.reshape(-1, 3) * np.float32([0.5, 0.8, 1.2]) + np.float32([30, -10, 5])).ravel()
+    assert _correlation(a, c) > 0.9
+
+
+def test_histogram_distance_tells_two_palettes_from_one_moved() -> None:
+    rng = np.random.default_rng(5)
+    grey = rng.integers(40, 200, (400, 3)).astype(np.float32)
+    moved = np.roll(grey, 37, axis=0)  # the same pixels elsewhere: the same histogram
+    purple = (grey * np.float32([0.6, 0.1, 0.7])).astype(np.float32)
+    assert _histogram_distance(_histogram(grey.ravel()), _histogram(moved.ravel())) == 0.0
+    assert _histogram_distance(_histogram(grey.ravel()), _histogram(purple.ravel())) > 0.5
 
 
 def test_shots_tile_the_video() -> None:
