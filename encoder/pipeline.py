@@ -130,10 +130,10 @@ class Encoder:
 
         # A backbone that offers a frame sink measures analysis frames while decoding runs (on the core
         # that decoding leaves idle), instead of after it; so are the transition detector's per-thumbnail
-        # statistics (in decode's conversion thread).
+        # statistics (in a thread of their own).
         make_sink = getattr(self.backbone, "frame_sink", None) if self.overlap else None
         sink = make_sink() if callable(make_sink) else None
-        stream = ThumbStatsStream() if self.overlap else None
+        stream = ThumbStatsStream(background=True) if self.overlap else None
         try:
             decoded = decode(
                 path, self.decode_config, sink=sink, on_thumbs=stream.add if stream is not None else None
@@ -153,6 +153,8 @@ class Encoder:
         finally:
             if sink is not None:
                 sink.close()
+            if stream is not None:
+                stream.close()
 
     def encode_decoded(
         self,

@@ -193,18 +193,61 @@ def thumb_stats(thumbs: np.ndarray, prev: np.ndarray | None = None) -> ThumbStat
 
 class ThumbStatsStream:
     """``ThumbStats`` built chunk by chunk (``add``, e.g. as ``decode``'s ``on_thumbs``); ``result`` equals
-    ``thumb_stats`` of the whole stack."""
+    ``thumb_stats`` of the whole stack.
 
-    def __init__(self) -> None:
+    ``background=True`` computes them in a worker thread of their own (``add`` only queues the chunk): fed by
+    ``decode``, this keeps its conversion thread, which is the busiest one at 720p and above, free to shrink
+    frames (measured over the 13 real videos: the whole encode 1.89 -> 1.79x the decode floor against
+    computing them in the conversion thread). ``close`` stops the worker without a result (idempotent).
+    """
+
+    def __init__(self, background: bool = False) -> None:
+        import queue
+        import threading
+
         self._parts: list[ThumbStats] = []
         self._prev: np.ndarray | None = None
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[np.ndarray | None] | None = None
+        self._thread: threading.Thread | None = None
+        if background:
+            self._queue = queue.Queue()
+            self._thread = threading.Thread(target=self._run, name="sv6d-thumb-stats", daemon=True)
+            self._thread.start()
 
     def add(self, chunk: np.ndarray) -> None:
+        """The next thumbnails (never modified afterwards)."""
+        if self._queue is not None:
+            self._queue.put(chunk)
+        else:
+            self._add(chunk)
+
+    def _add(self, chunk: np.ndarray) -> None:
         if len(chunk):
             self._parts.append(thumb_stats(chunk, self._prev))
             self._prev = chunk[-1]
 
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._add(chunk)
+                except BaseException as exc:  # re-raised by result()
+                    self._error = exc
+
+    def close(self) -> None:
+        """Stop the worker (when there is one) once the queued chunks are done."""
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
     def result(self) -> ThumbStats | None:
+        """The statistics of every thumbnail added (None when none was); waits for the worker."""
+        self.close()
+        if self._error is not None:
+            raise self._error
         if not self._parts:
             return None
         parts = self._parts

@@ -57,3 +57,26 @@ def test_stats_of_other_frames_are_not_used(edited_video: Path) -> None:
     partial = thumb_stats(decoded.thumbs[:50])  # e.g. a stream that missed frames
     assert repr(detect_transitions(decoded, stats=partial)) == repr(detect_transitions(decoded))
     assert ThumbStatsStream().result() is None
+
+
+def test_background_stream_equals_the_batch_and_stops_its_worker(edited_video: Path) -> None:
+    import threading
+
+    stream = ThumbStatsStream(background=True)
+    decoded = decode(edited_video, DecodeConfig(min_duration_s=0.0), on_thumbs=stream.add)
+    streamed, batch = stream.result(), thumb_stats(decoded.thumbs)
+    assert streamed is not None
+    for f in dataclasses.fields(batch):
+        np.testing.assert_array_equal(getattr(streamed, f.name), getattr(batch, f.name), err_msg=f.name)
+    assert not [t for t in threading.enumerate() if t.name == "sv6d-thumb-stats"]
+    idle = ThumbStatsStream(background=True)
+    idle.close()  # e.g. decoding failed: no result is asked for
+    idle.close()
+    assert not [t for t in threading.enumerate() if t.name == "sv6d-thumb-stats"]
+
+
+def test_background_stream_hands_its_error_to_result() -> None:
+    stream = ThumbStatsStream(background=True)
+    stream.add(np.zeros((3, 8, 8), dtype=np.uint8))  # not RGB thumbnails
+    with pytest.raises(ValueError, match="not enough values to unpack"):
+        stream.result()
