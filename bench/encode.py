@@ -62,12 +62,12 @@ def our_decode(path: Path) -> Any:
 
 
 def decode_and_shots(path: Path) -> int:
-    """``decode`` + the transition detector, its per-thumbnail statistics computed in decode's conversion
-    thread as the encoder does."""
+    """``decode`` + the transition detector, its per-thumbnail statistics computed beside decoding as the
+    encoder does."""
     from encoder.decode import DecodeConfig, decode
     from encoder.shots import ThumbStatsStream, detect_transitions
 
-    stream = ThumbStatsStream()
+    stream = ThumbStatsStream(background=True)
     decoded = decode(path, DecodeConfig(min_duration_s=0.0), on_thumbs=stream.add)
     return len(detect_transitions(decoded, stats=stream.result()))
 
