@@ -292,7 +292,14 @@ def detect_transitions(
         | (mono & (scores[:, 3] >= cfg.mono_min_luma))
         | ((rgb_step >= cfg.spike_min_rgb) & (rgb_step >= cfg.spike_ratio * around))
     )
-    change, upper = _layout_change(thumbs, luma, gate, cfg)
+    # Frames in a fade (or two frames either side) are never cuts (``_cut_indices`` drops them), so their
+    # layout change is computed only where a frame outside needs it for its local median.
+    fade_step = float(np.median(np.diff(times)))
+    in_fade = np.zeros(len(thumbs), dtype=bool)
+    for f in fades:
+        in_fade |= (times >= f.start_s - 2 * fade_step) & (times <= f.end_s + 2 * fade_step)
+    in_fade[list(flashes)] = False
+    change, upper = _layout_change(thumbs, luma, gate, cfg, in_fade)
     cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma, rgb_step, upper)
     # two near-black (or near-white) frames whose noise sends hue and edges flying are not a cut
     cut_idx = [i for i in cut_idx if i in flashes or rgb_step[i] >= cfg.min_rgb_step]
@@ -507,7 +514,7 @@ def _layout_dissimilarity(
 
 
 def _layout_change(
-    thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig
+    thumbs: np.ndarray, luma: np.ndarray, gate: np.ndarray, cfg: ShotConfig, no_cut: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per frame (vs the previous): 1 - median ZNCC of motion-compensated tiles (0..2); 0 where not computed,
     NaN where too few tiles have structure to tell (flat frames).
@@ -518,19 +525,22 @@ def _layout_change(
     monochrome footage) and their ``adaptive_window`` neighbours (for the local median): elsewhere no cut
     can be declared. Also returns, per frame, the ``OVERLAY_QUANTILE`` of the same tiles (0 where not
     computed): a caption band that stays across a cut can hold half the tiles that have structure.
+    ``no_cut``: frames that cannot become cuts whatever their change (inside fades); gated ones are computed
+    only as neighbours of the others, as they would be if they could.
     """
     import cv2
 
     n = len(luma)
     out = np.zeros((2, n), dtype=np.float64)
-    cand = np.flatnonzero(gate)
-    if len(cand) == 0:
+    could = gate if no_cut is None else gate & ~no_cut
+    if not could.any():
         return out[0], out[1]
     need = np.zeros(n, dtype=bool)
     w = cfg.adaptive_window
-    for i in cand:
+    for i in np.flatnonzero(could):
         need[max(1, i - w) : min(n, i + w + 1)] = True
     idx = np.flatnonzero(need)
+    cand = np.flatnonzero(could | (gate & need))
     size = _layout_geometry(*luma.shape[1:])
     small = np.zeros((n, *size, 4), dtype=np.float32)
     for i in np.union1d(idx, idx - 1):

@@ -80,3 +80,23 @@ def test_background_stream_hands_its_error_to_result() -> None:
     stream.add(np.zeros((3, 8, 8), dtype=np.uint8))  # not RGB thumbnails
     with pytest.raises(ValueError, match="not enough values to unpack"):
         stream.result()
+
+
+def test_frames_inside_fades_get_a_layout_change_only_as_neighbours(edited_video: Path) -> None:
+    from encoder.shots import ShotConfig, _layout_change
+
+    thumbs = decode(edited_video, DecodeConfig(min_duration_s=0.0)).thumbs
+    st = thumb_stats(thumbs)
+    gate = np.ones(len(thumbs), dtype=bool)  # every frame could cut...
+    no_cut = np.zeros(len(thumbs), dtype=bool)
+    no_cut[60:100] = True  # ... but these sit inside a fade
+    cfg = ShotConfig()
+    full, _ = _layout_change(thumbs, st.luma, gate, cfg)
+    part, _ = _layout_change(thumbs, st.luma, gate, cfg, no_cut)
+    w = cfg.adaptive_window
+    # frames 54-59 and 100-105 can cut: their neighbours 60-65 and 94-99 keep their values, 66-93 are skipped
+    keep = ~no_cut
+    keep[60 : 60 + w] = keep[100 - w : 100] = True
+    np.testing.assert_array_equal(part[keep], full[keep])
+    assert (part[~keep] == 0).all()
+    assert (full[~keep] != 0).any()
