@@ -944,6 +944,8 @@ def _dissolves(
     # tests (the one-picture test above all) are skipped.
     for k in sorted({max(2, round(half * f)) for f in DISSOLVE_WINDOWS}, reverse=True):
         centres = np.arange(k, n - k, max(1, k // 2))
+        if not len(centres):
+            continue
         # The two cheapest tests for every window of this size at once (most windows fail them): ends far
         # enough apart, and no step inside carrying most of the change.
         deltas = _end_deltas(small, centres - k, centres + k)

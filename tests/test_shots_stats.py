@@ -100,3 +100,14 @@ def test_frames_inside_fades_get_a_layout_change_only_as_neighbours(edited_video
     np.testing.assert_array_equal(part[keep], full[keep])
     assert (part[~keep] == 0).all()
     assert (full[~keep] != 0).any()
+
+
+@pytest.mark.parametrize("n", [2, 5, 9, 30])
+def test_clips_shorter_than_the_dissolve_windows(tmp_path: Path, n: int) -> None:
+    # the largest dissolve windows do not fit a clip this short: they are skipped, the rest still run
+    frames = moving(scene(1), n // 2) + moving(scene(2), n - n // 2)
+    decoded = decode(write_video(tmp_path / "short.mp4", frames, fps=25), DecodeConfig(min_duration_s=0.0))
+    found = detect_transitions(decoded)
+    assert all(t.kind in ("cut", "fade", "dissolve") for t in found)
+    if n >= 9:
+        assert [t.kind for t in found] == ["cut"]
