@@ -103,3 +103,17 @@ def test_overlapped_encode_reports_bad_input_and_leaves_no_worker(tmp_path: Path
     with pytest.raises(VideoInputError, match="truncated"):
         Encoder().encode_file(path)
     assert not [t for t in threading.enumerate() if t.name == "sv6d-frame-measurer"]
+
+
+def test_encoder_sets_opencv_threads_only_when_asked() -> None:
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(2)
+        Encoder(opencv_threads=None)
+        assert cv2.getNumThreads() == 2
+        Encoder()
+        assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(before)
