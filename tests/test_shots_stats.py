@@ -111,3 +111,16 @@ def test_clips_shorter_than_the_dissolve_windows(tmp_path: Path, n: int) -> None
     assert all(t.kind in ("cut", "fade", "dissolve") for t in found)
     if n >= 9:
         assert [t.kind for t in found] == ["cut"]
+
+
+@pytest.mark.parametrize(("h", "w"), [(72, 128), (54, 128), (36, 64), (13, 17), (228, 128)])
+def test_decimation_picks_the_strided_pixels(h: int, w: int) -> None:
+    from encoder.shots import _decimate
+
+    rng = np.random.default_rng(h * w)
+    stack = rng.integers(0, 256, (5, h, w, 3), dtype=np.uint8)
+    tall = stack.reshape(5 * h, w, 3)
+    for step in (2, 4):
+        expected = stack[:, ::step, ::step]
+        got = _decimate(tall, 5, step)
+        np.testing.assert_array_equal(got.reshape(expected.shape), expected)
