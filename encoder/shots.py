@@ -313,10 +313,7 @@ def detect_transitions(
     )
     # Frames in a fade (or two frames either side) are never cuts (``_cut_indices`` drops them), so their
     # layout change is computed only where a frame outside needs it for its local median.
-    fade_step = float(np.median(np.diff(times)))
-    in_fade = np.zeros(len(thumbs), dtype=bool)
-    for f in fades:
-        in_fade |= (times >= f.start_s - 2 * fade_step) & (times <= f.end_s + 2 * fade_step)
+    in_fade = _in_fade(times, fades)
     in_fade[list(flashes)] = False
     change, upper = _layout_change(thumbs, luma, gate, cfg, in_fade)
     cut_idx = _cut_indices(scores, change, times, fades, flashes, cfg, mono, luma, rgb_step, upper)
@@ -686,9 +683,8 @@ def _cut_indices(
     cand: list[int] = [
         int(i) for i in np.flatnonzero(fixed | adaptive | monochrome | spike | overlay) if i > 0
     ]
-    step = float(np.median(np.diff(times))) if n > 1 else 0.0
-    spans = [(g.start_s - 2 * step, g.end_s + 2 * step) for g in fades]
-    cand = [i for i in cand if not any(a <= times[i] <= b for a, b in spans)]
+    in_fade = _in_fade(times, fades)
+    cand = [i for i in cand if not in_fade[i]]
     # Keep the strongest of candidates closer than min_shot_s (flashes first: their decay frames are cut-like
     # too; then by content score and layout change together).
     kept: list[int] = []
@@ -697,6 +693,16 @@ def _cut_indices(
         if all(abs(times[k] - times[j]) >= cfg.min_shot_s for j in kept):
             kept.append(k)
     return sorted(kept)
+
+
+def _in_fade(times: np.ndarray, fades: list[Transition]) -> np.ndarray:
+    """Per frame: inside a fade or within two frames of it (the first frame out of black scores like a cut;
+    no cut is declared there)."""
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+    out = np.zeros(len(times), dtype=bool)
+    for f in fades:
+        out |= (times >= f.start_s - 2 * step) & (times <= f.end_s + 2 * step)
+    return out
 
 
 def _row_spread(luma: np.ndarray, i: int, level: float = 0.5) -> float:
