@@ -780,16 +780,23 @@ def _fades(
     flat frame mapped to the last frame of its decay."""
     out: list[Transition] = []
     flashes: dict[int, int] = {}
-    for a, b in _monotone_runs(mean, cfg.fade_step_eps, cfg.fade_max_stall):
+    runs = _monotone_runs(mean, cfg.fade_step_eps, cfg.fade_max_stall)
+    while runs:
+        a, b = runs.pop(0)
         swing = float(mean[b] - mean[a])
         if b - a < cfg.fade_min_frames or abs(swing) < min(
             cfg.fade_min_swing, _full_fade_swing(mean, a, b, cfg)
         ):
             continue
         # One big step with a small tail is a cut, not a ramp; so are two big steps (two cuts a few frames
-        # apart, with a slow drift between them).
-        steps = np.sort(np.abs(np.diff(mean[a : b + 1])))[::-1]
+        # apart, with a slow drift between them). A cut can also open a run that a fade then continues (a
+        # shot darker than the one before it, held nearly still, then faded out): the parts on either side
+        # of the biggest step are tried as runs of their own.
+        diffs = np.abs(np.diff(mean[a : b + 1]))
+        steps = np.sort(diffs)[::-1]
         if steps[0] > 0.5 * abs(swing) or steps[:2].sum() > 0.8 * abs(swing):
+            j = a + int(np.argmax(diffs))
+            runs[:0] = [(a, j), (j + 1, b)]
             continue
         ends = []
         for k in (a, b):

@@ -124,3 +124,20 @@ def test_decimation_picks_the_strided_pixels(h: int, w: int) -> None:
         expected = stack[:, ::step, ::step]
         got = _decimate(tall, 5, step)
         np.testing.assert_array_equal(got.reshape(expected.shape), expected)
+
+
+def test_fade_out_right_after_a_cut_into_a_darkening_shot(tmp_path: Path) -> None:
+    # synth-0-0033 (seed 0, rendered without x264's SIMD): a cut into a darker shot that keeps darkening a
+    # little every frame, then a fade to black. Mean luma falls without a pause from the cut to black, so
+    # the cut opened the fade's monotone run; its big step made the whole run "a cut", and the fade came out
+    # as a dissolve plus a cut on its last frame.
+    bright = scene(3).astype(np.float32)  # luma ~148
+    dark = scene(2).astype(np.float32) * 0.4  # luma ~23: the cut is most of the swing down to black
+    frames = [bright.astype(np.uint8)] * 20
+    frames += [(dark * (1 - 0.03 * k)).astype(np.uint8) for k in range(8)]  # a little darker every frame
+    frames += [(dark * 0.79 * (1 - j / 10)).astype(np.uint8) for j in range(1, 11)]
+    frames += [np.zeros_like(frames[0])] * 8
+    decoded = decode(write_video(tmp_path / "cut_fade.mp4", frames, fps=25), DecodeConfig(min_duration_s=0.0))
+    found = [(t.kind, round(t.start_s, 2)) for t in detect_transitions(decoded)]
+    assert found[0] == ("cut", 0.8)
+    assert [k for k, _ in found] == ["cut", "fade"], found
