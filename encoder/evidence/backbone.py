@@ -23,8 +23,8 @@ from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, Window
 
 EVIDENCE_VERSION = "evidence-1.3"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
 # 1.2: audio onsets need a minimum spectral rise (held sounds no longer read as onsets);
-# 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band; thumbnails
-# through swscale's BGR path
+# 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band, a fade right
+# after a cut; thumbnails through swscale's BGR path
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None
