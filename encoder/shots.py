@@ -83,7 +83,8 @@ class ShotConfig:
 
     Every cut's layout change must be ``layout_standout`` x the median of its neighbours' (frames whose
     content score is under ``repeat_content`` between two of twice that are repeats and left out).
-    Monochrome steps (both frames' mean saturation under ``mono_saturation``) may also cut on a luma change
+    Monochrome steps (both frames grey: mean saturation under ``mono_saturation``, or mean chroma under
+    ``mono_chroma`` on a frame not darker than ``black_level``) may also cut on a luma change
     of ``mono_min_luma`` that is
     ``mono_luma_ratio`` x the mean of the two frames on each side, with a layout change of at least
     ``mono_min_layout_change``, spread over ``mono_min_spread`` of the frame's horizontal strips.
@@ -128,6 +129,7 @@ class ShotConfig:
     layout_standout: float = 5.0
     repeat_content: float = 1.0
     mono_saturation: float = 8.0
+    mono_chroma: float = 4.0
     mono_min_luma: float = 8.0
     mono_luma_ratio: float = 3.0
     mono_min_layout_change: float = 0.03
@@ -151,6 +153,11 @@ class ThumbStats:
     rgb_step: np.ndarray  # (n,)
     hsv_delta: np.ndarray  # (n, 3) ContentDetector's mean |change| of hue, saturation, value
     saturation: np.ndarray  # (n,) mean HSV saturation, every fourth pixel (monochrome footage is below ~8)
+    # (n,) mean chroma (max - min of R, G, B), the same pixels. HSV saturation divides by the value, so the
+    # compression noise of black areas (letterbox bars) reads as strong colour and a black-and-white frame
+    # can score 30; chroma stays at the noise (black-and-white footage ~2, colour footage >= 8 on the real
+    # videos).
+    chroma: np.ndarray
 
     def __len__(self) -> int:
         return len(self.mean)
@@ -179,6 +186,8 @@ def thumb_stats(thumbs: np.ndarray, prev: np.ndarray | None = None) -> ThumbStat
         hsv_delta[1:] = chan / (h * w)
     q = _decimate(flat, n, 4)
     sat = cv2.cvtColor(q, cv2.COLOR_RGB2HSV)[:, :, 1].reshape(n, -1).mean(axis=1)
+    spread_rgb = cv2.subtract(q.max(axis=2), q.min(axis=2))
+    chroma = spread_rgb.reshape(n, -1).mean(axis=1)
     # Mean and standard deviation of luma frame by frame with OpenCV (numpy's over the stack, converting to
     # float64 twice, cost 10x as much): the mean as an exact integer sum over the pixel count (the value numpy
     # gives), the spread OpenCV's (within 1e-13 of numpy's).
@@ -193,6 +202,7 @@ def thumb_stats(thumbs: np.ndarray, prev: np.ndarray | None = None) -> ThumbStat
         rgb_step=rgb_step[k:],
         hsv_delta=hsv_delta[k:],
         saturation=sat[k:],
+        chroma=chroma[k:],
     )
 
 
@@ -296,7 +306,10 @@ def detect_transitions(
     fades, flashes = _fades(mean, spread, times, cfg)
     fps = decoded.info.fps or 25.0
     scores = _content_scores(thumbs, fps, cfg.threshold, st.hsv_delta)
-    grey = st.saturation < cfg.mono_saturation
+    # Chroma catches black-and-white footage whose black areas (letterbox bars) inflate HSV saturation; near
+    # black, where both are noise and ContentDetector's score flies, the saturation rule alone stands (a
+    # fade-in's first frames must not become monochrome luma-spike cut candidates).
+    grey = (st.saturation < cfg.mono_saturation) | ((st.chroma < cfg.mono_chroma) & (mean >= cfg.black_level))
     mono = np.zeros(len(thumbs), dtype=bool)
     mono[1:] = grey[1:] & grey[:-1]
     # In monochrome footage hue and saturation carry nothing, so ContentDetector's three-channel mean is a

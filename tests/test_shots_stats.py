@@ -141,3 +141,36 @@ def test_fade_out_right_after_a_cut_into_a_darkening_shot(tmp_path: Path) -> Non
     found = [(t.kind, round(t.start_s, 2)) for t in detect_transitions(decoded)]
     assert found[0] == ("cut", 0.8)
     assert [k for k, _ in found] == ["cut", "fade"], found
+
+
+def test_black_and_white_with_noisy_black_bars_is_grey_by_chroma() -> None:
+    # A black-and-white picture between black bars whose compression noise tints them by a level or two:
+    # HSV saturation divides by the value, so the bars read as strong colour; chroma does not.
+    rng = np.random.default_rng(0)
+    grey = rng.integers(60, 200, size=(4, 36, 40), dtype=np.uint8)
+    frames = np.zeros((4, 36, 64, 3), dtype=np.uint8)
+    frames[:, :, 12:52] = grey[..., None]
+    frames[:, :, :12] = rng.integers(0, 3, size=(4, 36, 12, 3), dtype=np.uint8)
+    frames[:, :, 52:] = rng.integers(0, 3, size=(4, 36, 12, 3), dtype=np.uint8)
+    stats = thumb_stats(frames)
+    from encoder.shots import ShotConfig
+
+    cfg = ShotConfig()
+    assert (stats.saturation > cfg.mono_saturation).all()  # the old test alone called this colour footage
+    assert (stats.chroma < cfg.mono_chroma).all()
+    assert (stats.mean >= cfg.black_level).all()
+
+
+@pytest.mark.shared_data
+def test_jump_cuts_in_black_and_white_footage_between_noisy_bars(shared_data: Path, tmp_path: Path) -> None:
+    # chaplin.mp4 re-cut into five 0.6 s snippets: jump cuts within one static set, at 0.6, 1.2, 1.8 and
+    # 2.4 s (the last snippet runs on into the footage at 3.0 s without a visible change). Two snippets
+    # come out with saturation 14-30 from the noise in the pillarbox bars; the cuts into them were missed.
+    from sv6d.synth.recut import recut
+
+    path = recut(
+        shared_data / "videos" / "chaplin.mp4", tmp_path / "c.mp4", "fast_cuts", np.random.default_rng(0)
+    )
+    decoded = decode(path, DecodeConfig(min_duration_s=0.0))
+    cuts = [t.start_s for t in detect_transitions(decoded) if t.kind == "cut" and t.start_s < 2.9]
+    assert cuts == pytest.approx([0.6, 1.2, 1.8, 2.4], abs=0.05)

@@ -21,10 +21,11 @@ from encoder.evidence.measure import measure, unchecked_shot_mids
 from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
-EVIDENCE_VERSION = "evidence-1.3"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
+EVIDENCE_VERSION = "evidence-1.4"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
 # 1.2: audio onsets need a minimum spectral rise (held sounds no longer read as onsets);
 # 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band, a fade right
-# after a cut; thumbnails through swscale's BGR path
+# after a cut; thumbnails through swscale's BGR path; 1.4: grey frames by chroma too (black-and-white footage
+# whose noisy black bars inflate HSV saturation gets its monochrome jump cuts)
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None
