@@ -54,7 +54,10 @@ def test_show_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_timelines_notebook_runs() -> None:
+def test_timelines_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The notebook renders its example videos into a fresh temp folder, which it keeps for the reader;
+    # under test that folder goes to pytest's own temp dir, not /tmp.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(ROOT / "notebooks" / "timelines.ipynb", as_version=4)
@@ -65,3 +68,6 @@ def test_timelines_notebook_runs() -> None:
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook should draw timelines"
+    assert list(tmp_path.glob("sv6d-notebook-*/*.mp4")), (
+        "the notebook should render into the temp dir it was given"
+    )
