@@ -83,7 +83,13 @@ def compare(calls: list[Call], ours: Any, package: Any) -> dict[str, Any]:
     """Run both detectors on every call and report how their faces and verdicts differ."""
     from encoder.evidence import faces
 
-    out = {"calls": 0, "differing_calls": 0, "faces": 0, "max_box_px": 0, "max_conf_diff": 0.0}
+    out: dict[str, Any] = {
+        "calls": 0,
+        "differing_calls": 0,
+        "faces": 0,
+        "max_box_px": 0,
+        "max_conf_diff": 0.0,
+    }
     out |= {"max_keypoint_px": 0, "hits": 0, "differing_hits": 0}
     for c in calls:
         a = package.detect(c.image, c.min_face)
@@ -152,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         all_calls.append(calls)
         eq = compare(calls, ours, package)
         n_follow = sum(c.follow for c in calls)
-        row = {"video": p.name, "kind": kind, "calls": len(calls), "follow_calls": n_follow, "equality": eq}
+        row: dict[str, Any] = {
+            "video": p.name,
+            "kind": kind,
+            "calls": len(calls),
+            "follow_calls": n_follow,
+            "equality": eq,
+        }
         rows.append(row)
 
     best = {"package": [float("inf")] * len(rows), "ours": [float("inf")] * len(rows)}
@@ -162,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             for k, calls in enumerate(all_calls):
                 best[name][k] = min(best[name][k], time_calls(calls, det))
     for k, row in enumerate(rows):
-        n = max(1, row["calls"])
+        n = max(1, int(row["calls"]))
         row["package_ms"] = 1e3 * best["package"][k] / n if row["calls"] else None
         row["ours_ms"] = 1e3 * best["ours"][k] / n if row["calls"] else None
         row["ratio"] = best["package"][k] / best["ours"][k] if row["calls"] else None
@@ -194,11 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{'video':32} {'kind':9} {'calls':>5} {'follow':>6} {'pkg ms':>7} {'ours ms':>7} {'ratio':>5} diff"
     )
-    for r in rows:
+    for row in rows:
         print(
-            f"{r['video'][:32]:32} {r['kind']:9} {r['calls']:5d} {r['follow_calls']:6d} "
-            f"{fmt(r['package_ms'], '7.2f')} {fmt(r['ours_ms'], '7.2f')} {fmt(r['ratio'], '5.2f')} "
-            f"{r['equality']['differing_calls']}"
+            f"{row['video'][:32]:32} {row['kind']:9} {row['calls']:5d} {row['follow_calls']:6d} "
+            f"{fmt(row['package_ms'], '7.2f')} {fmt(row['ours_ms'], '7.2f')} {fmt(row['ratio'], '5.2f')} "
+            f"{row['equality']['differing_calls']}"
         )
     print(
         f"{'all':32} {'':9} {total:5d} {result['follow_calls']:6d} {result['package_ms']:7.2f} "
