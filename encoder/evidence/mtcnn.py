@@ -150,20 +150,27 @@ def _overlap(
     return np.asarray(inter / (area[i] + area[j] - inter))
 
 
-def _generate_bounding_box(imap: np.ndarray, reg: np.ndarray, scale: float, t: float) -> np.ndarray:
-    stride, cellsize = 2, 12
-    imap = imap.T
-    dx1, dy1, dx2, dy2 = reg[:, :, 0].T, reg[:, :, 1].T, reg[:, :, 2].T, reg[:, :, 3].T
-    y, x = np.where(imap >= t)
-    if y.shape[0] == 1:
-        # kept from the package (and the facenet code it ports): a lone candidate reads flipped offsets
-        dx1, dy1, dx2, dy2 = np.flipud(dx1), np.flipud(dy1), np.flipud(dx2), np.flipud(dy2)
-    score = imap[(y, x)]
-    offsets = np.vstack([dx1[(y, x)], dy1[(y, x)], dx2[(y, x)], dy2[(y, x)]]).T
-    bb = np.vstack([y, x]).T
-    q1 = np.fix((stride * bb + 1) / scale)
-    q2 = np.fix((stride * bb + cellsize) / scale)
-    return np.hstack([q1, q2, score[:, None], offsets])
+def _candidates(reg: np.ndarray, prob: np.ndarray, scale: float, t: float) -> np.ndarray:
+    """PNet's windows scoring at least ``t`` as rows [x1, y1, x2, y2, score, 4 offsets] in the package's
+    order and values (its ``__generate_bounding_box``, read straight from PNet's (1, W, H, C) outputs,
+    whose first spatial axis is the picture's x: the package's transposes cancel out)."""
+    y, x = np.nonzero(prob[0, :, :, 1] >= t)
+    n = y.shape[0]
+    out = np.empty((n, 9))
+    if n == 0:
+        return out
+    out[:, 4] = prob[0, y, x, 1]
+    # kept from the package (and the facenet code it ports): a lone candidate reads flipped offsets
+    out[:, 5:9] = reg[0, prob.shape[1] - 1 - y if n == 1 else y, x, :]
+    bb = np.stack([y, x], axis=1)
+    out[:, 0:2] = np.fix((2 * bb + 1) / scale)
+    out[:, 2:4] = np.fix((2 * bb + 12) / scale)
+    return out
+
+
+# PNet's input values, (v - 127.5) / 128 for each uint8 v: exact in float32, as the package's float64 values
+# are once cv2.dnn converts them
+_PNET_LUT = ((np.arange(256) - 127.5) * 0.0078125).astype(np.float32)
 
 
 def _rerec(bbox: np.ndarray) -> np.ndarray:
@@ -317,17 +324,13 @@ class MTCNNDetector:
             ws, hs = int(np.ceil(width * scale)), int(np.ceil(height * scale))
             scaled = cv2.resize(img, (ws, hs), interpolation=cv2.INTER_AREA)
             # PNet reads the picture transposed (x before y), as the package feeds it
-            flipped = np.ascontiguousarray(scaled.transpose(1, 0, 2))
-            blob = (flipped.astype(np.float32) - np.float32(127.5)) * np.float32(0.0078125)
+            blob = cv2.LUT(cv2.transpose(scaled), _PNET_LUT)
             net = self._pnet((hs, ws))
             net.setInput(blob[None])
             reg, prob = net.forward(_PNET_OUT)
-            out_reg = reg.transpose(0, 2, 1, 3)[0]
-            out_prob = prob.transpose(0, 2, 1, 3)[0, :, :, 1]
-            boxes = _generate_bounding_box(out_prob, out_reg, scale, self.steps_threshold[0])
-            pick = _nms(boxes.copy(), 0.5, "Union")
-            if boxes.size > 0 and pick.size > 0:
-                total.append(boxes[pick, :])
+            boxes = _candidates(reg, prob, scale, self.steps_threshold[0])
+            if boxes.shape[0]:
+                total.append(boxes[_nms(boxes, 0.5, "Union"), :])
         boxes = np.concatenate(total, axis=0)
         if boxes.shape[0] == 0:
             return boxes
