@@ -46,21 +46,24 @@ class Call:
     follow: bool  # a follow-up crop around a face found in a neighbouring frame
 
 
-def video_calls(path: Path, extra: int) -> list[Call]:
-    """The detector calls the evidence backbone makes on one video (plus ``extra`` more full frames)."""
+def video_calls(path: Path, extra: int, all_frames: bool = False) -> list[Call]:
+    """The detector calls the evidence backbone makes on one video (plus ``extra`` more full frames; with
+    ``all_frames``, every analysis frame, skin or not, for a wider equality check)."""
     from encoder.decode import DecodeConfig, decode
     from encoder.evidence import faces
 
     decoded = decode(path, DecodeConfig(min_duration_s=0.0))
     frames = decoded.frames
     idx = faces.select_face_frames(decoded.times_s)
-    if extra and len(frames):
+    if all_frames:
+        idx = np.arange(len(frames))
+    elif extra and len(frames):
         idx = np.union1d(idx, np.linspace(0, len(frames) - 1, extra).round().astype(np.int64))
     calls: list[Call] = []
     found: dict[int, Any] = {}
     for i in idx.tolist():
         rgb = faces._as_rgb(frames[i])
-        if faces.skin_fraction(rgb) < faces.SKIN_MIN_FRACTION:
+        if not all_frames and faces.skin_fraction(rgb) < faces.SKIN_MIN_FRACTION:
             continue
         call = faces._detector_call(rgb, None)
         if call is None:
@@ -129,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generated", type=Path, default=None, help="folder of generated videos to add")
     ap.add_argument("--max-generated", type=int, default=20, help="at most this many generated videos")
     ap.add_argument("--extra", type=int, default=4, help="full frames added per video beyond the selection")
-    ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best of)")
+    ap.add_argument("--repeat", type=int, default=5, help="timing rounds (best of); 0: equality only")
+    ap.add_argument("--all-frames", action="store_true", help="every analysis frame is a call (equality)")
     ap.add_argument("--json", action="store_true", help="print one JSON document as the last line")
     args = ap.parse_args(argv)
 
@@ -154,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     all_calls: list[list[Call]] = []
     for kind, p in paths:
-        calls = video_calls(p, args.extra)
+        calls = video_calls(p, args.extra, args.all_frames)
         all_calls.append(calls)
         eq = compare(calls, ours, package)
         n_follow = sum(c.follow for c in calls)
@@ -175,12 +179,13 @@ def main(argv: list[str] | None = None) -> int:
                 best[name][k] = min(best[name][k], time_calls(calls, det))
     for k, row in enumerate(rows):
         n = max(1, int(row["calls"]))
-        row["package_ms"] = 1e3 * best["package"][k] / n if row["calls"] else None
-        row["ours_ms"] = 1e3 * best["ours"][k] / n if row["calls"] else None
-        row["ratio"] = best["package"][k] / best["ours"][k] if row["calls"] else None
+        timed_row = row["calls"] and args.repeat > 0
+        row["package_ms"] = 1e3 * best["package"][k] / n if timed_row else None
+        row["ours_ms"] = 1e3 * best["ours"][k] / n if timed_row else None
+        row["ratio"] = best["package"][k] / best["ours"][k] if timed_row else None
 
     total = sum(r["calls"] for r in rows)
-    timed = [k for k, r in enumerate(rows) if r["calls"]]
+    timed = [k for k, r in enumerate(rows) if r["calls"] and args.repeat > 0]
     pkg_s = sum(best["package"][k] for k in timed)
     ours_s = sum(best["ours"][k] for k in timed)
     equality: dict[str, Any] = {}
@@ -191,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "calls": total,
         "follow_calls": sum(r["follow_calls"] for r in rows),
-        "package_ms": 1e3 * pkg_s / max(1, total),
-        "ours_ms": 1e3 * ours_s / max(1, total),
+        "package_ms": 1e3 * pkg_s / max(1, total) if timed else None,
+        "ours_ms": 1e3 * ours_s / max(1, total) if timed else None,
         "ratio": pkg_s / ours_s if ours_s else None,
         "repeat": args.repeat,
         "opencv_threads": 1,
@@ -213,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['equality']['differing_calls']}"
         )
     print(
-        f"{'all':32} {'':9} {total:5d} {result['follow_calls']:6d} {result['package_ms']:7.2f} "
-        f"{result['ours_ms']:7.2f} {fmt(result['ratio'], '5.2f')} {equality['differing_calls']}"
+        f"{'all':32} {'':9} {total:5d} {result['follow_calls']:6d} {fmt(result['package_ms'], '7.2f')} "
+        f"{fmt(result['ours_ms'], '7.2f')} {fmt(result['ratio'], '5.2f')} {equality['differing_calls']}"
     )
     eq = equality
     print(
