@@ -169,3 +169,28 @@ def test_faces_are_found_on_a_face_like_pattern_free_video_as_none() -> None:
     out = run(make_video([texture(11, H, W)] * 12))
     assert "no_person" in labels(out)
     assert "face_present" not in labels(out)
+
+
+def _block_texture(seed: int, h: int = 90, w: int = 160, cell: int = 6) -> np.ndarray:
+    import cv2
+
+    cells = np.random.default_rng(seed).integers(0, 256, size=(h // cell + 1, w // cell + 1)).astype(np.uint8)
+    return cv2.GaussianBlur(cv2.resize(cells, (w, h), interpolation=cv2.INTER_NEAREST), (0, 0), 1.0)
+
+
+@pytest.mark.parametrize(("share", "valid"), [(0.25, False), (0.5, True)])
+def test_a_motion_fit_that_explains_few_of_the_tracked_corners_is_no_motion(
+    share: float, valid: bool
+) -> None:
+    # A strip of the picture moves 2 px right; the rest turns into an unrelated texture (tracking noise, as
+    # on blurred, shaky footage). A quarter of the frame gives ~12 RANSAC inliers of ~56 tracked corners:
+    # enough corners for a fit, too few of them for it to be the camera's motion.
+    from encoder.evidence.motion import estimate_motion
+
+    a, b = _block_texture(1), _block_texture(2)
+    strip = int(a.shape[1] * share)
+    b[:, :strip] = np.roll(a, 2, axis=1)[:, :strip]
+    steps = estimate_motion(np.stack([a, b]), np.array([0.0, 0.25]))
+    assert bool(steps.valid[0]) is valid
+    if valid:
+        assert steps.dx[0] == pytest.approx(2 / a.shape[1], abs=0.002)
