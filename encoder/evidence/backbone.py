@@ -25,8 +25,8 @@ EVIDENCE_VERSION = "evidence-1.5"  # 1.1: MTCNN faces (was the Haar cascade); de
 # 1.2: audio onsets need a minimum spectral rise (held sounds no longer read as onsets);
 # 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band, a fade right
 # after a cut; thumbnails through swscale's BGR path; 1.4: grey frames by chroma too (black-and-white footage
-# whose noisy black bars inflate HSV saturation gets its monochrome jump cuts); 1.5: a camera-motion step whose
-# similarity fit explains under a quarter of the tracked corners is invalid (shaky, blurred footage)
+# whose noisy black bars inflate HSV saturation gets its monochrome jump cuts); 1.5: a camera-motion step
+# whose similarity fit explains under a quarter of the tracked corners is invalid (shaky, blurred footage)
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None
