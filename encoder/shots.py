@@ -186,7 +186,9 @@ def thumb_stats(thumbs: np.ndarray, prev: np.ndarray | None = None) -> ThumbStat
         hsv_delta[1:] = chan / (h * w)
     q = _decimate(flat, n, 4)
     sat = cv2.cvtColor(q, cv2.COLOR_RGB2HSV)[:, :, 1].reshape(n, -1).mean(axis=1)
-    spread_rgb = cv2.subtract(q.max(axis=2), q.min(axis=2))
+    # max - min over the planes by OpenCV (numpy's reductions over the last axis cost 40x as much here)
+    r, g, b = cv2.split(q)
+    spread_rgb = cv2.subtract(cv2.max(cv2.max(r, g), b), cv2.min(cv2.min(r, g), b))
     chroma = spread_rgb.reshape(n, -1).mean(axis=1)
     # Mean and standard deviation of luma frame by frame with OpenCV (numpy's over the stack, converting to
     # float64 twice, cost 10x as much): the mean as an exact integer sum over the pixel count (the value numpy
