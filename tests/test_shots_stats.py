@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from encoder.decode import DecodeConfig, decode
-from encoder.shots import ThumbStatsStream, detect_transitions, thumb_stats
+from encoder.shots import ShotConfig, ThumbStatsStream, detect_transitions, thumb_stats
 from tests.helpers_video import moving, ramp, scene, write_video
 
 
@@ -153,8 +153,6 @@ def test_black_and_white_with_noisy_black_bars_is_grey_by_chroma() -> None:
     frames[:, :, :12] = rng.integers(0, 3, size=(4, 36, 12, 3), dtype=np.uint8)
     frames[:, :, 52:] = rng.integers(0, 3, size=(4, 36, 12, 3), dtype=np.uint8)
     stats = thumb_stats(frames)
-    from encoder.shots import ShotConfig
-
     cfg = ShotConfig()
     assert (stats.saturation > cfg.mono_saturation).all()  # the old test alone called this colour footage
     assert (stats.chroma < cfg.mono_chroma).all()
