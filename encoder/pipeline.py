@@ -147,6 +147,10 @@ class Encoder:
             decoded = decode(
                 path, self.decode_config, sink=sink, on_thumbs=stream.add if stream is not None else None
             )
+            # the sink's worker goes on with what needs no shots while this thread detects transitions
+            after_decode = getattr(sink, "after_decode", None)
+            if callable(after_decode):
+                after_decode(decoded)
             return self.encode_decoded(
                 decoded,
                 video_id=video_id or default_video_id(path),

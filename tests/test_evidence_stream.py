@@ -11,6 +11,7 @@ import pytest
 from encoder.decode import DecodeConfig, decode
 from encoder.evidence import faces
 from encoder.evidence.stream import FrameMeasurer, FrameMeasures, frame_measures, planned_face_slots
+from encoder.evidence.whole import WholeMeasures, measure_whole
 from tests.helpers_video import pan, texture, write_video
 
 
@@ -96,3 +97,44 @@ def test_face_checks_shared_with_the_worker_equal_direct_checks(shared_data: Pat
     direct = {int(i): faces.check_frame(frames[int(i)]) for i in wanted}
     assert {i: streamed.face_checks[i] for i in direct} == direct
     assert any(v is not None for v in direct.values())  # chaplin has faces: the comparison is not vacuous
+
+
+def _assert_same_whole(a: WholeMeasures | None, b: WholeMeasures) -> None:
+    assert a is not None
+    for f in dataclasses.fields(a.audio):
+        np.testing.assert_array_equal(getattr(a.audio, f.name), getattr(b.audio, f.name), err_msg=f.name)
+    np.testing.assert_array_equal(a.spikes, b.spikes)
+    assert (a.tail_static_s, a.tail_start_s) == (b.tail_static_s, b.tail_start_s)
+
+
+def test_after_decode_makes_the_whole_video_measurements(panning_video: Path) -> None:
+    with FrameMeasurer() as sink:
+        decoded = decode(panning_video, DecodeConfig(min_duration_s=0.0), sink=sink)
+        sink.after_decode(decoded)
+        streamed = sink.finish(decoded.frames, decoded.times_s)
+    _assert_same(streamed, frame_measures(decoded.frames, decoded.times_s))
+    _assert_same_whole(streamed.whole, measure_whole(decoded))
+    assert streamed.follow_checks == {}  # no face on a texture: nothing to follow up
+
+
+def test_follow_ups_made_after_decode_equal_the_face_pass_own(shared_data: Path) -> None:
+    # chaplin has faces in the frames the worker checks while decoding; their neighbours are looked at again
+    # by the worker once decoding ends, and detect_faces then gives what it gives when it looks itself
+    path = shared_data / "videos" / "chaplin.mp4"
+    with FrameMeasurer() as sink:
+        decoded = decode(path, DecodeConfig(min_duration_s=0.0), sink=sink)
+        sink.after_decode(decoded)
+        streamed = sink.finish(decoded.frames, decoded.times_s)
+    _assert_same_whole(streamed.whole, measure_whole(decoded))
+    hits = {i for i, h in streamed.face_checks.items() if h is not None}
+    assert hits  # not vacuous
+    assert {i for i, _ in streamed.follow_checks} == hits
+    times = decoded.times_s
+    args = (streamed.luma, times)
+    kept = faces.detect_faces(*args, rgb=decoded.frames, known=streamed.face_checks)
+    reused = faces.detect_faces(
+        *args, rgb=decoded.frames, known=streamed.face_checks, followed=streamed.follow_checks
+    )
+    for f in dataclasses.fields(kept):
+        np.testing.assert_array_equal(getattr(kept, f.name), getattr(reused, f.name), err_msg=f.name)
+    assert len(reused.times_s) > len(faces.select_face_frames(times))  # follow-ups found faces too

@@ -149,11 +149,14 @@ def detect_faces(
     also: np.ndarray | None = None,
     rgb: np.ndarray | None = None,
     known: dict[int, Hit | None] | None = None,
+    followed: dict[tuple[int, int], Hit | None] | None = None,
 ) -> FaceTrack:
     """Run the detector on a subset of the analysis frames: frames spread over time plus the indices in
     ``also`` (e.g. one per shot). ``rgb``: the frames in colour (else the (N, H, W) ``luma`` stack is used,
     grey); frames without skin-coloured pixels skip the detector and count as faceless. ``known``: verdicts
-    of ``check_frame`` already computed for some frame indices (e.g. while decoding), reused as they are."""
+    of ``check_frame`` already computed for some frame indices (e.g. while decoding), reused as they are;
+    ``followed``: verdicts of ``follow_up`` already computed, by (index of the hit, index of the neighbour),
+    for the hits in ``known``."""
     frames = rgb if rgb is not None else luma
     idx = select_face_frames(times_s, also, fps)
     found_at: dict[int, Hit] = {}
@@ -164,10 +167,13 @@ def detect_faces(
             found_at[i] = hit
     # Faces persist: around each hit, the neighbouring frames are searched only near the face (cheap), so
     # a video with people gets a denser face track without more full-frame calls.
-    for i, (fx, fy, fw, fh, _) in list(found_at.items()):
-        for nb in range(i - FOLLOW_FRAMES, i + FOLLOW_FRAMES + 1):
-            if 0 <= nb < len(frames) and nb not in found_at:
-                hit = _detect(_as_rgb(frames[nb]), (fx, fy, fw, fh))
+    for i, found in list(found_at.items()):
+        for nb in follow_frames(i, len(frames)):
+            if nb not in found_at:
+                if followed is not None and (i, nb) in followed and known is not None and i in known:
+                    hit = followed[(i, nb)]
+                else:
+                    hit = follow_up(frames[nb], found)
                 if hit is not None:
                     found_at[nb] = hit
     idx = np.union1d(idx, np.asarray(sorted(found_at), dtype=np.int64)).astype(np.int64)
@@ -181,6 +187,16 @@ def detect_faces(
             x, y, w, h, n = found_at[int(i)]
             count[j], area[j], cx[j], cy[j] = n, w * h, x + w / 2, y + h / 2
     return FaceTrack(np.asarray(times_s, dtype=np.float64)[idx], count, area, cx, cy)
+
+
+def follow_frames(i: int, n: int) -> list[int]:
+    """The neighbours of frame i (of n) where a face found at i is looked for again."""
+    return [nb for nb in range(i - FOLLOW_FRAMES, i + FOLLOW_FRAMES + 1) if nb != i and 0 <= nb < n]
+
+
+def follow_up(frame: np.ndarray, hit: Hit) -> Hit | None:
+    """The verdict on a neighbour of a frame with a face ``hit``: the detector on the region around it."""
+    return _detect(_as_rgb(frame), hit[:4])
 
 
 def _detect(rgb: np.ndarray, near: tuple[float, float, float, float] | None) -> Hit | None:

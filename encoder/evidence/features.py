@@ -48,7 +48,7 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | editing | jump_cut_ratio | share of cuts that are jump cuts |
 | editing | has_cut | 1 when the window holds a cut |
 | editing | change_0 .. change_5 | mean frame-to-frame change (1 - similarity) in part k / CHANGE_FULL, <= 1 |
-| editing | cut_spike_0 .. cut_spike_5 | largest measure.change_spikes value in part k / SPIKE_FULL, <= 1 |
+| editing | cut_spike_0 .. cut_spike_5 | largest whole.change_spikes value in part k / SPIKE_FULL, <= 1 |
 | editing | bias | 1 |
 | narrative | energy_mean | mean energy |
 | narrative | energy_std | 2 * std of energy, clipped to 1 |
@@ -111,7 +111,7 @@ SCHEDULE_BINS = 6
 CHANGE_FULL = 0.5  # mean frame-to-frame change (1 - similarity) that counts as a full change
 LOUDNESS_VAR_FULL_DB = 15.0  # std of the loudness envelope (dB) that counts as fully modulated sound
 LOUDNESS_VAR_FLOOR_DB = -70.0  # envelope values below this are silence, not modulation
-SPIKE_FULL = 4.0  # change spike (measure.change_spikes) that counts as a certain cut
+SPIKE_FULL = 4.0  # change spike (whole.change_spikes) that counts as a certain cut
 
 # (name, centre, spread) per component; centre/spread are the typical value and spread heads standardise with.
 _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {

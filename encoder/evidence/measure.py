@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoder.evidence.audio import AudioTrack, analyse_audio
+from encoder.evidence.audio import AudioTrack
 from encoder.evidence.colour import FrameColour
 from encoder.evidence.editing import Cut, fades, measure_cuts, similarity_from_signatures
 from encoder.evidence.faces import FaceTrack, detect_faces, select_face_frames
@@ -19,10 +19,9 @@ from encoder.evidence.motion import MotionSteps
 from encoder.evidence.narrative import energy_curve
 from encoder.evidence.stream import FrameMeasures, frame_measures
 from encoder.evidence.text import FrameText
+from encoder.evidence.whole import measure_whole
 from encoder.types import DecodedVideo, Shot, Transition
 
-SPIKE_NOISE = 2.0  # grey levels added to the local median change: codec noise and grain are not cuts
-SPIKE_NEIGHBOURS = 3  # frames either side that give the local median change
 LOOP_FRAMES = 3  # analysis frames compared at each end of the video for the loop-ending similarity
 
 
@@ -49,7 +48,7 @@ class Measurements:
     signatures: np.ndarray  # (N, SIM_SIZE**2) analysis-frame signatures (editing.thumb_signature)
     levels: np.ndarray  # (N,) mean luma / 255 of the analysis frames
     thumb_times_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
-    spikes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # change_spikes per thumb
+    spikes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # whole.change_spikes
 
     def frame_sim(self, i: int, j: int) -> float:
         """Similarity of analysis frames i and j (editing.similarity_from_signatures)."""
@@ -96,53 +95,6 @@ def _steps_across_transitions(steps: MotionSteps, transitions: list[Transition])
     return bad
 
 
-def _static_tail(thumbs: np.ndarray, thumb_times: np.ndarray, duration_s: float) -> tuple[float, float]:
-    """How long the video ends on an unchanging picture (mean absolute thumb difference to the last thumb)."""
-    if len(thumbs) < 2:
-        return 0.0, duration_s
-    last = thumbs[-1].astype(np.int16)
-    # Walk back from the end in chunks: tails are short, so this usually reads one chunk, not every thumb.
-    i = len(thumbs) - 1
-    chunk = 16
-    while i > 0:
-        lo = max(0, i - chunk)
-        diffs = np.abs(thumbs[lo:i].astype(np.int16) - last).mean(axis=(1, 2, 3))
-        still = diffs <= 2.0  # grey levels: codec noise on a still picture stays well below this
-        moving = np.flatnonzero(~still)
-        if len(moving):
-            i = lo + int(moving[-1]) + 1
-            break
-        i = lo
-    start = float(thumb_times[i])
-    return max(0.0, duration_s - start), start
-
-
-def change_spikes(thumbs: np.ndarray) -> np.ndarray:
-    """(M,) how much each frame's change from the previous one stands out from its neighbours' changes.
-
-    ``(d_i - median of the 2 * SPIKE_NEIGHBOURS neighbouring d) / (that median + SPIKE_NOISE)``, clipped at 0,
-    with d the mean absolute difference of consecutive thumbnails (green channel, every other pixel). A cut
-    is one frame of change among still ones (a large ratio) even when the two shots look alike, while a
-    moving subject or camera changes every frame (a ratio near 0): a scale-free cut cue that does not depend
-    on the transition detector's thresholds. Our own few lines: a median filter over a difference signal.
-    """
-    from scipy.ndimage import median_filter
-
-    m = len(thumbs)
-    out = np.zeros(m, dtype=np.float64)
-    if m < 3:
-        return out
-    g = thumbs[:, ::2, ::2, 1].astype(np.int16)
-    d = np.zeros(m, dtype=np.float64)
-    d[1:] = np.abs(np.diff(g, axis=0)).mean(axis=(1, 2))
-    foot = np.ones(2 * SPIKE_NEIGHBOURS + 1, dtype=bool)
-    foot[SPIKE_NEIGHBOURS] = False
-    med = median_filter(d, footprint=foot, mode="nearest")
-    out[:] = np.maximum(0.0, d - med) / (med + SPIKE_NOISE)
-    out[0] = 0.0
-    return out
-
-
 def unchecked_shot_mids(times: np.ndarray, shots: list[Shot]) -> np.ndarray:
     """The middle analysis frame of each shot that none of the face pass's evenly spread frames falls in:
     those join the detector's frames, so every shot gets its own face verdict at the least cost."""
@@ -171,13 +123,19 @@ def measure(
     fm = frame_stats if frame_stats is not None else frame_measures(frames, times)
     luma = fm.luma
     faces = detect_faces(
-        luma, times, also=unchecked_shot_mids(times, shots), rgb=frames, known=fm.face_checks
+        luma,
+        times,
+        also=unchecked_shot_mids(times, shots),
+        rgb=frames,
+        known=fm.face_checks,
+        followed=fm.follow_checks,
     )
     colour = fm.colour
     steps = fm.motion
     excluded = _steps_across_transitions(steps, transitions)
     text = fm.text
-    audio = analyse_audio(decoded.audio, decoded.sample_rate)
+    whole = fm.whole if fm.whole is not None else measure_whole(decoded)
+    audio = whole.audio
     thumb_times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
     cuts = measure_cuts(transitions, decoded.thumbs, thumb_times)
     # Flash cuts come from the transition detector as cuts (encoder.shots), so no check of our own is needed.
@@ -195,9 +153,6 @@ def measure(
     )
     signatures = fm.signatures
     levels = colour.luma.astype(np.float64)
-    tail_s, tail_start = _static_tail(
-        decoded.thumbs, np.asarray(decoded.thumb_times_s, dtype=np.float64), info.duration_s
-    )
     out = Measurements(
         duration_s=float(info.duration_s),
         width=int(info.width),
@@ -215,12 +170,12 @@ def measure(
         energy_t=energy_t,
         energy=energy,
         first_last_similarity=0.0,
-        tail_static_s=tail_s,
-        tail_start_s=tail_start,
+        tail_static_s=whole.tail_static_s,
+        tail_start_s=whole.tail_start_s,
         signatures=signatures,
         levels=levels,
         thumb_times_s=thumb_times,
-        spikes=change_spikes(decoded.thumbs),
+        spikes=whole.spikes,
     )
     out.first_last_similarity = out.window_first_last(0.0, info.duration_s)
     return out

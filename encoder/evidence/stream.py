@@ -9,6 +9,10 @@ so on two cores this work is nearly free when it runs beside decoding instead of
 PyAV release the GIL in their C code, so one worker thread is enough. ``FrameMeasurer`` is the sink that
 ``encoder.decode.decode`` feeds; its result is the same ``FrameMeasures`` that ``frame_measures`` computes in
 one batch (the same functions run on chunks of frames; motion steps carry the previous frame across chunks).
+
+Once decoding ends (``after_decode``), the worker also makes what needs the whole video but no shots: the
+audio track, change spikes and static tail (``whole.measure_whole``) and the follow-up face checks around the
+faces it found. The caller's thread detects transitions meanwhile, so both cores stay busy after decoding.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from encoder.evidence.colour import FrameColour, frame_colour, luma_stack
 from encoder.evidence.editing import thumb_signature
 from encoder.evidence.motion import MotionSteps, estimate_motion
 from encoder.evidence.text import FrameText, frame_text
+from encoder.evidence.whole import WholeMeasures, measure_whole
+from encoder.types import DecodedVideo
 
 CHUNK_FRAMES = 8  # frames handed to the worker at once, measured in one batch call (fewer at the end)
 
@@ -41,6 +47,9 @@ class FrameMeasures:
     text: FrameText
     signatures: np.ndarray  # (N, SIM_SIZE**2)
     face_checks: dict[int, face_mod.Hit | None] = field(default_factory=dict)
+    # follow-up verdicts around the hits in face_checks, by (hit index, neighbour index): faces.detect_faces
+    follow_checks: dict[tuple[int, int], face_mod.Hit | None] = field(default_factory=dict)
+    whole: WholeMeasures | None = None  # the shot-independent measurements, when made beside the detector
 
 
 def _signatures(luma: np.ndarray) -> np.ndarray:
@@ -91,6 +100,13 @@ class _FaceJob:
         return {i: face_mod.check_frame(f) for i, f in zip(self.indices, self.frames, strict=True)}
 
 
+@dataclass
+class _WholeJob:
+    """The work that needs the whole decoded video but no shots, for the worker once decoding has ended."""
+
+    decoded: DecodedVideo
+
+
 class FrameMeasurer:
     """A decode sink (``begin``, ``add``) that measures analysis frames in a worker thread.
 
@@ -101,8 +117,9 @@ class FrameMeasurer:
     """
 
     def __init__(self) -> None:
-        # chunks of (time, frame), a face-check job (frame indices and the frames), or None to stop
-        self._queue: queue.Queue[list[tuple[float, np.ndarray]] | _FaceJob | None] = queue.Queue()
+        # chunks of (time, frame), a face-check job (frame indices and the frames), the whole-video job, or
+        # None to stop
+        self._queue: queue.Queue[list[tuple[float, np.ndarray]] | _FaceJob | _WholeJob | None] = queue.Queue()
         self._pending: list[tuple[float, np.ndarray]] = []
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -112,6 +129,8 @@ class FrameMeasurer:
         self._motion: list[MotionSteps] = []
         self._face_checks: dict[int, face_mod.Hit | None] = {}  # by index of the frames the worker saw
         self._job_checks: dict[int, face_mod.Hit | None] = {}  # by index of the frames finish() was given
+        self._follow_checks: dict[tuple[int, int], face_mod.Hit | None] = {}  # by (hit, neighbour) index
+        self._whole: WholeMeasures | None = None
         self._stopped = False
 
     # -- decode side
@@ -146,6 +165,8 @@ class FrameMeasurer:
             try:
                 if isinstance(batch, _FaceJob):
                     self._job_checks.update(batch.run())
+                elif isinstance(batch, _WholeJob):
+                    self._run_whole(batch.decoded)
                 else:
                     prev = self._measure(batch, prev, checked)
             except BaseException as exc:  # handed to finish()
@@ -172,6 +193,30 @@ class FrameMeasurer:
                 checked.add(slot)
                 self._face_checks[start + j] = face_mod.check_frame(frames[j])
         return float(times[-1]), luma[-1]
+
+    def _run_whole(self, decoded: DecodedVideo) -> None:
+        """The shot-independent measurements, and the follow-up face checks around the hits found while
+        decoding (when decode kept the frames it was fed: the hits' indices are then those of ``frames``)."""
+        self._whole = measure_whole(decoded)
+        if not np.array_equal(np.asarray(self._times, dtype=np.float64), decoded.times_s):
+            return
+        frames = decoded.frames
+        hits = {i: h for i, h in self._face_checks.items() if h is not None}
+        for i, hit in hits.items():
+            for nb in face_mod.follow_frames(i, len(frames)):
+                if nb not in hits:
+                    self._follow_checks[(i, nb)] = face_mod.follow_up(frames[nb], hit)
+
+    def after_decode(self, decoded: DecodedVideo) -> None:
+        """Decoding has ended with ``decoded``: the worker measures the frames still pending, then makes the
+        measurements that need no shots (``whole.measure_whole``) and the follow-up face checks, while the
+        caller detects transitions. ``finish`` hands them over."""
+        if self._thread is None or self._stopped:
+            return
+        if self._pending:
+            self._queue.put(self._pending)
+            self._pending = []
+        self._queue.put(_WholeJob(decoded))
 
     def close(self) -> None:
         """Stop the worker (idempotent); ``finish`` calls it."""
@@ -226,6 +271,7 @@ class FrameMeasurer:
         result = self._result(frames, times)
         result.face_checks.update(mine)
         result.face_checks.update(self._job_checks)
+        result.whole = self._whole  # (it depends on the decoded video alone, however the frames arrived)
         return result
 
     def _result(self, frames: np.ndarray, times: np.ndarray) -> FrameMeasures:
@@ -238,7 +284,16 @@ class FrameMeasurer:
         signatures = np.concatenate([p[3] for p in self._parts])
         motion = _concat(self._motion, MotionSteps)
         if len(times) == len(seen) and np.array_equal(times, seen):
-            return FrameMeasures(times, luma, colour, motion, text, signatures, dict(self._face_checks))
+            return FrameMeasures(
+                times,
+                luma,
+                colour,
+                motion,
+                text,
+                signatures,
+                dict(self._face_checks),
+                dict(self._follow_checks),
+            )
         # Decode kept a subset (thinned): per-frame values carry over, motion pairs do not.
         pos = {t: i for i, t in enumerate(seen.tolist())}
         keep = [pos.get(t) for t in times.tolist()]
