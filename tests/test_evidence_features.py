@@ -102,3 +102,27 @@ def test_fingerprint_is_stable_and_versioned() -> None:
     assert len(a.fingerprint()) == 16
     assert a.name == "evidence"
     assert a.version.startswith("evidence-")
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("whole", "SPIKE_NOISE"),
+        ("measure", "LOOP_FRAMES"),
+        ("colour", "GRID_WIDTH"),
+        ("editing", "SIM_SIZE"),
+        ("tagging", "PAN_MIN_RATE"),
+        ("faces", "MIN_FACE_PX"),
+    ],
+)
+def test_fingerprint_changes_with_every_measurement_constant(
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str
+) -> None:
+    # Stored records are re-encoded when the fingerprint changes: a constant that changes values but not the
+    # fingerprint would leave stale records looking current.
+    import importlib
+
+    mod = importlib.import_module(f"encoder.evidence.{module}")
+    before = EvidenceBackbone().fingerprint()
+    monkeypatch.setattr(mod, name, getattr(mod, name) + 1)
+    assert EvidenceBackbone().fingerprint() != before

@@ -52,10 +52,10 @@ def embed_text(text: str) -> np.ndarray:
 
 def _constants() -> dict[str, Any]:
     """Every documented constant that changes features or tags (they key the fingerprint)."""
-    from encoder.evidence import audio, faces, motion, narrative, text
+    from encoder.evidence import audio, colour, editing, faces, measure, motion, narrative, text, whole
 
     out: dict[str, Any] = {}
-    for mod in (features, tagging, motion, faces, text, audio, narrative):
+    for mod in (features, tagging, motion, faces, text, audio, narrative, colour, editing, measure, whole):
         for k, v in vars(mod).items():
             if k.isupper() and isinstance(v, int | float | str | tuple):
                 out[f"{mod.__name__.rsplit('.', 1)[-1]}.{k}"] = v
