@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -50,6 +50,35 @@ CONTENT_ID_SCHEMA = {
 # A file whose mtime is this close to the moment its id was verified may still be being written in the same
 # clock tick ("racy git"): its id is not remembered, so the next resume hashes it again.
 RACY_MTIME_NS = 2_000_000_000
+
+
+class StoredRecord(NamedTuple):
+    """What a resume needs of a stored record (the columns of that name)."""
+
+    source: str
+    video_id: str
+    encoder_fingerprint: str | None
+    head_version: str | None
+    hook_end_s: float
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What decides whether a stored record is this encoder's: its backbone's fingerprint (the backbone,
+    its version and every constant that changes values), its heads' version and its hook window."""
+
+    fingerprint: str
+    head_version: str
+    hook_s: float
+
+    def made(self, stored: StoredRecord) -> bool:
+        """Whether ``stored`` came from this encoder (its hook window is ``[0, min(hook_s, duration)]``)."""
+        return (
+            stored.encoder_fingerprint == self.fingerprint
+            and stored.head_version == self.head_version
+            and abs(stored.hook_end_s - min(self.hook_s, stored.duration_s)) < 1e-6
+        )
 
 
 def collect_inputs(paths: Iterable[str | Path]) -> list[Path]:
@@ -117,19 +146,20 @@ class ShardStore:
     def record_files(self) -> list[Path]:
         return self.shard_files() + self.part_files()
 
-    def latest(self) -> dict[str, tuple[str, str]]:
-        """source → (video_id, encoder fingerprint) of its newest stored record, from three light columns."""
-        latest: dict[str, tuple[str, str]] = {}
+    def latest(self) -> dict[str, StoredRecord]:
+        """source → its newest stored record's id and encoder, from a few light columns."""
+        latest: dict[str, StoredRecord] = {}
         for f in self.record_files():  # oldest first, so a newer record of the same source wins
-            df = pl.read_parquet(f, columns=["source", "video_id", "encoder_fingerprint"])
-            for source, vid, fp in df.iter_rows():
-                latest[source] = (vid, fp or "")
+            df = pl.read_parquet(f, columns=list(StoredRecord._fields))
+            for row in df.iter_rows():
+                latest[row[0]] = StoredRecord(*row)
         return latest
 
-    def done_sources(self, fingerprint: str | None = None) -> set[str]:
+    def done_sources(self, encoder: str | EncoderIdentity | None = None) -> set[str]:
         """Inputs whose newest stored record is up to date: when the record's id is a content id (the
         encoder's default, ``CONTENT_ID``), the file at that path still has that content; and, when
-        ``fingerprint`` is given, the record came from that backbone. A file replaced in place, or a new
+        ``encoder`` is given, the record came from that encoder (a fingerprint: that backbone; an
+        ``EncoderIdentity``: that backbone, heads and hook window). A file replaced in place, or a new
         encoder, is redone.
 
         Checking the content means hashing the head of every file, which on a large folder is most of a
@@ -143,8 +173,11 @@ class ShardStore:
         verified = self._content_ids()
         remembered: dict[str, tuple[int, int, str]] = {}
         done = set()
-        for source, (vid, fp) in latest.items():
-            if fingerprint is not None and fp != fingerprint:
+        for source, stored in latest.items():
+            vid = stored.video_id
+            if isinstance(encoder, str) and stored.encoder_fingerprint != encoder:
+                continue
+            if isinstance(encoder, EncoderIdentity) and not encoder.made(stored):
                 continue
             if not CONTENT_ID.fullmatch(vid):
                 done.add(source)  # an id chosen by the caller says nothing about the content: trust the path
@@ -229,7 +262,7 @@ class ShardStore:
     def read_all(self, video_ids: Collection[str] | None = None) -> list[SV6DRecord]:
         """Every stored record once per source: the newest (shards in order, then parts); with
         ``video_ids``, only those, and only their rows are turned into records."""
-        newest = {(source, vid) for source, (vid, _fp) in self.latest().items()}
+        newest = {(source, stored.video_id) for source, stored in self.latest().items()}
         if video_ids is not None:
             wanted = set(video_ids)
             newest = {(s, v) for s, v in newest if v in wanted}
@@ -300,6 +333,19 @@ def _encode_in_worker(path: str) -> SV6DRecord:
     return record
 
 
+def _worker_identity() -> EncoderIdentity:
+    if _WORKER_SETUP_ERROR is not None:
+        raise EncoderSetupError(f"cannot build the encoder: {_WORKER_SETUP_ERROR}")
+    assert _WORKER_ENCODER is not None, "worker not initialised"
+    return encoder_identity(_WORKER_ENCODER)
+
+
+def encoder_identity(encoder: Any) -> EncoderIdentity:
+    """The ``EncoderIdentity`` of an ``encoder.pipeline.Encoder``."""
+    info = encoder.info
+    return EncoderIdentity(info.fingerprint, info.head_version, float(encoder.hook_s))
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, SV6DError):
         return str(exc)
@@ -318,38 +364,46 @@ def encode_batch(
 ) -> BatchResult:
     """Encode every input not already done; record failures and go on; compact parts into shards.
 
-    Done means a stored record made from the file's current content (and, with ``fingerprint``, by that
-    backbone); anything else is encoded again and its new record supersedes the old one.
+    Done means a stored record made from the file's current content by this encoder: the same backbone
+    fingerprint, heads version and hook window (``EncoderIdentity``; a worker reports it, so this process
+    never loads a model). Anything else is encoded again and its new record supersedes the old one: a
+    changed encoder (an upgrade, other heads, another hook window) re-encodes what it would now encode
+    differently. ``fingerprint``: compare the backbone fingerprint only, with this one.
 
     ``on_progress(file, status)`` is called once per input with status "encoded", "failed" or "skipped".
     """
     store = ShardStore(out_dir)
     store.root.mkdir(parents=True, exist_ok=True)
     files = collect_inputs(inputs)
-    done = store.done_sources(fingerprint)
-    failed_before = set(store.failures()["file"].to_list())
-    result = BatchResult()
-    todo: list[str] = []
-    for f in files:
-        key = source_key(f)
-        if key in done or (key in failed_before and not retry_failed):
-            result.skipped.append(key)
-            if on_progress:
-                on_progress(key, "skipped")
-        else:
-            todo.append(key)
-
     options = dict(encoder_options or {})
     ctx = mp.get_context("spawn")
-    queue = list(todo)
     width = max(1, workers)
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options,)
+        )
+
+    pool: ProcessPoolExecutor | None = None
+    try:
+        encoder: str | EncoderIdentity | None = fingerprint
+        if encoder is None and files and store.record_files():
+            # Stored records are only done if this encoder made them: ask a worker what it is (it builds the
+            # encoder anyway, and a model is loaded in the workers only)
+            pool = new_pool()
+            encoder = pool.submit(_worker_identity).result()
+        result, queue = plan_batch(store, files, encoder, retry_failed, on_progress)
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        raise
+    if pool is not None and not queue:
+        pool.shutdown()
     while queue:
         # A worker that dies (a crash in a native decoder, the OOM killer) breaks the whole pool, and the
         # pool cannot say which file killed it. The files in flight go back to the queue and are retried
         # one at a time, so that only the culprit is recorded as failed.
-        with ProcessPoolExecutor(
-            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options,)
-        ) as pool:
+        with pool if pool is not None else new_pool() as pool:
             in_flight: dict[Future[SV6DRecord], str] = {}
             suspects: list[str] = []
             while queue or in_flight:
@@ -359,11 +413,38 @@ def encode_batch(
                 suspects = _drain(in_flight, store, result, on_progress, blame=width == 1)
                 if suspects:
                     break
+        pool = None
         if suspects:
             queue = suspects + queue
             width = 1
     store.compact(shard_size)
     return result
+
+
+def plan_batch(
+    store: ShardStore,
+    files: list[Path],
+    encoder: str | EncoderIdentity | None,
+    retry_failed: bool,
+    on_progress: Callable[[str, str], None] | None,
+) -> tuple[BatchResult, list[str]]:
+    """The result so far (the inputs skipped: done by ``encoder``, or failed before unless ``retry_failed``)
+    and the inputs to encode, in order, each once."""
+    done = store.done_sources(encoder)
+    failed_before = set(store.failures()["file"].to_list())
+    result = BatchResult()
+    todo: list[str] = []
+    seen: set[str] = set()
+    for f in files:
+        key = source_key(f)
+        if key in done or (key in failed_before and not retry_failed):
+            result.skipped.append(key)
+            if on_progress:
+                on_progress(key, "skipped")
+        elif key not in seen:
+            seen.add(key)
+            todo.append(key)
+    return result, todo
 
 
 def _drain(

@@ -1,13 +1,14 @@
 """Batch encoding on Ray Data: the same shard folder, failures table and resume rules as ``encoder.batch``.
 
-The driver decides what is left to do exactly as the local engine does (``ShardStore.done_sources`` and the
-failures table), hands the remaining paths to Ray Data as a dataset of one path per block, and maps it with
-a pool of actors that each build ``encoder.pipeline.Encoder`` once (one GPU per actor for the ``vlm``
-backbone, one CPU for ``evidence``). Actors return one row per file: ``(file, ok, payload, error)``, where
-``payload`` is the record as parquet bytes in the project's record schema. Only the driver writes: each
-finished record becomes a part file through ``ShardStore.write_part`` the moment its row arrives, failures go
-to the same failures table, and the parts are compacted at the end. A killed driver therefore loses only the
-rows in flight, and the next run skips everything already written.
+The driver decides what is left to do exactly as the local engine does (``encoder.batch.plan_batch``: the
+stored records this encoder made, which a task on the cluster identifies, and the failures table), hands the
+remaining paths to Ray Data as a dataset of one path per block, and maps it with a pool of actors that each
+build ``encoder.pipeline.Encoder`` once (one GPU per actor for the ``vlm`` backbone, one CPU for
+``evidence``). Actors return one row per file: ``(file, ok, payload, error)``, where ``payload`` is the record
+as parquet bytes in the project's record schema. Only the driver writes: each finished record becomes a part
+file through ``ShardStore.write_part`` the moment its row arrives, failures go to the same failures table, and
+the parts are compacted at the end. A killed driver therefore loses only the rows in flight, and the next run
+skips everything already written.
 
 Paths must be readable from every Ray node (a shared file system or a mounted bucket); the output folder
 only needs to exist on the driver. ``ray`` is imported inside the functions here: the extra is optional.
@@ -25,10 +26,13 @@ from typing import Any
 from encoder.batch import (
     DEFAULT_SHARD_SIZE,
     BatchResult,
+    EncoderIdentity,
+    EncoderSetupError,
     ShardStore,
     collect_inputs,
+    encoder_identity,
+    plan_batch,
     record_failure,
-    source_key,
 )
 from sv6d.errors import ConfigError, SV6DError
 from sv6d.record import SV6DRecord
@@ -168,30 +172,49 @@ def encode_batch_ray(
     store = ShardStore(out_dir)
     store.root.mkdir(parents=True, exist_ok=True)
     files = collect_inputs(inputs)
-    done = store.done_sources()
-    failed_before = set(store.failures()["file"].to_list())
-    result = BatchResult()
-    todo: list[str] = []
-    for f in files:
-        key = source_key(f)
-        if key in done or (key in failed_before and not retry_failed):
-            result.skipped.append(key)
-            if on_progress:
-                on_progress(key, "skipped")
-        elif key not in todo:
-            todo.append(key)
-
-    if todo:
-        started_here = not ray.is_initialized()
-        if started_here:
-            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
-        try:
+    # Stored records are done only if this encoder made them; a task on the cluster builds the encoder and
+    # says which it is (the driver never loads a model).
+    ask = bool(files) and bool(store.record_files())
+    started_here = False
+    if ask and not ray.is_initialized():
+        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+        started_here = True
+    try:
+        encoder = _identity(ray, options, encoder_factory, resources) if ask else None
+        result, todo = plan_batch(store, files, encoder, retry_failed, on_progress)
+        if todo:
+            if not ray.is_initialized():
+                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+                started_here = True
             _run(ray, todo, options, encoder_factory, resources, workers, store, result, on_progress)
-        finally:
-            if started_here:
-                ray.shutdown()
+    finally:
+        if started_here:
+            ray.shutdown()
     store.compact(shard_size)
     return result
+
+
+def _identity(
+    ray: Any, options: dict[str, Any], encoder_factory: str, resources: dict[str, float]
+) -> EncoderIdentity | None:
+    """The ``EncoderIdentity`` of the encoder the actors build (None when the factory's encoder has none:
+    then every stored record of the file's content counts as done)."""
+    task = ray.remote(_identity_task).options(num_cpus=resources["num_cpus"], num_gpus=resources["num_gpus"])
+    found: EncoderIdentity | str | None = ray.get(task.remote(options, encoder_factory))
+    if isinstance(found, str):
+        raise EncoderSetupError(f"cannot build the encoder: {found}")
+    return found
+
+
+def _identity_task(options: dict[str, Any], encoder_factory: str) -> EncoderIdentity | str | None:
+    """The identity of the factory's encoder; the reason as a string when it cannot be built."""
+    try:
+        encoder = load_factory(encoder_factory)(**options)
+    except Exception as exc:
+        return _describe(exc)
+    if not hasattr(encoder, "info") or not hasattr(encoder, "hook_s"):
+        return None
+    return encoder_identity(encoder)
 
 
 def _run(

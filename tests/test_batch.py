@@ -132,6 +132,41 @@ def test_ingest_indexes_records_encoded_but_never_indexed(tmp_path: Path) -> Non
         assert workflows.records_not_indexed(index, workflows.records_dir(data)) == []
 
 
+def test_a_changed_encoder_encodes_again_and_ingest_replaces_the_index_entries(tmp_path: Path) -> None:
+    # The workers report which encoder they are: records of another one (here another hook window) are not
+    # done, and ingest replaces their index entries, which keep the same content ids.
+    from indexer import open_index
+    from sv6d.cli import workflows
+
+    videos = _videos(tmp_path / "in", 2)
+    data = tmp_path / "data"
+    assert len(workflows.ingest(videos, data, workers=1).encoded) == 2
+    same = workflows.ingest(videos, data, workers=1)
+    assert same.encoded == []
+    assert len(same.skipped) == 2
+    short_hook = {"hook_s": 2.0}
+    again = workflows.ingest(videos, data, workers=1, encoder_options=short_hook)
+    assert len(again.encoded) == 2
+    with open_index(None, data_dir=data, read_only=True) as index:
+        assert index.count() == 2
+        for entry in again.encoded:
+            assert index.get(entry["video_id"]).hook_window == (0.0, 2.0)
+    assert {r.hook_window for r in ShardStore(workflows.records_dir(data)).read_all()} == {(0.0, 2.0)}
+    assert workflows.ingest(videos, data, workers=1, encoder_options=short_hook).encoded == []
+
+
+def test_encoder_identity_tells_its_own_records() -> None:
+    from encoder.batch import EncoderIdentity, StoredRecord
+
+    mine = EncoderIdentity("fp", "heads-1", 3.0)
+    stored = StoredRecord("a.mp4", "v1", "fp", "heads-1", 3.0, 12.5)
+    assert mine.made(stored)
+    assert not mine.made(stored._replace(encoder_fingerprint="other"))
+    assert not mine.made(stored._replace(head_version="heads-2"))
+    assert not mine.made(stored._replace(hook_end_s=2.0))
+    assert EncoderIdentity("fp", "heads-1", 5.0).made(stored._replace(hook_end_s=4.0, duration_s=4.0))
+
+
 def _stored_for(store: ShardStore, video: Path) -> None:
     from encoder.pipeline import default_video_id
     from indexer.synthetic import make_records

@@ -224,6 +224,11 @@ def test_ray_engine_output_equals_local_engine(tmp_path: Path, videos: Path) -> 
     again = encode_batch_ray([videos], tmp_path / "ray", workers=2, encoder_options=options)
     assert again.encoded == []
     assert len(again.skipped) == 4
+    # another encoder (here another hook window) does not count the stored records as its own
+    shorter = {**options, "hook_s": 0.8}
+    redone = encode_batch_ray([videos], tmp_path / "ray", workers=2, encoder_options=shorter)
+    assert len(redone.encoded) == 3
+    assert {r.hook_window for r in ShardStore(tmp_path / "ray").read_all()} == {(0.0, 0.8)}
 
 
 def test_module_does_not_import_ray_at_import_time() -> None:

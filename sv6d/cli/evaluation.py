@@ -27,22 +27,21 @@ def corpus_pairs(
     With no ``corpus_dir``, the default corpus ``<data_dir>/corpus`` is generated or reused. The corpus's
     records stay apart from the user's own records and index.
     """
-    from encoder.batch import ShardStore, build_encoder, encode_batch, source_key
+    from encoder.batch import ShardStore, encode_batch, source_key
     from sv6d.errors import SV6DError
     from sv6d.synth.corpus import default_corpus, read_manifest
 
     folder = Path(corpus_dir) if corpus_dir is not None else default_corpus(data_dir)
     entries = read_manifest(folder)
     shard_dir = folder / "records"
-    # Records from another encoder (a changed backbone or its settings) are re-encoded, never evaluated.
-    fingerprint = build_encoder(**(encoder_options or {})).info.fingerprint
+    # Records from another encoder (a changed backbone, its settings, heads or hook window) are re-encoded,
+    # never evaluated (encode_batch asks its workers which encoder they are).
     result = encode_batch(
         [e.path for e in entries],
         shard_dir,
         workers=workers,
         encoder_options=encoder_options,
         on_progress=on_progress,
-        fingerprint=fingerprint,
     )
     by_source = {r.source: r for r in ShardStore(shard_dir).read_all()}
     pairs = [(e, by_source[source_key(e.path)]) for e in entries if source_key(e.path) in by_source]

@@ -66,26 +66,31 @@ def ingest(
     encoder_options: dict[str, Any] | None = None,
     on_progress: Callable[[str, str], None] | None = None,
 ) -> BatchResult:
-    """Encode then upsert into the index. Records encoded earlier but never indexed (a crash between the
-    two steps) are indexed too, so a re-run repairs an interrupted ingest."""
+    """Encode then upsert into the index: the records encoded now (new videos, and videos encoded again by
+    a changed encoder, whose index entries are replaced), and records encoded earlier but never indexed (a
+    crash between the two steps), so a re-run repairs an interrupted ingest."""
     from indexer import open_index
 
     result = encode_paths(paths, data_dir, workers, encoder_options, on_progress=on_progress)
+    encoded = {e["video_id"] for e in result.encoded}
     with open_index(location, data_dir=data_dir, recipe=recipe) as index:
-        index_records(index, records_not_indexed(index, records_dir(data_dir)), only_missing=False)
+        index_records(index, records_not_indexed(index, records_dir(data_dir), encoded), only_missing=False)
     return result
 
 
-def records_not_indexed(index: VectorIndex, shard_dir: Path) -> list[SV6DRecord]:
-    """Stored records the index lacks (new ones, or left out by a crash between encoding and indexing).
+def records_not_indexed(
+    index: VectorIndex, shard_dir: Path, also: set[str] | None = None
+) -> list[SV6DRecord]:
+    """Stored records the index lacks (new ones, or left out by a crash between encoding and indexing),
+    and the stored records of the ids in ``also`` (e.g. encoded again) whether the index has them or not.
 
-    Ids are compared first from a light column read; only the missing records are read in full."""
+    Ids are compared first from a light column read; only the wanted records are read in full."""
     from encoder.batch import ShardStore
 
     store = ShardStore(shard_dir)
-    stored = {vid for vid, _fp in store.latest().values()}
-    missing = stored - set(index.video_ids())
-    return store.read_all(missing) if missing else []
+    stored = {s.video_id for s in store.latest().values()}
+    wanted = (stored - set(index.video_ids())) | (stored & (also or set()))
+    return store.read_all(wanted) if wanted else []
 
 
 def find_record(data_dir: Path, video_id: str, location: str | None = None) -> SV6DRecord:
