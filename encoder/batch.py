@@ -429,20 +429,18 @@ def plan_batch(
     on_progress: Callable[[str, str], None] | None,
 ) -> tuple[BatchResult, list[str]]:
     """The result so far (the inputs skipped: done by ``encoder``, or failed before unless ``retry_failed``)
-    and the inputs to encode, in order, each once."""
+    and the inputs to encode, in order."""
     done = store.done_sources(encoder)
     failed_before = set(store.failures()["file"].to_list())
     result = BatchResult()
     todo: list[str] = []
-    seen: set[str] = set()
-    for f in files:
+    for f in files:  # (collect_inputs lists each source once)
         key = source_key(f)
         if key in done or (key in failed_before and not retry_failed):
             result.skipped.append(key)
             if on_progress:
                 on_progress(key, "skipped")
-        elif key not in seen:
-            seen.add(key)
+        else:
             todo.append(key)
     return result, todo
 

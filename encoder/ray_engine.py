@@ -174,18 +174,22 @@ def encode_batch_ray(
     files = collect_inputs(inputs)
     # Stored records are done only if this encoder made them; a task on the cluster builds the encoder and
     # says which it is (the driver never loads a model).
-    ask = bool(files) and bool(store.record_files())
     started_here = False
-    if ask and not ray.is_initialized():
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
-        started_here = True
+
+    def connect() -> None:
+        nonlocal started_here
+        if not ray.is_initialized():
+            ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+            started_here = True
+
     try:
-        encoder = _identity(ray, options, encoder_factory, resources) if ask else None
+        encoder = None
+        if files and store.record_files():
+            connect()
+            encoder = _identity(ray, options, encoder_factory, resources)
         result, todo = plan_batch(store, files, encoder, retry_failed, on_progress)
         if todo:
-            if not ray.is_initialized():
-                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
-                started_here = True
+            connect()
             _run(ray, todo, options, encoder_factory, resources, workers, store, result, on_progress)
     finally:
         if started_here:

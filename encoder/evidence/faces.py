@@ -170,7 +170,7 @@ def detect_faces(
     for i, found in list(found_at.items()):
         for nb in follow_frames(i, len(frames)):
             if nb not in found_at:
-                if followed is not None and (i, nb) in followed and known is not None and i in known:
+                if followed is not None and (i, nb) in followed:
                     hit = followed[(i, nb)]
                 else:
                     hit = follow_up(frames[nb], found)
