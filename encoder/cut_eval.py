@@ -28,6 +28,19 @@ class Truth:
     fps: float
     cuts_s: list[float]
     gradual_s: list[tuple[float, float]]
+    gradual_kinds: tuple[str, ...] = ()  # one per span when the file names them (from_black, dissolve, ...)
+
+    def without(self, kind: str) -> Truth:
+        """The same truth less its gradual transitions of ``kind`` (e.g. ``"dissolve"``)."""
+        keep = [i for i, k in enumerate(self.gradual_kinds) if k != kind]
+        if not self.gradual_kinds:
+            return self
+        return Truth(
+            self.fps,
+            self.cuts_s,
+            [self.gradual_s[i] for i in keep],
+            tuple(self.gradual_kinds[i] for i in keep),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,16 +64,19 @@ class CutScore(PrecisionRecall):
 
 
 def load_truth(path: str | Path) -> Truth:
-    """Read ``<video>.truth.json``: ``{"fps", "cuts": [frame...], "fades": [{"start", "end"}...]}``."""
+    """Read ``<video>.truth.json``: ``{"fps", "cuts": [frame...], "fades": [{"start", "end", "kind"}...]}``
+    (``kind`` optional: from_black, to_black, dissolve, ...)."""
     p = Path(path)
     try:
         data = json.loads(p.read_text())
         fps = float(data["fps"])
         cuts = [float(f) / fps for f in data.get("cuts", [])]
-        spans = [(float(f["start"]) / fps, float(f["end"]) / fps) for f in data.get("fades", [])]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        fades = data.get("fades", [])
+        spans = [(float(f["start"]) / fps, float(f["end"]) / fps) for f in fades]
+        kinds = tuple(str(f.get("kind", "fade")) for f in fades)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SV6DError(f"{p}: not a readable truth file ({exc})") from exc
-    return Truth(fps=fps, cuts_s=cuts, gradual_s=spans)
+    return Truth(fps=fps, cuts_s=cuts, gradual_s=spans, gradual_kinds=kinds)
 
 
 def load_peer(path: str | Path, fps: float) -> list[Transition]:
