@@ -19,6 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 	  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
 	   (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1)); } || \
 	  echo "chromium not installed: the search page test will be skipped"
+	# ffmpeg (with drawtext) and a TrueType font for the real-footage hook benchmark's renderer
+	# (sv6d eval-hooks --real; its tests skip without them).
+	command -v ffmpeg >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq ffmpeg fonts-dejavu-core >/dev/null 2>&1)); } || \
+	  echo "ffmpeg not installed: the hook benchmark's render tests will be skipped"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -66,9 +66,46 @@ def register(app: typer.Typer) -> None:
         data_dir_opt: DataDirOption = None,
         k: Annotated[int, typer.Option("--k", min=1, help="Hits per query.")] = 10,
         workers: WorkersOption = 2,
+        real: Annotated[
+            bool,
+            typer.Option(
+                "--real",
+                help="The real-footage benchmark: real videos re-cut into known opening styles, a fixed "
+                "source-disjoint split, two baselines (P@5 by style, same-footage share).",
+            ),
+        ] = False,
+        videos: Annotated[
+            Path | None,
+            typer.Option(
+                "--videos",
+                help="With --real: the folder of source videos (default $SV6D_SHARED_DATA/videos, "
+                "else ../shared/data/videos).",
+            ),
+        ] = None,
+        split_file: Annotated[
+            Path | None,
+            typer.Option("--split", help="With --real: a split manifest (default: the built-in one)."),
+        ] = None,
+        weights: Annotated[
+            str | None, typer.Option("--weights", help="With --real: hook weights, e.g. camera=2,editing=1.")
+        ] = None,
+        tune_weights: Annotated[
+            bool,
+            typer.Option(
+                "--tune-weights", help="With --real: choose weights on the training sources, then report."
+            ),
+        ] = False,
+        heads: Annotated[
+            Path | None, typer.Option("--heads", help="With --real: a folder of trained projection heads.")
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed", help="With --real: the renderer's seed.")] = 0,
         as_json: JsonOption = False,
     ) -> None:
-        """Similar-hook precision@k by hook archetype on a generated corpus."""
+        """Similar-hook precision@k by hook archetype on a generated corpus; with --real, P@5 by opening style
+        on real footage re-cut by an independent renderer (held-out and training sources, with baselines)."""
+        if real:
+            _eval_hooks_real(data_dir_opt, videos, split_file, weights, tune_weights, heads, seed, as_json)
+            return
         from sv6d.cli.evaluation import eval_hooks
 
         result = eval_hooks(_pairs(corpus, data_dir_opt, workers), k=k)
@@ -82,3 +119,79 @@ def register(app: typer.Typer) -> None:
             print_table(["archetype", f"precision@{k}"], rows, f"similar hooks, {r['videos']} videos")
 
         emit(result, as_json, render)
+
+
+def default_videos_dir() -> Path:
+    """``$SV6D_SHARED_DATA/videos``, else ``../shared/data/videos`` from the working directory."""
+    import os
+
+    root = os.environ.get("SV6D_SHARED_DATA")
+    return Path(root) / "videos" if root else Path("..") / "shared" / "data" / "videos"
+
+
+def _eval_hooks_real(
+    data_dir_opt: Path | None,
+    videos: Path | None,
+    split_file: Path | None,
+    weights: str | None,
+    tune: bool,
+    heads: Path | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    from tqdm import tqdm
+
+    from encoder.batch import build_encoder
+    from sv6d.cli.cmd_encode import encoder_options
+    from sv6d.cli.cmd_index import parse_weights_option
+    from sv6d.cli.hookbench_eval import K, run_benchmark
+    from sv6d.errors import ConfigError
+    from sv6d.hookbench import load_split
+
+    vdir = videos or default_videos_dir()
+    if not vdir.is_dir():
+        raise ConfigError(f"{vdir}: no such folder of source videos (give --videos DIR)")
+    if tune and weights:
+        raise ConfigError("--weights and --tune-weights exclude each other")
+    split = load_split(split_file)
+    encoder = build_encoder(**encoder_options("evidence", None, heads, 3.0))
+    with tqdm(desc="hook benchmark", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+        result = run_benchmark(
+            vdir,
+            data_dir(data_dir_opt) / "hookbench",
+            split,
+            encoder,
+            weights=parse_weights_option(weights) or None,
+            seed=seed,
+            tune=tune,
+            on_progress=lambda _msg: bar.update(1),
+        )
+
+    def render(r: dict[str, Any]) -> None:
+        from sv6d.hookbench.render import STYLES
+
+        for side in ("heldout", "train"):
+            if side not in r:
+                continue
+            systems = r[side]["systems"]
+            names = ["encoder", "baseline_structural", "baseline_colour_histogram"]
+            rows: list[list[Any]] = [[s, *(systems[n]["by_style"].get(s, "") for n in names)] for s in STYLES]
+            rows.append([f"P@{K} all", *(systems[n][f"p_at_{K}"] for n in names)])
+            rows.append([f"same footage@{K}", *(systems[n][f"same_footage_at_{K}"] for n in names)])
+            title = (
+                f"{side}: {r[side]['clips']} clips from {r[side]['sources']} sources "
+                f"(chance P@{K} {systems['chance'][f'p_at_{K}']}, same footage "
+                f"{systems['chance'][f'same_footage_at_{K}']})"
+            )
+            print_table(["style", "encoder", "structural baseline", "colour histogram"], rows, title)
+            dims = [
+                [n.removeprefix("dimension_"), m[f"p_at_{K}"], m[f"same_footage_at_{K}"]]
+                for n, m in systems.items()
+                if n.startswith("dimension_")
+            ]
+            print_table(["dimension alone", f"P@{K}", f"same footage@{K}"], dims, f"{side}: one dimension")
+        w = ", ".join(f"{d}={v:g}" for d, v in r["benchmark"]["weights"].items())
+        tuned = " (tuned on the training sources)" if r["benchmark"]["weights_tuned_on_train"] else ""
+        print(f"weights: {w}{tuned}")
+
+    emit(result, as_json, render)

@@ -1,0 +1,154 @@
+"""The real-footage hook benchmark: its split, its renderer (ffmpeg filter graphs, independent of the
+encoder), its baselines and its scoring. The whole benchmark is a command (``sv6d eval-hooks --real``);
+here a slice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sv6d.errors import ConfigError
+from sv6d.hookbench import STYLES, load_split
+from sv6d.hookbench.split import DEFAULT_SPLIT
+
+needs_ffmpeg = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+    reason="ffmpeg/ffprobe not installed (Debian package ffmpeg; make install adds it as root)",
+)
+
+
+def test_split_is_source_disjoint_and_names_every_shared_video(shared_data: Path) -> None:
+    split = load_split()
+    assert not set(split.train) & set(split.heldout)
+    videos = {
+        p.name for p in (shared_data / "videos").iterdir() if p.suffix in {".mp4", ".webm", ".mkv", ".avi"}
+    }
+    assert set(split.train) | set(split.heldout) == videos
+    assert split.footage("kinetics_test.avi") == split.footage("kinetics_test.mp4")
+    assert split.side("kinetics_test.avi") == split.side("kinetics_test.mp4")
+
+
+def test_split_refuses_overlap(tmp_path: Path) -> None:
+    p = tmp_path / "split.toml"
+    p.write_text('version = 1\ntrain = ["a.mp4", "b.mp4"]\nheldout = ["b.mp4"]\n')
+    with pytest.raises(ConfigError, match=r"both sides.*b\.mp4"):
+        load_split(p)
+    p.write_text('version = 1\ntrain = ["a.mp4"]\nheldout = ["b.mp4"]\nsame_footage = [["a.mp4", "b.mp4"]]\n')
+    with pytest.raises(ConfigError, match="spans both sides"):
+        load_split(p)
+    assert DEFAULT_SPLIT.is_file()
+
+
+def test_at_least_ten_styles_with_the_required_ones() -> None:
+    required = {
+        "jump_cuts",
+        "montage",
+        "caption_hook",
+        "slow_push_in",
+        "pull_out",
+        "whip_pan",
+        "fade_from_black",
+        "flash_open",
+        "freeze_frame_open",
+        "speed_ramp",
+        "split_screen",
+        "punch_in_beat",
+    }
+    assert required <= set(STYLES)
+
+
+def test_renderer_shares_nothing_with_the_encoder() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "sv6d" / "hookbench"
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(("encoder", "sv6d.synth", "indexer")), (path, node.module)
+
+
+def test_metrics_count_style_and_footage() -> None:
+    from sv6d.cli.hookbench_eval import Clip, _metrics
+    from sv6d.hookbench import RenderedClip
+
+    clips = [
+        Clip(RenderedClip(f"{src}-{sty}", "", src, sty, {}), "heldout", src)
+        for src in ("a", "b", "c")
+        for sty in ("jump_cuts", "montage")
+    ]
+    # every query's top hits: its own footage first, then the same style
+    rankings = {}
+    for c in clips:
+        same_src = [d.clip.clip_id for d in clips if d.footage == c.footage and d is not c]
+        same_sty = [d.clip.clip_id for d in clips if d.clip.style == c.clip.style and d is not c]
+        rest = [d.clip.clip_id for d in clips if d.clip.clip_id not in {*same_src, *same_sty, c.clip.clip_id}]
+        rankings[c.clip.clip_id] = same_src + same_sty + rest
+    m = _metrics(clips, rankings, k=2)
+    assert m["same_footage_at_2"] == 0.5
+    assert m["p_at_2"] == 0.5
+    assert m["by_style"] == {"jump_cuts": 0.5, "montage": 0.5}
+
+
+@pytest.mark.slow
+@needs_ffmpeg
+def test_rendered_styles_have_the_promised_structure(shared_data: Path, tmp_path: Path) -> None:
+    """Four styles over one real source: length, size and the structure each style promises, measured here
+    with the baseline's own numbers (cut count, frozen share, start luma, flash, zoom)."""
+    from sv6d.hookbench import baselines
+    from sv6d.hookbench.render import HOOK_S, REST_S, render_benchmark
+
+    styles = ["jump_cuts", "freeze_frame_open", "fade_from_black", "slow_push_in", "flash_open"]
+    clips = render_benchmark(shared_data / "videos", tmp_path, ["chaplin.mp4"], styles, seed=3)
+    manifest = json.loads((tmp_path / "clips.json").read_text())
+    assert {c["style"] for c in manifest["clips"]} == set(styles)
+    feats = {}
+    for c in clips:
+        import av
+
+        with av.open(c.path) as container:
+            stream = container.streams.video[0]
+            assert stream.codec_context.width == 480
+            duration = float(container.duration or 0) / 1e6
+            assert abs(duration - (HOOK_S + REST_S)) < 0.2, (c.style, duration)
+            assert container.streams.audio, c.style
+        feats[c.style] = dict(
+            zip(baselines.STRUCTURAL_NAMES, baselines.structural(baselines.hook_frames(c.path)), strict=True)
+        )
+    assert feats["jump_cuts"]["cuts"] >= 2, feats["jump_cuts"]
+    assert feats["freeze_frame_open"]["frozen_share"] > 0.2, feats["freeze_frame_open"]
+    assert feats["fade_from_black"]["start_luma"] < 0.05, feats["fade_from_black"]
+    assert feats["flash_open"]["start_luma"] > 0.7, feats["flash_open"]
+    assert feats["slow_push_in"]["zoom"] > 0, feats["slow_push_in"]
+    # a second run renders nothing new (the clips are kept)
+    before = {c.path: Path(c.path).stat().st_mtime_ns for c in clips}
+    again = render_benchmark(shared_data / "videos", tmp_path, ["chaplin.mp4"], styles, seed=3)
+    assert {c.path: Path(c.path).stat().st_mtime_ns for c in again} == before
+    assert [c.params for c in again] == [c.params for c in clips]
+
+
+@needs_ffmpeg
+def test_render_refuses_unknown_style_and_missing_source(tmp_path: Path) -> None:
+    from sv6d.errors import VideoInputError
+    from sv6d.hookbench.render import render_benchmark
+
+    with pytest.raises(ConfigError, match="valid styles"):
+        render_benchmark(tmp_path, tmp_path / "out", ["x.mp4"], ["dolly_zoom"])
+    with pytest.raises(VideoInputError, match="does not exist"):
+        render_benchmark(tmp_path, tmp_path / "out", ["x.mp4"], ["montage"])
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    with pytest.raises(VideoInputError, match="no video stream"):
+        render_benchmark(tmp_path, tmp_path / "out", ["bad.mp4"], ["montage"])
+
+
+def test_colour_histogram_is_unit_and_content_sensitive() -> None:
+    from sv6d.hookbench.baselines import HookFrames, colour_histogram
+
+    red = HookFrames([np.full((20, 30, 3), (200, 20, 20), np.uint8)] * 3)
+    blue = HookFrames([np.full((20, 30, 3), (20, 20, 200), np.uint8)] * 3)
+    a, b = colour_histogram(red), colour_histogram(blue)
+    assert abs(float(np.linalg.norm(a)) - 1) < 1e-5
+    assert float(a @ a) > 0.99 > float(a @ b)
