@@ -45,6 +45,9 @@ LoopFilterSkip = Literal["none", "noref", "all"]
 LOOP_FILTER_SKIPS: tuple[str, ...] = ("none", "noref", "all")
 
 
+MIN_CLIP_S = 0.5  # the shortest video the encoder measures: two analysis frames at 4 fps, a loudness window
+
+
 @dataclass(frozen=True)
 class DecodeConfig:
     """How to sample a video for analysis, and the limits on what is accepted.
@@ -52,7 +55,8 @@ class DecodeConfig:
     ``analysis_max_side``: longest side of analysis frames (aspect kept); ``None`` means native size, still
     capped by ``max_resolution``: above it frames are downscaled, never refused. ``thumb_width``: width of the
     every-frame thumbnails used for transition detection. ``min_duration_s``: shorter videos are refused
-    (the caller passes its hook window). ``max_duration_s``: longer videos are refused.
+    (``MIN_CLIP_S``: too short to measure; a clip shorter than the hook window is still encoded, its hook
+    being the whole clip). ``max_duration_s``: longer videos are refused.
     ``skip_loop_filter``: skip the in-loop deblocking filter (H.264/HEVC/VP8/VP9), every frame still
     decoded: ``"all"`` (or True) skips it everywhere: 15 % less decoding CPU over the real test videos (26 %
     on VP8), pictures carry slight blocking that drifts until the next keyframe; ``"noref"`` skips it on
@@ -67,7 +71,7 @@ class DecodeConfig:
     thumb_width: int = 128
     audio: bool = True
     audio_rate: int = 16000
-    min_duration_s: float = 3.0
+    min_duration_s: float = MIN_CLIP_S
     max_duration_s: float = 600.0
     max_resolution: int = 1920
     threads: int = 0  # 0 lets FFmpeg choose
@@ -569,7 +573,7 @@ def _decode_open(
     duration = max(decoded_duration, declared or 0.0) if declared is not None else decoded_duration
     if duration + 0.5 * frame_step < cfg.min_duration_s:
         raise VideoInputError(
-            p, f"too short ({duration:.2f} s; at least {cfg.min_duration_s:.2f} s needed for the hook window)"
+            p, f"too short to measure ({duration:.2f} s; the minimum is {cfg.min_duration_s:g} s)"
         )
 
     info = _info(p, container, vstream, first, duration_s=duration)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from encoder.backbone import Backbone, get_backbone
+from encoder.decode import MIN_CLIP_S
 from encoder.heads import FixedLayoutHeads, Heads
 from encoder.types import BackboneOutput, DecodedVideo, WindowFeatures
 from sv6d.dimensions import DIMENSIONS
@@ -59,15 +60,18 @@ class Encoder:
 
     ``backbone``: a name (``"evidence"`` default, ``"vlm"``) or a ``Backbone`` instance. ``heads``: a
     ``Heads`` instance; default ``FixedLayoutHeads(dim)`` for the evidence backbone (other backbones must be
-    given heads, or provide ``default_heads()``). ``hook_s``: the hook window ``[0, hook_s]``; videos shorter
-    than it are refused with VideoInputError. ``decode_config`` / ``shot_config``:
+    given heads, or provide ``default_heads()``). ``hook_s``: the hook window ``[0, hook_s]``; a video shorter
+    than it has the whole video as its hook (``record.hook_window``); one shorter than
+    ``encoder.decode.MIN_CLIP_S`` is refused with VideoInputError. ``decode_config`` / ``shot_config``:
     ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig`` (defaults when None). ``overlap``: when
     the backbone offers a frame sink (the evidence backbone does), ``encode_file`` measures analysis frames
     in a worker thread while decoding runs; the record is the same either way. ``opencv_threads``: OpenCV's
     own thread pool size, set process-wide (``cv2.setNumThreads``) when the encoder is made; None leaves it
     alone. The default 1: the encoder runs its own threads over small pictures, where OpenCV's parallel loops
     cost more than they share out (measured on the 13 real videos: CPU -9 %, wall -3 % against OpenCV's
-    default of one thread per core); batch workers set the same.
+    default of one thread per core); batch workers set the same. ``feature_cache``: an
+    ``encoder.contrastive.cache.FeatureCache`` of this backbone's fingerprint; when given, every encode keeps
+    its backbone output there (keyed by video id), so heads can be trained or swapped without decoding again.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Encoder:
         dim: int = 64,
         overlap: bool = True,
         opencv_threads: int | None = 1,
+        feature_cache: Any = None,
     ) -> None:
         if not hook_s > 0:
             raise ConfigError(f"hook_s must be > 0 seconds, got {hook_s}")
@@ -108,10 +113,12 @@ class Encoder:
             # Skipping the deblocking filter is measured to keep the evidence backbone's results; a learned
             # model was trained on deblocked pictures, so it gets them.
             cfg = DecodeConfig(skip_loop_filter=False)
-        # A video shorter than the hook window has no hook: decode refuses it, naming the file.
-        self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, self.hook_s))
+        # A clip shorter than the hook window (a 1-3 s loop or meme) is encoded with the whole clip as its
+        # hook (record.hook_window says so); only what is too short to measure is refused, naming the file.
+        self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, MIN_CLIP_S))
         self.shot_config = shot_config
         self.overlap = overlap
+        self.feature_cache = feature_cache
 
     @property
     def info(self) -> EncoderInfo:
@@ -189,10 +196,9 @@ class Encoder:
         from encoder.shots import detect_transitions, shots_from_transitions
 
         info = decoded.info
-        if info.duration_s < self.hook_s:
+        if info.duration_s < MIN_CLIP_S:
             raise VideoInputError(
-                info.path,
-                f"video is {info.duration_s:.2f} s long, shorter than the {self.hook_s:g} s hook window",
+                info.path, f"too short to measure ({info.duration_s:.2f} s; the minimum is {MIN_CLIP_S:g} s)"
             )
         if video_id is None:
             video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
@@ -206,6 +212,9 @@ class Encoder:
             )
         else:
             out = self.backbone.encode(decoded, transitions, shots, hook_window, text=text)
+        if self.feature_cache is not None:
+            meta = {"source": source or info.path, "duration_s": info.duration_s, "hook_window": hook_window}
+            self.feature_cache.put(video_id, out, meta)
         return self._record(
             out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )

@@ -247,7 +247,7 @@ def _audio_only(tmp: Path) -> Path:
 
 
 def _too_short(tmp: Path) -> Path:
-    return write_video(tmp / "short.mp4", moving(scene(11), 10), fps=10)
+    return write_video(tmp / "short.mp4", moving(scene(11), 4), fps=10)  # 0.4 s: under MIN_CLIP_S
 
 
 def _one_pixel(tmp: Path) -> Path:

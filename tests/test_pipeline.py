@@ -44,10 +44,20 @@ def test_encodes_a_cut_video_into_a_valid_record(tmp_path: Path) -> None:
     assert rec.energy_hz == 2.0
 
 
-def test_video_shorter_than_the_hook_window_is_refused_naming_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "short.mp4"
-    write_video(path, [scene(1)] * 20, fps=10)  # 2 s
-    with pytest.raises(VideoInputError, match=r"short\.mp4"):
+def test_clip_shorter_than_the_hook_window_has_the_whole_clip_as_its_hook(tmp_path: Path) -> None:
+    path = tmp_path / "loop.mp4"
+    cut_video(path, [10, 10], fps=10)  # a 2 s loop with a cut at 1 s
+    rec = Encoder(hook_s=3.0).encode_file(path)
+    assert rec.duration_s == pytest.approx(2.0, abs=0.11)
+    assert rec.hook_window == pytest.approx((0.0, rec.duration_s))
+    assert np.isfinite(rec.hook).all()
+    assert any(t.label == "hard_cut" and t.start_s < rec.hook_window[1] for t in rec.tags)
+
+
+def test_clip_too_short_to_measure_is_refused_naming_the_file_and_the_minimum(tmp_path: Path) -> None:
+    path = tmp_path / "blip.mp4"
+    write_video(path, [scene(1)] * 3, fps=10)  # 0.3 s
+    with pytest.raises(VideoInputError, match=r"blip\.mp4.*too short to measure.*minimum is 0\.5 s"):
         Encoder(hook_s=3.0).encode_file(path)
 
 
