@@ -113,3 +113,67 @@ class FixedLayoutHeads:
                 f"FixedLayoutHeads {cls.version!r}"
             )
         return cls(dim=int(manifest["dim"]))
+
+
+class LevelHeads:
+    """Heads of their own for the hook, others for the whole video and its shots.
+
+    The hook is where an opening style lives, so its heads may be trained for it (``sv6d train-hook-heads``:
+    contrastive heads on real footage re-cut into known openings) while the video and shot vectors keep
+    theirs. ``project`` is the base heads' (video and shots); ``project_level("hook", ...)`` the hook heads'.
+    Free text goes through the hook heads (``project_text``), since text queries ask for openings.
+    """
+
+    manifest_name = "heads.json"
+
+    def __init__(self, base: Heads, hook: Heads) -> None:
+        if base.dim != hook.dim:
+            raise ConfigError(f"hook heads have {hook.dim} dims, the base heads {base.dim}: they must agree")
+        self.base = base
+        self.hook = hook
+        self.dim = int(base.dim)
+        self.version = f"{base.version}+hook:{hook.version}"
+
+    def project(self, dimension: Dimension, features: np.ndarray) -> np.ndarray:
+        return self.base.project(dimension, features)
+
+    def project_level(self, level: str, dimension: Dimension, features: np.ndarray) -> np.ndarray:
+        """``project`` for one level: ``"hook"`` through the hook heads, anything else the base heads."""
+        return (self.hook if level == "hook" else self.base).project(dimension, features)
+
+    @property
+    def text_heads(self) -> dict:
+        return dict(getattr(self.hook, "text_heads", {}))
+
+    def project_text(self, dimension: Dimension, texts: list[str]) -> np.ndarray:
+        project = getattr(self.hook, "project_text", None)
+        if project is None:
+            raise ConfigError(f"hook heads {self.hook.version!r} have no text heads")
+        return np.asarray(project(dimension, texts))
+
+    @property
+    def manifest(self) -> dict:
+        return dict(getattr(self.hook, "manifest", {}))
+
+    def save(self, directory: str | Path) -> None:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        self.base.save(path / "base")
+        self.hook.save(path / "hook")
+        manifest = {"type": "LevelHeads", "version": self.version, "dim": self.dim}
+        (path / self.manifest_name).write_text(json.dumps(manifest, indent=2))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LevelHeads:
+        from encoder.contrastive.heads import load_heads
+
+        path = Path(directory)
+        return cls(load_heads(path / "base"), load_heads(path / "hook"))
+
+
+def project_window(heads: Heads, level: str, dimension: Dimension, features: np.ndarray) -> np.ndarray:
+    """Project one level's features ("video", "hook" or "segment") with heads that may differ per level."""
+    per_level = getattr(heads, "project_level", None)
+    if callable(per_level):
+        return np.asarray(per_level(level, dimension, features))
+    return heads.project(dimension, features)

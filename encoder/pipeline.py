@@ -23,7 +23,7 @@ import numpy as np
 
 from encoder.backbone import Backbone, get_backbone
 from encoder.decode import MIN_CLIP_S
-from encoder.heads import FixedLayoutHeads, Heads
+from encoder.heads import Heads, project_window
 from encoder.types import BackboneOutput, DecodedVideo, WindowFeatures
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
@@ -59,11 +59,13 @@ class Encoder:
     """Decode, detect transitions, measure with a backbone, project with heads, return an ``SV6DRecord``.
 
     ``backbone``: a name (``"evidence"`` default, ``"vlm"``) or a ``Backbone`` instance. ``heads``: a
-    ``Heads`` instance; default ``FixedLayoutHeads(dim)`` for the evidence backbone (other backbones must be
-    given heads, or provide ``default_heads()``). ``hook_s``: the hook window ``[0, hook_s]``; a video shorter
-    than it has the whole video as its hook (``record.hook_window``); one shorter than
-    ``encoder.decode.MIN_CLIP_S`` is refused with VideoInputError. ``decode_config`` / ``shot_config``:
-    ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig`` (defaults when None). ``overlap``: when
+    ``Heads`` instance; default for the evidence backbone: ``encoder.evidence.default_heads`` (the fixed
+    layout, with the packaged trained hook heads for the hook; other backbones must be given heads, or provide
+    ``default_heads()``). Heads whose manifest names another backbone fingerprint are refused. ``hook_s``:
+    the hook window ``[0, hook_s]``; a video shorter than it has the whole video as its hook
+    (``record.hook_window``); one shorter than ``encoder.decode.MIN_CLIP_S`` is refused (VideoInputError).
+    ``decode_config`` / ``shot_config``: ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig``
+    (defaults when None). ``overlap``: when
     the backbone offers a frame sink (the evidence backbone does), ``encode_file`` measures analysis frames
     in a worker thread while decoding runs; the record is the same either way. ``opencv_threads``: OpenCV's
     own thread pool size, set process-wide (``cv2.setNumThreads``) when the encoder is made; None leaves it
@@ -98,9 +100,20 @@ class Encoder:
             if callable(make):
                 heads = make()
             elif self.backbone.name == "evidence":
-                heads = FixedLayoutHeads(dim=dim)
+                from encoder.evidence.default_heads import default_evidence_heads
+
+                heads = default_evidence_heads(dim, self.backbone.fingerprint())
             else:
                 raise ConfigError(f"backbone {self.backbone.name!r} needs heads: pass heads=... to Encoder")
+        trained_on = (getattr(heads, "manifest", None) or {}).get("backbone") or {}
+        if isinstance(trained_on, dict) and trained_on.get("fingerprint") not in (
+            None,
+            self.backbone.fingerprint(),
+        ):
+            raise ConfigError(
+                f"heads {heads.version!r} were trained on backbone fingerprint {trained_on['fingerprint']}, "
+                f"this {self.backbone.name} backbone is {self.backbone.fingerprint()}: train them again"
+            )
         self.heads: Heads = heads
         self.hook_s = float(hook_s)
         from encoder.decode import DecodeConfig
@@ -219,8 +232,10 @@ class Encoder:
             out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )
 
-    def _block(self, window: WindowFeatures) -> np.ndarray:
-        return np.concatenate([self.heads.project(d, window.features[d][None, :]) for d in DIMENSIONS])
+    def _block(self, window: WindowFeatures, level: str) -> np.ndarray:
+        return np.concatenate(
+            [project_window(self.heads, level, d, window.features[d][None, :]) for d in DIMENSIONS]
+        )
 
     def _record(
         self,
@@ -238,7 +253,8 @@ class Encoder:
         segments: list[Segment] = []
         if out.segments:
             per_dim = [
-                self.heads.project(d, np.stack([w.features[d] for w in out.segments])) for d in DIMENSIONS
+                project_window(self.heads, "segment", d, np.stack([w.features[d] for w in out.segments]))
+                for d in DIMENSIONS
             ]
             for i, w in enumerate(out.segments):
                 block = np.stack([p[i] for p in per_dim])
@@ -257,8 +273,8 @@ class Encoder:
             created_at=created_at,
             encoder=self.info,
             hook_window=(out.hook.start_s, out.hook.end_s),
-            video=self._block(out.video),
-            hook=self._block(out.hook),
+            video=self._block(out.video, "video"),
+            hook=self._block(out.hook, "hook"),
             segments=segments,
             tags=out.tags,
             energy=out.energy,

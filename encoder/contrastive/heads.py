@@ -210,7 +210,11 @@ def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]
         from encoder.heads import FixedLayoutHeads
 
         return FixedLayoutHeads.load(path)
+    if kind == "LevelHeads":
+        from encoder.heads import LevelHeads
+
+        return LevelHeads.load(path)
     raise ConfigError(
         f"{path / MANIFEST}: unknown heads type {kind!r}; "
-        "known: ContrastiveHeads, RandomProjectionHeads, FixedLayoutHeads"
+        "known: ContrastiveHeads, RandomProjectionHeads, FixedLayoutHeads, LevelHeads"
     )

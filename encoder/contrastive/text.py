@@ -12,16 +12,19 @@ from sv6d.vocabulary import default_vocabulary
 
 
 def label_text(label: str) -> str:
-    """The sentence for a class: its name in words and its definition (vocabulary label or hook archetype)."""
+    """The sentence for a class: its name in words and its definition (vocabulary label, generated hook
+    archetype or opening style of the real-footage benchmark)."""
     vocab = default_vocabulary()
     spec = vocab.labels.get(label)
     words = label.replace("_", " ")
     if spec:
         return f"{words}: {spec.definition}"
-    # Hook archetypes of the generated corpus are classes too (see encoder.contrastive.labels).
+    # Hook archetypes of the generated corpus are classes too (see encoder.contrastive.labels), and so are
+    # the opening styles of the real-footage hook benchmark (sv6d train-hook-heads).
+    from sv6d.hookbench.render import STYLE_DESCRIPTIONS
     from sv6d.synth.archetypes import ARCHETYPE_DESCRIPTIONS
 
-    desc = ARCHETYPE_DESCRIPTIONS.get(label)
+    desc = ARCHETYPE_DESCRIPTIONS.get(label) or STYLE_DESCRIPTIONS.get(label)
     return f"{words}: {desc}" if desc else words
 
 

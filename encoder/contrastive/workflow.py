@@ -153,8 +153,10 @@ def merge(*parts: LabelledFeatures) -> LabelledFeatures:
     }
 
 
-def _block(heads, window: WindowFeatures) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return np.concatenate([heads.project(d, window.features[d][None, :]) for d in DIMENSIONS])
+def _block(heads, window: WindowFeatures, level: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    from encoder.heads import project_window
+
+    return np.concatenate([project_window(heads, level, d, window.features[d][None, :]) for d in DIMENSIONS])
 
 
 def reproject(cache: FeatureCache, heads: Any, out_path: str | Path | None = None) -> list[SV6DRecord]:
@@ -184,10 +186,11 @@ def reproject(cache: FeatureCache, heads: Any, out_path: str | Path | None = Non
                     fingerprint=cache.fingerprint,
                 ),
                 hook_window=tuple(meta.get("hook_window", (out.hook.start_s, out.hook.end_s))),
-                video=_block(heads, out.video),
-                hook=_block(heads, out.hook),
+                video=_block(heads, out.video, "video"),
+                hook=_block(heads, out.hook, "hook"),
                 segments=[
-                    Segment(start_s=s.start_s, end_s=s.end_s, vectors=_block(heads, s)) for s in out.segments
+                    Segment(start_s=s.start_s, end_s=s.end_s, vectors=_block(heads, s, "segment"))
+                    for s in out.segments
                 ],
                 tags=[Tag.model_validate(t) for t in meta.get("tags", [])],
                 energy=out.energy,

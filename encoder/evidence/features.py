@@ -49,6 +49,9 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | editing | has_cut | 1 when the window holds a cut |
 | editing | change_0 .. change_5 | mean frame-to-frame change (1 - similarity) in part k / CHANGE_FULL, <= 1 |
 | editing | cut_spike_0 .. cut_spike_5 | largest whole.change_spikes value in part k / SPIKE_FULL, <= 1 |
+| editing | spike_rate | thumbnails with a change spike > SPIKE_EVENT, per second / 3, clipped to 1 |
+| editing | frozen_0 .. frozen_5 | share of part k's thumbs within FROZEN_DIFF grey levels of the one before |
+| editing | change_contrast | log2((window's mean thumb change + C) / (rest's + C)) / 3, C = CONTRAST_FLOOR |
 | editing | bias | 1 |
 | narrative | energy_mean | mean energy |
 | narrative | energy_std | 2 * std of energy, clipped to 1 |
@@ -71,10 +74,18 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | dissemination | has_audio | 1 when the video has an audio track |
 | dissemination | loudness_var | std of the audible loudness envelope (dB) / 15, clipped to 1 |
 | dissemination | loudness_0 .. loudness_5 | (dBFS over part k + 60) / 60, clipped to [0, 1] |
+| dissemination | caption_0 .. caption_5 | mean text-line coverage in part k / TEXT_FULL, clipped to 1 |
+| dissemination | text_excess | (window's mean text coverage - the rest's) / TEXT_FULL, in [-1, 1] |
 | dissemination | bias | 1 |
 | dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
 
 The text part is zeros when no title, caption or hashtags are given.
+
+Change events count cut-like spikes whether or not the transition detector made a cut of them (jump cuts
+inside one take), and frozen thumbnails (a freeze frame, a still). The window-against-body contrasts
+(``change_contrast``, ``text_excess``) are 0 when the window is the whole video: they say whether an opening
+moves faster or slower than the rest, and whether its text is a caption over the hook or text that is always
+there (watermarks, subtitles, signs).
 
 Schedule components (``name_k``) split the window into ``SCHEDULE_BINS`` equal parts (0.5 s parts of the
 3 s hook): they say *when* cuts, moves, light changes and loudness happen, so two hooks with the same
@@ -112,6 +123,10 @@ CHANGE_FULL = 0.5  # mean frame-to-frame change (1 - similarity) that counts as 
 LOUDNESS_VAR_FULL_DB = 15.0  # std of the loudness envelope (dB) that counts as fully modulated sound
 LOUDNESS_VAR_FLOOR_DB = -70.0  # envelope values below this are silence, not modulation
 SPIKE_FULL = 4.0  # change spike (whole.change_spikes) that counts as a certain cut
+SPIKE_EVENT = 1.0  # change spike from which a thumbnail counts as a cut-like event (spike_rate)
+FROZEN_DIFF = 0.05  # grey levels: a thumbnail this close to the one before is frozen (codec noise is ~0.01)
+CONTRAST_FLOOR = 0.25  # grey levels added to both sides of change_contrast so stills do not divide by ~0
+TEXT_FULL = 0.1  # text-line coverage that counts as full (caption_k, text_excess)
 
 # (name, centre, spread) per component; centre/spread are the typical value and spread heads standardise with.
 _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
@@ -163,6 +178,9 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("has_cut", 0.5, 0.5),
         *[(f"change_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
         *[(f"cut_spike_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
+        ("spike_rate", 0.1, 0.2),
+        *[(f"frozen_{i}", 0.05, 0.2) for i in range(SCHEDULE_BINS)],
+        ("change_contrast", 0.0, 0.4),
         ("bias", 0.0, 1.0),
     ],
     Dimension.NARRATIVE: [
@@ -189,6 +207,8 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("has_audio", 0.7, 0.5),
         ("loudness_var", 0.3, 0.3),
         *[(f"loudness_{i}", 0.5, 0.3) for i in range(SCHEDULE_BINS)],
+        *[(f"caption_{i}", 0.1, 0.3) for i in range(SCHEDULE_BINS)],
+        ("text_excess", 0.0, 0.3),
         ("bias", 0.0, 1.0),
         *[(f"text_{i}", 0.0, 1.0) for i in range(TEXT_COMPONENTS)],
     ],
@@ -368,9 +388,39 @@ def camera_features(m: Measurements, start: float, end: float) -> np.ndarray:
     )
 
 
+def _inside_outside(times: np.ndarray, values: np.ndarray, start: float, end: float) -> tuple[float, float]:
+    """Mean of ``values`` inside ``[start, end]`` and over the rest of the video (NaN where there is none)."""
+    if len(times) == 0:
+        return float("nan"), float("nan")
+    inside = _in(times, start, end)
+    a = float(values[inside].mean()) if inside.any() else float("nan")
+    b = float(values[~inside].mean()) if (~inside).any() else float("nan")
+    return a, b
+
+
+def change_events(m: Measurements, start: float, end: float) -> tuple[float, np.ndarray, float]:
+    """spike_rate, frozen_0..5 and change_contrast of ``[start, end]`` (see the layout table)."""
+    tt, d, sp = m.thumb_times_s, m.thumb_diffs, m.spikes
+    span = max(1e-6, end - start)
+    if len(tt) < 2 or len(d) != len(tt) or len(sp) != len(tt):
+        return 0.0, np.zeros(SCHEDULE_BINS), 0.0
+    after_first = np.arange(len(tt)) > 0
+    sel = _in(tt, start, end) & after_first & (tt > start + 1e-6)
+    rate = _clip(float((sp[sel] > SPIKE_EVENT).sum()) / span / 3)
+    frozen = np.where(after_first, (d <= FROZEN_DIFF).astype(np.float64), np.nan)
+    frozen_bins = binned_mean(tt, frozen, start, end)
+    inside, outside = _inside_outside(tt[after_first], d[after_first], start, end)
+    contrast = 0.0
+    if np.isfinite(inside) and np.isfinite(outside):
+        ratio = (inside + CONTRAST_FLOOR) / (outside + CONTRAST_FLOOR)
+        contrast = _clip(float(np.log2(ratio)) / 3, -1, 1)
+    return rate, frozen_bins, contrast
+
+
 def editing_features(m: Measurements, start: float, end: float) -> np.ndarray:
     we = window_editing(m.cuts, m.fades, m.shots, start, end, JUMP_CUT_SIMILARITY)
     span = max(1e-6, end - start)
+    spike_rate, frozen_bins, contrast = change_events(m, start, end)
     return np.array(
         [
             _clip(we.cuts_per_s / 3),
@@ -383,6 +433,9 @@ def editing_features(m: Measurements, start: float, end: float) -> np.ndarray:
             1.0 if we.n_cuts else 0.0,
             *np.clip(binned_mean(m.times_s, m.frame_change(), start, end) / CHANGE_FULL, 0, 1),
             *np.clip(binned_max(m.thumb_times_s, m.spikes, start, end) / SPIKE_FULL, 0, 1),
+            spike_rate,
+            *frozen_bins,
+            contrast,
             1.0,
         ],
         dtype=np.float32,
@@ -434,6 +487,15 @@ def loudness_variation(m: Measurements, start: float, end: float) -> float:
     return float(np.std(a.env_db[sel])) if sel.sum() > 1 else 0.0
 
 
+def text_excess(m: Measurements, start: float, end: float) -> float:
+    """How much more of the frame text covers inside the window than over the rest of the video (/ TEXT_FULL):
+    a caption over the hook stands out, text that is always there (watermark, subtitles, signs) does not."""
+    inside, outside = _inside_outside(m.times_s, m.text.area_ratio.astype(np.float64), start, end)
+    if not (np.isfinite(inside) and np.isfinite(outside)):
+        return 0.0
+    return _clip((inside - outside) / TEXT_FULL, -1, 1)
+
+
 def dissemination_features(m: Measurements, start: float, end: float, text: np.ndarray) -> np.ndarray:
     sel = _frame_sel(m, start, end)
     area = m.text.area_ratio[sel]
@@ -457,6 +519,8 @@ def dissemination_features(m: Measurements, start: float, end: float, text: np.n
             _clip((m.audio.loudness_db(a, b) + 60) / 60)
             for a, b in itertools.pairwise(_bin_edges(start, end))
         ],
+        *np.clip(binned_mean(m.times_s, m.text.area_ratio.astype(np.float64), start, end) / TEXT_FULL, 0, 1),
+        text_excess(m, start, end),
         1.0,
     ]
     return np.concatenate([np.array(core, dtype=np.float32), text.astype(np.float32)])

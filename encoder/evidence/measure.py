@@ -49,6 +49,7 @@ class Measurements:
     levels: np.ndarray  # (N,) mean luma / 255 of the analysis frames
     thumb_times_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     spikes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # whole.change_spikes
+    thumb_diffs: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # thumb_differences
 
     def frame_sim(self, i: int, j: int) -> float:
         """Similarity of analysis frames i and j (editing.similarity_from_signatures)."""
@@ -176,6 +177,7 @@ def measure(
         levels=levels,
         thumb_times_s=thumb_times,
         spikes=whole.spikes,
+        thumb_diffs=whole.diffs,
     )
     out.first_last_similarity = out.window_first_last(0.0, info.duration_s)
     return out

@@ -262,3 +262,72 @@ def register(app: typer.Typer) -> None:
                 )
 
         emit(result, as_json, render)
+
+    @app.command("train-hook-heads")
+    def train_hook_heads_cmd(
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Folder to save the heads in (default: the evidence backbone's own)."),
+        ] = None,
+        videos: Annotated[
+            Path | None,
+            typer.Option(
+                "--videos", help="Source videos (default $SV6D_SHARED_DATA/videos, else ../shared/data)."
+            ),
+        ] = None,
+        split_file: Annotated[Path | None, typer.Option("--split", help="A split manifest.")] = None,
+        render_seeds: Annotated[
+            str, typer.Option("--render-seeds", help="Renders of the training sources, e.g. 0,1,2.")
+        ] = "0,1,2",
+        epochs: EpochsOpt = 60,
+        hidden: Annotated[int, typer.Option("--hidden", min=8, help="Hidden units per head.")] = 128,
+        seed: SeedOpt = 0,
+        data_dir_opt: DataDirOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Train the evidence backbone's hook heads on real footage re-cut into known openings (the training
+        sources of the hook benchmark split; never the held-out ones) and save them with a manifest."""
+        import shlex
+
+        from encoder.contrastive.train import TrainConfig
+        from encoder.evidence.default_heads import HOOK_HEADS_DIM, HOOK_HEADS_DIR
+        from sv6d.cli.cmd_eval import default_videos_dir
+        from sv6d.cli.hookbench_eval import train_hook_heads
+        from sv6d.hookbench import load_split
+
+        vdir = videos or default_videos_dir()
+        if not vdir.is_dir():
+            raise ConfigError(f"{vdir}: no such folder of source videos (give --videos DIR)")
+        try:
+            seeds = [int(x) for x in render_seeds.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(
+                f"--render-seeds: {render_seeds!r} is not a list of integers (e.g. 0,1,2)"
+            ) from None
+        config = TrainConfig(dim=HOOK_HEADS_DIM, hidden=hidden, epochs=epochs, seed=seed, patience=10)
+        command = "sv6d train-hook-heads " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
+        from tqdm import tqdm
+
+        with tqdm(desc="hook heads", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
+            heads = train_hook_heads(
+                vdir,
+                data_dir(data_dir_opt) / "hookbench",
+                load_split(split_file),
+                seeds,
+                config,
+                command.strip(),
+                on_progress=lambda _msg: bar.update(1),
+            )
+        target = out or HOOK_HEADS_DIR
+        heads.save(target)
+        result = {"heads": str(target), "version": heads.version, **heads.manifest["data"]}
+        result["metrics"] = heads.manifest["metrics"]
+        emit(
+            result,
+            as_json,
+            lambda r: print_table(
+                ["dimension", "val mAP", "best epoch", "temperature"],
+                [[d, m["val_map"], m["best_epoch"], m["temperature"]] for d, m in r["metrics"].items()],
+                f"hook heads {r['version']} -> {r['heads']}",
+            ),
+        )

@@ -248,3 +248,102 @@ def run_benchmark(
         }
         out[side] = {"clips": len(side_clips), "sources": n_sources, "systems": rows}
     return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hook_features(
+    videos_dir: Path,
+    work_dir: Path,
+    split: Split,
+    seeds: Sequence[int],
+    encoder: Any,
+    on_progress: Callable[[str], None] | None = None,
+) -> list[tuple[Clip, dict]]:
+    """The training sources' clips (one render per seed) with the backbone's raw hook features per dimension,
+    encoded once into each render's feature cache."""
+    from encoder.contrastive.cache import FeatureCache
+
+    fingerprint = encoder.backbone.fingerprint()
+    out: list[tuple[Clip, dict]] = []
+    for seed in seeds:
+        render_dir = work_dir / f"{RENDER_VERSION}-seed{seed}"
+        rendered = render_benchmark(
+            videos_dir,
+            render_dir,
+            list(split.train),
+            seed=seed,
+            on_progress=(lambda c: on_progress(f"render {c.clip_id}")) if on_progress else None,
+        )
+        cache = FeatureCache(render_dir / "features", fingerprint)
+        encoder.feature_cache = cache
+        for c in rendered:
+            if c.clip_id not in cache:
+                if on_progress:
+                    on_progress(f"encode {c.clip_id}")
+                encoder.encode_file(c.path, video_id=c.clip_id)
+            features, _ = cache.get(c.clip_id)
+            out.append((Clip(c, "train", split.footage(c.source)), features.hook.features))
+    return out
+
+
+def train_hook_heads(
+    videos_dir: Path,
+    work_dir: Path,
+    split: Split,
+    seeds: Sequence[int],
+    config: Any,
+    command: str,
+    on_progress: Callable[[str], None] | None = None,
+) -> Any:
+    """Contrastive hook heads for the evidence backbone, trained on real footage: the training sources of the
+    split re-cut into every opening style (one render per seed), labelled by style in every dimension; the
+    split's ``validation`` sources (a part of the training side) pick the epoch. Positives are the same
+    opening on other footage; the hardest negatives mined are, mostly, the same footage opened another way.
+    Returns ``ContrastiveHeads`` whose manifest names the data (hashes), the command, the seeds and the
+    backbone fingerprint they were trained on."""
+    from encoder.contrastive.train import train_heads
+    from encoder.heads import FixedLayoutHeads
+    from encoder.pipeline import Encoder
+    from sv6d.errors import ConfigError
+
+    if not split.validation:
+        raise ConfigError("the split names no validation sources (a part of train) to stop training on")
+    encoder = Encoder(heads=FixedLayoutHeads())  # the raw features are what is kept; heads do not matter
+    rows = hook_features(videos_dir, work_dir, split, seeds, encoder, on_progress)
+    train = [r for r in rows if r[0].clip.source not in split.validation]
+    val = [r for r in rows if r[0].clip.source in split.validation]
+
+    def labelled(part: list[tuple[Clip, dict]]) -> dict:
+        return {d: (np.stack([f[d] for _, f in part]), [c.clip.style for c, _ in part]) for d in DIMENSIONS}
+
+    heads = train_heads(labelled(train), labelled(val), config, progress=False)
+    data = hashlib.sha256()
+    for name in sorted(split.train):
+        data.update(f"{name}:{_sha256_file(videos_dir / name)}\n".encode())
+    heads.manifest.update(
+        {
+            "trained_for": "hook",
+            "backbone": {"name": "evidence", "fingerprint": encoder.backbone.fingerprint()},
+            "data": {
+                "render_version": RENDER_VERSION,
+                "split_version": split.version,
+                "seeds": list(seeds),
+                "train_sources": sorted({c.clip.source for c, _ in train}),
+                "validation_sources": sorted(split.validation),
+                "clips": {"train": len(train), "validation": len(val)},
+                "sources_sha256": data.hexdigest(),
+                "clips_sha256": hashlib.sha256(
+                    "\n".join(sorted(c.clip.clip_id for c, _ in rows)).encode()
+                ).hexdigest(),
+            },
+            "command": command,
+        }
+    )
+    return heads

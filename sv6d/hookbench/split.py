@@ -19,6 +19,7 @@ class Split:
     train: tuple[str, ...]
     heldout: tuple[str, ...]
     same_footage: tuple[tuple[str, ...], ...] = ()
+    validation: tuple[str, ...] = ()  # training sources kept apart to stop training on (never held-out ones)
 
     def side(self, name: str) -> str:
         """``"train"`` or ``"heldout"`` for a source file name (ConfigError when the split lacks it)."""
@@ -46,12 +47,16 @@ def load_split(path: str | Path | None = None) -> Split:
             train=tuple(str(x) for x in data["train"]),
             heldout=tuple(str(x) for x in data["heldout"]),
             same_footage=tuple(tuple(str(x) for x in g) for g in data.get("same_footage", [])),
+            validation=tuple(str(x) for x in data.get("validation", [])),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{p}: not a readable hook benchmark split ({exc})") from None
     both = set(split.train) & set(split.heldout)
     if both:
         raise ConfigError(f"{p}: sources on both sides of the split: {sorted(both)}")
+    outside = sorted(set(split.validation) - set(split.train))
+    if outside:
+        raise ConfigError(f"{p}: validation sources must be training sources: {outside}")
     for group in split.same_footage:
         if len({split.side(n) for n in group}) > 1:
             raise ConfigError(f"{p}: same-footage group {list(group)} spans both sides of the split")
