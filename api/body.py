@@ -30,9 +30,15 @@ def content_kind(request: Request) -> str:
     )
 
 
+def _too_deep(loc: tuple[str, ...]) -> RequestValidationError:
+    return RequestValidationError([{"loc": loc, "msg": "JSON nested too deeply", "type": "json_invalid"}])
+
+
 def validate(model: type[M], data: Any, prefix: tuple[str, ...] = ("body",)) -> M:
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise _too_deep(prefix) from None
     except ValidationError as exc:
         errors = [
             {**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False, include_context=False)
@@ -48,6 +54,8 @@ async def json_body(request: Request, model: type[M]) -> M:
         raise RequestValidationError(
             [{"loc": ("body",), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
         ) from None
+    except RecursionError:
+        raise _too_deep(("body",)) from None
     return validate(model, data)
 
 
@@ -65,6 +73,8 @@ def form_json(value: Any, model: type[M], field: str) -> M:
         raise RequestValidationError(
             [{"loc": ("body", field), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
         ) from None
+    except RecursionError:
+        raise _too_deep(("body", field)) from None
     return validate(model, data, ("body", field))
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from api.schemas.common import RequestModel
 
 
-class RecommendRequest(BaseModel):
+class RecommendRequest(RequestModel):
     """Candidates for a ``user_id`` or an explicit history (``positive`` most recent first, ``negative``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(default=None, min_length=1, max_length=256)
     positive: list[str] | None = Field(default=None, max_length=200)
@@ -42,13 +42,11 @@ class RecommendResponse(BaseModel):
     n_candidates: int
 
 
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EventIn(RequestModel):
     event_id: str = Field(min_length=1, max_length=128)
     user_id: str = Field(min_length=1, max_length=256)
     video_id: str = Field(min_length=1, max_length=256)
-    ts: datetime
+    ts: datetime = Field(strict=False)
     play_time_s: float | None = Field(default=None, ge=0, le=86_400)
     video_duration_s: float | None = Field(default=None, gt=0, le=86_400)
     click: bool | None = None
@@ -60,9 +58,7 @@ class EventIn(BaseModel):
     profile_visit: bool | None = None
 
 
-class EventBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EventBatch(RequestModel):
     events: list[EventIn] = Field(min_length=1)
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from api.schemas.common import RequestModel
 
 
-class PathIngestRequest(BaseModel):
+class PathIngestRequest(RequestModel):
     """Register a file that lies under one of the configured media roots (relative to a root, or absolute
     inside one)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1, max_length=4096)
     video_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:-]+$")
