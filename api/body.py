@@ -30,8 +30,13 @@ def content_kind(request: Request) -> str:
     )
 
 
+def field_problem(loc: tuple[str, ...], message: str, kind: str = "value_error") -> RequestValidationError:
+    """A 422 naming the field at ``loc`` (e.g. ``("body", "path")``) and what is wrong with it."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+
+
 def _too_deep(loc: tuple[str, ...]) -> RequestValidationError:
-    return RequestValidationError([{"loc": loc, "msg": "JSON nested too deeply", "type": "json_invalid"}])
+    return field_problem(loc, "JSON nested too deeply", "json_invalid")
 
 
 def validate(model: type[M], data: Any, prefix: tuple[str, ...] = ("body",)) -> M:
@@ -76,6 +81,12 @@ def form_json(value: Any, model: type[M], field: str) -> M:
     except RecursionError:
         raise _too_deep(("body", field)) from None
     return validate(model, data, ("body", field))
+
+
+def upload_name(upload: Any) -> str:
+    """The client's name for an uploaded file (its base name only), for messages about it."""
+    name = Path(getattr(upload, "filename", None) or "").name
+    return name or "upload"
 
 
 async def save_upload(upload: Any, directory: Path, max_bytes: int, field: str) -> Path:

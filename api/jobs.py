@@ -27,7 +27,7 @@ JobState = Literal["queued", "running", "succeeded", "failed"]
 JobKind = Literal["upload", "path"]
 _COLUMNS = (
     "id, kind, source, video_id, title, state, progress, stage, error, attempts, created_at, updated_at, "
-    "result_video_id"
+    "result_video_id, replace_existing"
 )
 
 
@@ -46,6 +46,13 @@ class Job:
     created_at: float
     updated_at: float
     result_video_id: str | None
+    replace_existing: bool = False
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    job = Job(*row)
+    job.replace_existing = bool(job.replace_existing)
+    return job
 
 
 class EncoderLike(Protocol):
@@ -71,18 +78,47 @@ class JobStore:
             "result_video_id TEXT)"
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at)")
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "replace_existing" not in have:  # a queue written before jobs could ask to replace
+            self._db.execute("ALTER TABLE jobs ADD COLUMN replace_existing INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def create(self, kind: JobKind, source: str, video_id: str | None, title: str | None, job_id: str) -> Job:
+    def create(
+        self,
+        kind: JobKind,
+        source: str,
+        video_id: str | None,
+        title: str | None,
+        job_id: str,
+        replace: bool = False,
+    ) -> Job:
+        """Queue a job. ``replace``: a video already stored under ``video_id`` may be replaced."""
         now = time.time()
-        job = Job(job_id, kind, source, video_id, title, "queued", 0.0, "queued", None, 0, now, now, None)
+        job = Job(
+            job_id, kind, source, video_id, title, "queued", 0.0, "queued", None, 0, now, now, None, replace
+        )
         with self._lock:
             self._db.execute(
-                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (job.id, kind, source, video_id, title, "queued", 0.0, "queued", None, 0, now, now, None),
+                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job.id,
+                    kind,
+                    source,
+                    video_id,
+                    title,
+                    "queued",
+                    0.0,
+                    "queued",
+                    None,
+                    0,
+                    now,
+                    now,
+                    None,
+                    replace,
+                ),
             )
         return job
 
@@ -95,7 +131,7 @@ class JobStore:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id!r} does not exist")
-        return Job(*row)
+        return _job(row)
 
     def update(self, job_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -114,7 +150,7 @@ class JobStore:
                 if row is None:
                     self._db.execute("COMMIT")
                     return None
-                job = Job(*row)
+                job = _job(row)
                 job.state, job.attempts, job.stage = "running", job.attempts + 1, "starting"
                 self._db.execute(
                     "UPDATE jobs SET state='running', attempts=?, stage='starting', updated_at=? WHERE id=?",
@@ -157,15 +193,17 @@ class JobWorker:
         self,
         store: JobStore,
         encoder: Callable[[], EncoderLike],
-        write: Callable[[SV6DRecord], None],
+        write: Callable[[SV6DRecord, bool], None],
         max_duration_s: float,
         probe: Callable[[str], float] | None = None,
+        shown_source: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
         self._encoder_factory = encoder
         self._write = write
         self.max_duration_s = max_duration_s
         self._probe = probe or _probe_duration
+        self._shown_source = shown_source or (lambda source: source)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -208,13 +246,14 @@ class JobWorker:
             duration = self._probe(job.source)
             if duration > self.max_duration_s:
                 raise VideoInputError(
-                    job.source if job.kind == "path" else "upload",
+                    job.source,
                     f"duration {duration:.1f} s exceeds the limit of {self.max_duration_s:.0f} s",
                 )
             self.store.update(job.id, stage="encoding", progress=0.2)
             record = self._encoder_factory().encode_file(job.source, video_id=job.video_id, title=job.title)
             self.store.update(job.id, stage="indexing", progress=0.9)
-            self._write(record)
+            # A job without a video id names the video by its content: storing it again is the same video.
+            self._write(record, job.replace_existing or job.video_id is None)
             self.store.update(
                 job.id, state="succeeded", stage="done", progress=1.0, result_video_id=record.video_id
             )
@@ -228,8 +267,8 @@ class JobWorker:
         # An upload is kept as the video's media (thumbnails) only when its ingest succeeded.
         if job.kind == "upload":
             Path(job.source).unlink(missing_ok=True)
-            # Upload paths are internal: say "upload" rather than exposing the server's file layout.
-            reason = reason.replace(job.source, "upload")
+        # Paths are the server's file layout: say "upload", or the path relative to its media root.
+        reason = reason.replace(job.source, self._shown_source(job.source))
         self.store.update(job.id, state="failed", stage="failed", error=reason)
 
 

@@ -16,7 +16,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.base import QueryError
-from sv6d.errors import ConfigError, NotFoundError, SV6DError, VideoInputError, VocabularyError
+from sv6d.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    SV6DError,
+    VideoInputError,
+    VocabularyError,
+)
 
 log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"
@@ -111,6 +118,8 @@ def status_of(exc: SV6DError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, QueryError | VocabularyError | VideoInputError | ConfigError):
         return 422
     return 400

@@ -104,3 +104,87 @@ def test_strict_types_elsewhere(client):
     assert (
         client.post("/v1/search/hooks", json={"video_id": "v1", "weights": {"camera": 2}}).status_code == 200
     )
+
+
+# ----------------------------------------------------------------------------------------------- leaks
+
+
+def test_a_clip_search_error_does_not_show_the_servers_temporary_path(client, tmp_path):
+    r = client.post("/v1/search/hooks", files={"clip": ("a.mp4", b"not a video", "video/mp4")})
+    body = _problem(r, 422)
+    assert _fields(body) == {"body.clip"}
+    assert body["detail"].startswith("body.clip: a.mp4: ")
+    assert str(tmp_path) not in r.text
+    assert "/tmp" not in r.text
+
+
+def test_a_stored_video_does_not_show_the_servers_file_layout(client, tmp_path):
+    services = client.app.state.services
+    media = tmp_path / "media"
+    base = make_records(3, d=16, seed=9, prefix="s")
+    sources = [media / "dir" / "a.mp4", services.media_dir / "tmpabc.mp4", tmp_path / "cli" / "b.mp4"]
+    services.write_record(base[0].model_copy(update={"source": str(sources[0])}))
+    services.write_record(base[1].model_copy(update={"source": str(sources[1])}))
+    services.write_record(base[2].model_copy(update={"source": str(sources[2])}))
+    shown = [client.get(f"/v1/videos/{r.video_id}").json()["source"] for r in base]
+    # Under a media root: the path a client would send to ingest it; an upload: "upload"; else the name.
+    assert shown == ["dir/a.mp4", "upload", "b.mp4"]
+
+
+# ----------------------------------------------------------------------------------------------- ingest
+
+
+def test_a_non_video_upload_is_refused_before_it_is_accepted(client):
+    r = client.post("/v1/videos", files={"file": ("x.mp4", b"not a video at all", "video/mp4")})
+    body = _problem(r, 422)
+    assert _fields(body) == {"body.file"}
+    assert "/tmp" not in r.text
+    assert not list(client.app.state.services.media_dir.iterdir())  # nothing kept
+    assert client.app.state.services.jobs.queue_length() == 0
+
+
+@pytest.mark.parametrize(("name", "content"), [("empty.mp4", b""), ("data.csv", b"a,b\n1,2\n3,4\n")])
+def test_a_non_video_path_is_refused_before_it_is_accepted(client, tmp_path, name, content):
+    (tmp_path / "media" / name).write_bytes(content)
+    r = client.post("/v1/videos", json={"path": name})
+    body = _problem(r, 422)
+    assert _fields(body) == {"body.path"}
+    assert body["detail"].startswith(f"body.path: {name}: ")
+    assert str(tmp_path) not in r.text
+    assert client.app.state.services.jobs.queue_length() == 0
+
+
+def _video(tmp_path, name: str = "clip.mp4", shots=(10, 10)):
+    from tests.helpers_video import cut_video
+
+    path = tmp_path / "media" / name
+    cut_video(path, list(shots))
+    return path
+
+
+def test_a_custom_video_id_in_use_is_409_unless_replace_is_asked(client, tmp_path):
+    path = _video(tmp_path)
+    before = client.get("/v1/videos/v1").json()
+    body = _problem(client.post("/v1/videos", json={"path": path.name, "video_id": "v1"}), 409)
+    assert "replace" in body["detail"]
+    assert "body.video_id" in body["detail"]
+    up = {"file": ("clip.mp4", path.read_bytes(), "video/mp4")}
+    _problem(client.post("/v1/videos", files=up, data={"video_id": "v1"}), 409)
+    assert client.get("/v1/videos/v1").json() == before  # nothing stored was touched
+    assert client.app.state.services.jobs.queue_length() == 0
+    r = client.post("/v1/videos", json={"path": path.name, "video_id": "v1", "replace": True})
+    assert r.status_code == 202, r.text
+    body = _problem(client.post("/v1/videos", json={"path": path.name, "replace": "yes"}), 422)
+    assert _fields(body) == {"body.replace"}
+
+
+def test_a_job_whose_video_id_was_taken_meanwhile_does_not_overwrite_it(client):
+    from sv6d.errors import ConflictError
+
+    services = client.app.state.services
+    other = make_records(1, d=16, seed=11, prefix="v")[0]  # a different video under the id "v0"
+    before = services.index.get("v0")
+    with pytest.raises(ConflictError, match="replace=true"):
+        services.write_record(other, replace=False)
+    assert services.index.get("v0").source == before.source
+    assert (services.index.get("v0").video[0] == before.video[0]).all()

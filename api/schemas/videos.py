@@ -17,6 +17,9 @@ class PathIngestRequest(RequestModel):
     path: str = Field(min_length=1, max_length=4096)
     video_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:-]+$")
     title: str | None = Field(default=None, max_length=500)
+    replace: bool = Field(
+        default=False, description="Replace a video stored under video_id (else a video_id in use is 409)"
+    )
 
 
 class JobAccepted(BaseModel):
@@ -64,7 +67,9 @@ class SegmentOut(BaseModel):
 
 class VideoOut(BaseModel):
     video_id: str
-    source: str
+    source: str = Field(
+        description="'upload', the path under a media root, a URL, or the file name: never a server path"
+    )
     duration_s: float
     fps: float
     width: int
