@@ -188,3 +188,39 @@ def test_a_job_whose_video_id_was_taken_meanwhile_does_not_overwrite_it(client):
         services.write_record(other, replace=False)
     assert services.index.get("v0").source == before.source
     assert (services.index.get("v0").video[0] == before.video[0]).all()
+
+
+# ----------------------------------------------------------------------------------------------- events
+
+
+def _event(eid: str = "e1", **kw) -> dict:
+    return {"event_id": eid, "user_id": "u1", "video_id": "v1", "ts": "2024-05-01T12:00:00Z", **kw}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"video_id": "nope"}, "body.events.1.video_id", "not in the index"),
+        ({"ts": "2024-05-01T12:00:00"}, "body.events.1.ts", "needs a time zone"),
+        ({"ts": "2999-01-01T00:00:00Z"}, "body.events.1.ts", "in the future"),
+        ({"like": "yes"}, "body.events.1.like", "boolean"),
+        ({"play_time_s": "4"}, "body.events.1.play_time_s", "number"),
+    ],
+)
+def test_events_refuse_unknown_videos_future_or_naive_times_and_coerced_types(client, change, field, reason):
+    batch = {"events": [_event("ok"), _event("bad", **change)]}
+    body = _problem(client.post("/v1/events", json=batch), 422)
+    assert _fields(body) == {field}
+    assert reason in body["detail"]
+    # Nothing of a refused batch is stored.
+    assert client.post("/v1/events", json={"events": [_event("ok")]}).json()["added"] == 1
+
+
+def test_events_accept_any_time_zone_and_a_little_clock_skew(client):
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+    batch = {"events": [_event("a", ts="2024-05-01T14:00:00+02:00"), _event("b", ts=soon)]}
+    r = client.post("/v1/events", json=batch)
+    assert r.status_code == 200, r.text
+    assert r.json()["added"] == 2

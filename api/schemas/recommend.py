@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from api.schemas.common import RequestModel
+
+#: How far ahead of the server's clock an event's time may be (clients' clocks drift).
+MAX_CLOCK_SKEW_S = 300
 
 
 class RecommendRequest(RequestModel):
@@ -46,7 +49,10 @@ class EventIn(RequestModel):
     event_id: str = Field(min_length=1, max_length=128)
     user_id: str = Field(min_length=1, max_length=256)
     video_id: str = Field(min_length=1, max_length=256)
-    ts: datetime = Field(strict=False)
+    ts: datetime = Field(
+        strict=False,
+        description="When it happened, with a time zone (RFC 3339), at most minutes ahead of the server",
+    )
     play_time_s: float | None = Field(default=None, ge=0, le=86_400)
     video_duration_s: float | None = Field(default=None, gt=0, le=86_400)
     click: bool | None = None
@@ -56,6 +62,16 @@ class EventIn(RequestModel):
     follow: bool | None = None
     hate: bool | None = None
     profile_visit: bool | None = None
+
+    @field_validator("ts")
+    @classmethod
+    def _zoned_and_past(cls, ts: datetime) -> datetime:
+        if ts.tzinfo is None or ts.utcoffset() is None:
+            raise ValueError("needs a time zone (e.g. 2024-05-01T12:00:00Z or +02:00)")
+        latest = datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_SKEW_S)
+        if ts > latest:
+            raise ValueError(f"is in the future (more than {MAX_CLOCK_SKEW_S} s ahead of the server's clock)")
+        return ts.astimezone(UTC)
 
 
 class EventBatch(RequestModel):
