@@ -224,3 +224,20 @@ def test_events_accept_any_time_zone_and_a_little_clock_skew(client):
     r = client.post("/v1/events", json=batch)
     assert r.status_code == 200, r.text
     assert r.json()["added"] == 2
+
+
+# ----------------------------------------------------------------------------------------------- document
+
+
+def test_the_openapi_document_states_the_services_limits(tmp_path):
+    from api.settings import Limits
+
+    settings = _settings(tmp_path, limits=Limits(max_k=7, max_batch=3, max_thumbs=5))
+    with TestClient(create_app(settings), headers={"X-API-Key": KEY}) as c:
+        doc = c.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    for name in ("HookSearchRequest", "ClipSearchParams", "SimilarRequest", "RecommendRequest"):
+        assert schemas[name]["properties"]["k"]["maximum"] == 7, name
+    assert schemas["EventBatch"]["properties"]["events"]["maxItems"] == 3
+    thumbs = doc["paths"]["/v1/videos/{video_id}/thumbs"]["get"]["parameters"]
+    assert next(p for p in thumbs if p["name"] == "n")["schema"]["maximum"] == 5
