@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.jobs import EncoderLike
-from api.metrics import BodyLimitMiddleware, MetricsMiddleware
+from api.metrics import BodyLimitMiddleware, HeaderLimitMiddleware, MetricsMiddleware
 from api.problems import install_handlers
 from api.routers import events, health, jobs, recommend, search, videos
 from api.schemas.search import ClipSearchParams, HookSearchRequest
@@ -87,6 +87,7 @@ def create_app(
         upload_max_bytes=settings.limits.max_upload_bytes + 64 * 1024,
         upload_paths=("/v1/videos", "/v1/search/hooks"),
     )
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.limits.max_header_bytes)
     metrics_holder: dict[str, Any] = {}
     app.add_middleware(_LazyMetrics, holder=metrics_holder)
     _install_openapi(app, settings.limits)

@@ -143,21 +143,36 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class HeaderLimitMiddleware:
+    """Refuses requests whose header lines total more than ``max_bytes`` (431), whatever the server let
+    through (h11 only counts a head that arrives in pieces)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers") or ())
+            if size > self.max_bytes:
+                detail = f"request headers total {size} bytes, over the limit of {self.max_bytes} bytes"
+                await _send_problem(send, 431, "Request Header Fields Too Large", detail)
+                return
+        await self.app(scope, receive, send)
+
+
 async def _send_413(send: Any, limit: int) -> None:
+    await _send_problem(send, 413, "Content Too Large", f"request body exceeds the limit of {limit} bytes")
+
+
+async def _send_problem(send: Any, status: int, title: str, detail: str) -> None:
     import json
 
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"request body exceeds the limit of {limit} bytes",
-        }
-    ).encode()
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

@@ -241,3 +241,51 @@ def test_the_openapi_document_states_the_services_limits(tmp_path):
     assert schemas["EventBatch"]["properties"]["events"]["maxItems"] == 3
     thumbs = doc["paths"]["/v1/videos/{video_id}/thumbs"]["get"]["parameters"]
     assert next(p for p in thumbs if p["name"] == "n")["schema"]["maximum"] == 5
+
+
+# ----------------------------------------------------------------------------------------------- server
+
+
+def _raw(url: str, request: bytes, piece: int = 0) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` on a fresh connection (whole, or in pieces of ``piece`` bytes); read the answer."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as s:
+        for i in range(0, len(request), piece or len(request)):
+            try:
+                s.sendall(request[i : i + (piece or len(request))])
+            except OSError:  # the server answered and closed before the rest arrived
+                break
+            time.sleep(0.002 if piece else 0)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_requests_the_http_layer_refuses_get_problem_documents(tmp_path):
+    import json
+
+    from tests.test_e2e_server import ServerThread, _free_port
+
+    settings = _settings(tmp_path)
+    with ServerThread(create_app(settings), _free_port()) as server:
+        big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n"
+        for piece in (0, 4096):  # a head that arrives whole, or in pieces (as over a real network)
+            status, headers, body = _raw(server.url, big, piece)
+            assert status == 431, (piece, body)
+            assert headers["content-type"] == "application/problem+json"
+            assert json.loads(body)["status"] == 431
+        fine = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Ok: " + b"a" * 8000
+        status, _, _ = _raw(server.url, fine + b"\r\n\r\n")
+        assert status == 200
+        status, headers, body = _raw(server.url, b"NOT HTTP AT ALL\r\n\r\n")
+        assert status == 400
+        assert headers["content-type"] == "application/problem+json"
+        assert "Traceback" not in body.decode()

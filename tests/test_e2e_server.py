@@ -15,7 +15,8 @@ import pytest
 import uvicorn
 
 from api.main import create_app
-from api.settings import Settings
+from api.server import uvicorn_config
+from api.settings import Limits, Settings
 
 pytestmark = pytest.mark.slow
 KEY = "e2e-key-0123456789abcdef"
@@ -32,7 +33,8 @@ class ServerThread:
     """uvicorn.Server in a thread, stopped through ``should_exit`` (how uvicorn handles SIGTERM)."""
 
     def __init__(self, app, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        config = uvicorn_config(app, "127.0.0.1", port, Limits(), log_level="warning")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"
 
