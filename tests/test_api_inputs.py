@@ -289,3 +289,22 @@ def test_requests_the_http_layer_refuses_get_problem_documents(tmp_path):
         assert status == 400
         assert headers["content-type"] == "application/problem+json"
         assert "Traceback" not in body.decode()
+
+
+# ----------------------------------------------------------------------------------------------- recommend
+
+
+def test_recommendations_come_in_the_order_of_the_scores_shown(tmp_path):
+    settings = _settings(tmp_path)
+    index = open_index(None, settings.data_dir)
+    index.upsert(make_records(40, d=16, seed=7))
+    with TestClient(create_app(settings, index=index), headers={"X-API-Key": KEY}) as c:
+        for history in (["v1", "v2"], ["v3"], ["v10", "v20", "v30"]):
+            items = c.post("/v1/recommend", json={"positive": history, "k": 10}).json()["items"]
+            scores = [i["score"] for i in items]
+            assert scores == sorted(scores, reverse=True), (history, scores)
+            # The ranker's own score stays visible; the first item has nothing above it to be unlike.
+            assert all(isinstance(i["relevance"], float) for i in items)
+            assert items[0]["score"] == pytest.approx(items[0]["relevance"])
+            assert max(i["relevance"] for i in items) == pytest.approx(items[0]["relevance"])
+    index.close()

@@ -34,7 +34,11 @@ class RecommendRequest(RequestModel):
 
 class RecommendationOut(BaseModel):
     video_id: str
-    score: float
+    score: float = Field(
+        description="What the items are sorted by (never increasing): relevance less a penalty for "
+        "similarity to the items above (diversity)"
+    )
+    relevance: float = Field(description="The ranker's (or fallback blend's) score, before diversity")
     channels: list[str] = Field(description="Candidate channels that produced this video")
 
 
