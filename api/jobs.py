@@ -18,17 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from sv6d.errors import NotFoundError, SV6DError, VideoInputError
+from sv6d.errors import ConflictError, NotFoundError, SV6DError, VideoInputError
 from sv6d.record import SV6DRecord
 
 log = logging.getLogger("api.jobs")
 
-JobState = Literal["queued", "running", "succeeded", "failed"]
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JOB_STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "cancelled")
 JobKind = Literal["upload", "path"]
 _COLUMNS = (
     "id, kind, source, video_id, title, state, progress, stage, error, attempts, created_at, updated_at, "
-    "result_video_id, replace_existing"
+    "result_video_id, replace_existing, cancel_requested"
 )
+#: Columns added after the first release, with their definitions (added to older queues on open).
+_ADDED_COLUMNS = {
+    "replace_existing": "INTEGER NOT NULL DEFAULT 0",
+    "cancel_requested": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 @dataclass
@@ -47,12 +53,20 @@ class Job:
     updated_at: float
     result_video_id: str | None
     replace_existing: bool = False
+    cancel_requested: bool = False
 
 
 def _job(row: tuple[Any, ...]) -> Job:
     job = Job(*row)
     job.replace_existing = bool(job.replace_existing)
+    job.cancel_requested = bool(job.cancel_requested)
     return job
+
+
+def discard_upload(job: Job) -> None:
+    """Delete the service's copy of an upload (kept as the video's media only when its ingest succeeded)."""
+    if job.kind == "upload":
+        Path(job.source).unlink(missing_ok=True)
 
 
 class EncoderLike(Protocol):
@@ -79,8 +93,9 @@ class JobStore:
         )
         self._db.execute("CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, created_at)")
         have = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        if "replace_existing" not in have:  # a queue written before jobs could ask to replace
-            self._db.execute("ALTER TABLE jobs ADD COLUMN replace_existing INTEGER NOT NULL DEFAULT 0")
+        for name, definition in _ADDED_COLUMNS.items():
+            if name not in have:  # a queue written by an older version
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
 
     def close(self) -> None:
         with self._lock:
@@ -102,7 +117,7 @@ class JobStore:
         )
         with self._lock:
             self._db.execute(
-                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
                 (
                     job.id,
                     kind,
@@ -132,6 +147,55 @@ class JobStore:
         if row is None:
             raise NotFoundError(f"job {job_id!r} does not exist")
         return _job(row)
+
+    def list_jobs(
+        self, state: JobState | None = None, offset: int = 0, limit: int = 100
+    ) -> tuple[list[Job], int]:
+        """(jobs newest first from ``offset``, total), all of them or those in ``state``."""
+        where, args = ("WHERE state = ?", (state,)) if state is not None else ("", ())
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM jobs {where} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+            (total,) = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()
+        return [_job(r) for r in rows], int(total)
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs are in each state (every state named, 0 included)."""
+        with self._lock:
+            found = dict(self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+        return {state: int(found.get(state, 0)) for state in JOB_STATES}
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job now, or ask a running one to stop before it stores anything (the worker ends
+        it as ``cancelled`` at its next step). ConflictError for a job that has already finished."""
+        with self._lock:
+            now = time.time()
+            queued = self._db.execute(
+                "UPDATE jobs SET state='cancelled', stage='cancelled', updated_at=? "
+                "WHERE id=? AND state='queued'",
+                (now, job_id),
+            ).rowcount
+            self._db.execute(
+                "UPDATE jobs SET cancel_requested=1, stage='cancelling', updated_at=? "
+                "WHERE id=? AND state='running' AND cancel_requested=0",
+                (now, job_id),
+            )
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"job {job_id!r} does not exist")
+        job = _job(row)
+        if not queued and job.state != "running":
+            raise ConflictError(
+                f"job {job_id!r} is already {job.state}: only queued or running jobs can be cancelled"
+            )
+        return job
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return bool(row and row[0])
 
     def update(self, job_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
@@ -173,6 +237,11 @@ class JobStore:
         """After a restart: re-queue interrupted jobs with attempts left, fail the rest."""
         with self._lock:
             now = time.time()
+            self._db.execute(
+                "UPDATE jobs SET state='cancelled', stage='cancelled', updated_at=? "
+                "WHERE state='running' AND cancel_requested=1",
+                (now,),
+            )
             cur = self._db.execute(
                 "UPDATE jobs SET state='queued', stage='requeued after restart', progress=0, updated_at=? "
                 "WHERE state='running' AND attempts < ?",
@@ -249,8 +318,12 @@ class JobWorker:
                     job.source,
                     f"duration {duration:.1f} s exceeds the limit of {self.max_duration_s:.0f} s",
                 )
+            if self._cancelled(job):
+                return
             self.store.update(job.id, stage="encoding", progress=0.2)
             record = self._encoder_factory().encode_file(job.source, video_id=job.video_id, title=job.title)
+            if self._cancelled(job):
+                return
             self.store.update(job.id, stage="indexing", progress=0.9)
             # A job without a video id names the video by its content: storing it again is the same video.
             self._write(record, job.replace_existing or job.video_id is None)
@@ -263,10 +336,16 @@ class JobWorker:
             log.exception("ingest job %s failed", job.id)
             self._fail(job, f"{type(exc).__name__}: {exc}")
 
+    def _cancelled(self, job: Job) -> bool:
+        """Whether the job was cancelled while running; if so it ends here, having stored nothing."""
+        if not self.store.cancel_requested(job.id):
+            return False
+        discard_upload(job)
+        self.store.update(job.id, state="cancelled", stage="cancelled")
+        return True
+
     def _fail(self, job: Job, reason: str) -> None:
-        # An upload is kept as the video's media (thumbnails) only when its ingest succeeded.
-        if job.kind == "upload":
-            Path(job.source).unlink(missing_ok=True)
+        discard_upload(job)
         # Paths are the server's file layout: say "upload", or the path relative to its media root.
         reason = reason.replace(job.source, self._shown_source(job.source))
         self.store.update(job.id, state="failed", stage="failed", error=reason)

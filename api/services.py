@@ -75,7 +75,9 @@ class Services:
         )
         if start_worker:
             self.worker.start()
-        self.metrics = Metrics(lambda: float(self.index.count()), lambda: float(self.jobs.queue_length()))
+        self.metrics = Metrics(
+            lambda: float(self.index.count()), lambda: float(self.jobs.queue_length()), self.jobs.counts
+        )
         from ranker.events import EventStore
 
         self.events = EventStore(settings.data_dir)

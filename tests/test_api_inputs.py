@@ -308,3 +308,64 @@ def test_recommendations_come_in_the_order_of_the_scores_shown(tmp_path):
             assert items[0]["score"] == pytest.approx(items[0]["relevance"])
             assert max(i["relevance"] for i in items) == pytest.approx(items[0]["relevance"])
     index.close()
+
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+
+@pytest.fixture
+def idle_jobs(client):
+    """The client with its ingest worker stopped, so that queued jobs stay queued until the test runs them."""
+    client.app.state.services.worker.stop()
+    return client.app.state.services.jobs
+
+
+def test_jobs_can_be_listed_newest_first_and_by_state(client, idle_jobs):
+    for i in range(5):
+        idle_jobs.create("path", f"/m/{i}.mp4", None, None, f"job-{i}")
+    idle_jobs.update("job-1", state="failed", stage="failed", error="no")
+    listing = client.get("/v1/jobs", params={"limit": 3}).json()
+    assert listing["total"] == 5
+    assert [j["job_id"] for j in listing["jobs"]] == ["job-4", "job-3", "job-2"]
+    failed = client.get("/v1/jobs", params={"state": "failed"}).json()
+    assert [j["job_id"] for j in failed["jobs"]] == ["job-1"]
+    assert failed["total"] == 1
+    body = _problem(client.get("/v1/jobs", params={"state": "lost"}), 422)
+    assert _fields(body) == {"query.state"}
+
+
+def test_a_queued_job_can_be_cancelled_and_a_finished_one_cannot(client, idle_jobs):
+    services = client.app.state.services
+    upload = services.media_dir / "tmpq.mp4"
+    upload.write_bytes(b"x")
+    idle_jobs.create("upload", str(upload), None, None, "job-q")
+    r = client.delete("/v1/jobs/job-q")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "cancelled"
+    assert not upload.exists()  # the service's copy of an upload goes with its job
+    assert idle_jobs.claim_next() is None  # never picked up
+    assert "already cancelled" in _problem(client.delete("/v1/jobs/job-q"), 409)["detail"]
+    _problem(client.delete("/v1/jobs/nope"), 404)
+
+
+def test_a_running_job_is_cancelled_before_it_stores_anything(client, idle_jobs, tmp_path):
+    services = client.app.state.services
+    path = _video(tmp_path)
+    idle_jobs.create("path", str(path), "new-video", None, "job-r")
+    job = idle_jobs.claim_next()
+    r = client.delete("/v1/jobs/job-r")
+    assert r.status_code == 202, r.text
+    assert (r.json()["state"], r.json()["stage"]) == ("running", "cancelling")
+    services.worker.run_one(job)
+    assert client.get("/v1/jobs/job-r").json()["state"] == "cancelled"
+    assert not services.index.contains("new-video")
+
+
+def test_metrics_count_jobs_by_state(client, idle_jobs):
+    idle_jobs.create("path", "/m/a.mp4", None, None, "job-a")
+    idle_jobs.create("path", "/m/b.mp4", None, None, "job-b")
+    idle_jobs.update("job-a", state="failed", stage="failed", error="no")
+    text = client.get("/metrics").text
+    assert 'sv6d_ingest_jobs{state="failed"} 1.0' in text
+    assert 'sv6d_ingest_jobs{state="queued"} 1.0' in text
+    assert 'sv6d_ingest_jobs{state="succeeded"} 0.0' in text

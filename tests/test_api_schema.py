@@ -3,6 +3,8 @@ errors, and responses that match their declared schemas. Bounded in examples per
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections import Counter
 
 import pytest
@@ -39,7 +41,8 @@ def api_schema(tmp_path_factory):
     index.close()
 
 
-MAX_EXAMPLES = 25
+#: Examples per operation; SV6D_SCHEMA_EXAMPLES raises it for a longer run.
+MAX_EXAMPLES = int(os.environ.get("SV6D_SCHEMA_EXAMPLES", "25"))
 
 
 def test_no_server_errors(api_schema):
@@ -58,8 +61,10 @@ def test_no_server_errors(api_schema):
             derandomize=True,
         )
         def run(case) -> None:
-            # Most cases carry the key (to reach the handlers); some exercise the 401 path.
-            headers = {"X-API-Key": KEY} if hash(repr(case.body)) % 4 else {}
+            # Most cases carry the key (to reach the handlers); some exercise the 401 path. The choice is a
+            # checksum of the case (``hash`` of a str changes per process, and every bodiless GET has one).
+            seen = repr((case.path_parameters, case.query, case.body)).encode()
+            headers = {"X-API-Key": KEY} if zlib.crc32(seen) % 4 else {}
             response = case.call(headers=headers)
             statuses[response.status_code] += 1
             case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])

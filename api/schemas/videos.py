@@ -31,7 +31,7 @@ class JobAccepted(BaseModel):
 class JobOut(BaseModel):
     job_id: str
     kind: Literal["upload", "path"]
-    state: Literal["queued", "running", "succeeded", "failed"]
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     stage: str
     progress: float = Field(ge=0, le=1)
     attempts: int
@@ -39,6 +39,12 @@ class JobOut(BaseModel):
     video_id: str | None = Field(default=None, description="The stored video once the job succeeded")
     created_at: datetime
     updated_at: datetime
+
+
+class JobList(BaseModel):
+    total: int = Field(description="Jobs in all (in the state asked for)")
+    offset: int
+    jobs: list[JobOut] = Field(description="Newest first")
 
 
 class TagOut(BaseModel):
