@@ -22,7 +22,7 @@ from api.metrics import Metrics
 from api.settings import Settings
 from indexer.base import VectorIndex
 from sv6d.errors import ConfigError, ConflictError
-from sv6d.record import SV6DRecord
+from sv6d.record import SV6DRecord, with_ingest_time
 
 log = logging.getLogger("api")
 
@@ -97,7 +97,7 @@ class Services:
         with self.write_lock:
             if not replace and self.index.contains(record.video_id):
                 raise ConflictError(conflict_message(record.video_id))
-            self.index.upsert([record])
+            self.index.upsert(with_ingest_time([record]))
 
     def delete_video(self, video_id: str) -> int:
         with self.write_lock:

@@ -369,3 +369,35 @@ def test_metrics_count_jobs_by_state(client, idle_jobs):
     assert 'sv6d_ingest_jobs{state="failed"} 1.0' in text
     assert 'sv6d_ingest_jobs{state="queued"} 1.0' in text
     assert 'sv6d_ingest_jobs{state="succeeded"} 0.0' in text
+
+
+# ----------------------------------------------------------------------------------------------- ingest time
+
+
+def _undated(prefix: str):
+    return [r.model_copy(update={"created_at": None}) for r in make_records(2, d=16, seed=5, prefix=prefix)]
+
+
+def test_every_stored_video_has_a_time_and_created_after_finds_undated_ingests(client):
+    from datetime import UTC, datetime, timedelta
+
+    services = client.app.state.services
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    for record in _undated("n"):
+        services.write_record(record)  # what an ingest job does with an encoded video
+    shown = client.get("/v1/videos/n0").json()["created_at"]
+    assert shown is not None
+    assert datetime.fromisoformat(shown) >= before
+    r = client.post(
+        "/v1/search/similar",
+        json={"video_id": "v1", "k": 20, "filters": {"created_after": before.isoformat()}},
+    )
+    assert {h["video_id"] for h in r.json()["hits"]} == {"n0", "n1"}
+
+
+def test_cli_indexing_gives_undated_videos_their_ingest_time(tmp_path):
+    from sv6d.cli.workflows import index_records
+
+    with open_index(None, tmp_path) as index:
+        index_records(index, _undated("c"))
+        assert all(index.get(v).created_at is not None for v in ("c0", "c1"))

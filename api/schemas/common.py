@@ -57,7 +57,12 @@ class SearchFilters(RequestModel):
     min_duration_s: float | None = Field(default=None, ge=0, le=86_400)
     max_duration_s: float | None = Field(default=None, ge=0, le=86_400)
     orientation: Literal["portrait", "landscape", "square"] | None = None
-    created_after: datetime | None = Field(default=None, strict=False)
+    created_after: datetime | None = Field(
+        default=None,
+        strict=False,
+        description="Videos whose created_at is later: their creation time when given at ingest, else when "
+        "they were ingested",
+    )
     creator: str | None = Field(default=None, max_length=256)
 
     @field_validator("max_duration_s")

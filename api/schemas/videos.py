@@ -83,7 +83,11 @@ class VideoOut(BaseModel):
     orientation: str
     title: str | None = None
     creator: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = Field(
+        default=None,
+        description="Its creation time when given at ingest, else when it was ingested (what created_after "
+        "compares); absent only for videos stored before ingest times were kept",
+    )
     encoder: dict[str, str]
     hook_window: list[float]
     tags: list[TagOut]
