@@ -19,7 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.jobs import EncoderLike
 from api.metrics import BodyLimitMiddleware, HeaderLimitMiddleware, MetricsMiddleware
-from api.problems import install_handlers
+from api.problems import UnexpectedErrorMiddleware, install_handlers
 from api.routers import events, health, jobs, recommend, search, videos
 from api.schemas.search import ClipSearchParams, HookSearchRequest
 from api.schemas.videos import PathIngestRequest
@@ -74,6 +74,7 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    app.add_middleware(UnexpectedErrorMiddleware)  # innermost: the ones below see its 500
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

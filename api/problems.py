@@ -125,6 +125,38 @@ def status_of(exc: SV6DError) -> int:
     return 400
 
 
+class UnexpectedErrorMiddleware:
+    """Answers an exception no handler took with a bare 500 problem (the traceback goes to the log).
+
+    Starlette's outermost error middleware answers too, but then re-raises, and the server closes the
+    keep-alive connection, so the client's next request fails as well. Answered here, the error ends with
+    its response and the connection stays usable."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for a problem document: let the server close the connection
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = problem_response(500, "an internal error occurred; it has been logged", Request(scope))
+            await response(scope, receive, send)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
 

@@ -401,3 +401,40 @@ def test_cli_indexing_gives_undated_videos_their_ingest_time(tmp_path):
     with open_index(None, tmp_path) as index:
         index_records(index, _undated("c"))
         assert all(index.get(v).created_at is not None for v in ("c0", "c1"))
+
+
+def test_the_connection_stays_usable_after_an_unexpected_error(tmp_path):
+    import socket
+
+    from tests.test_e2e_server import ServerThread, _free_port
+
+    app = create_app(_settings(tmp_path, auth_disabled=True))
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internal detail")
+
+    def exchange(s: socket.socket, path: str) -> tuple[int, bytes]:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            assert chunk, f"the server closed the connection instead of answering {path}"
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+        while len(body) < length:
+            body += s.recv(65536)
+        return int(head.split()[1]), body
+
+    with ServerThread(app, _free_port()) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            status, body = exchange(s, "/boom")
+            assert status == 500
+            assert b"secret" not in body
+            assert exchange(s, "/healthz")[0] == 200  # same connection

@@ -17,6 +17,7 @@ from api.body import (
     json_body,
     save_upload,
     upload_name,
+    validate,
 )
 from api.deps import Authorized, ServicesDep, check_k
 from api.media import check_video
@@ -45,10 +46,11 @@ _CLIP_FORM = {
 }
 
 
-def to_filters(f: SearchFilters | None) -> Filters | None:
+def to_filters(f: SearchFilters | None, field: tuple[str, ...] = ("body", "filters")) -> Filters | None:
+    """The index's filters for the request's (already checked: anything the index refuses is a 422)."""
     if f is None:
         return None
-    return Filters.model_validate(f.model_dump(exclude_none=True, mode="python"))
+    return validate(Filters, f.model_dump(exclude_none=True, mode="python"), field)
 
 
 def weights_of(w: Weights | None) -> dict[str, float] | None:
@@ -102,7 +104,11 @@ def _clip_search(services: Services, path: Path, shown: str, params: ClipSearchP
     except VideoInputError as exc:
         raise field_problem(("body", "clip"), f"{shown}: {exc.problem.replace(str(path), shown)}") from None
     return services.index.search(
-        record, weights_of(params.weights), params.k, "hook", to_filters(params.filters)
+        record,
+        weights_of(params.weights),
+        params.k,
+        "hook",
+        to_filters(params.filters, ("body", "params", "filters")),
     )
 
 
