@@ -69,15 +69,22 @@ _TITLES = {
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries: a problem document for each status code."""
+    return {
+        code: {"model": Problem, "description": _TITLES[code], "content": {PROBLEM_JSON: {}}}
+        for code in codes
+    }
+
+
 # Responses every route may give, for the OpenAPI document.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": _TITLES[code], "content": {PROBLEM_JSON: {}}}
-    for code in (400, 401, 404, 413, 422)
-}
+PROBLEM_RESPONSES = problem_responses(400, 401, 404, 413, 422, 431)
 
 
 def problem_response(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import Authorized, ServicesDep
 from api.jobs import Job, JobState, discard_upload
-from api.problems import PROBLEM_RESPONSES, Problem
+from api.problems import PROBLEM_RESPONSES, problem_responses
 from api.schemas.videos import JobList, JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], dependencies=[Authorized], responses=PROBLEM_RESPONSES)
@@ -52,11 +52,7 @@ def get_job(job_id: str, services: ServicesDep) -> JobOut:
     summary="Cancel a job: a queued one at once (200), a running one before it stores anything (202)",
     responses={
         202: {"model": JobOut, "description": "Cancelling: the job stops at its next step"},
-        409: {
-            "model": Problem,
-            "description": "The job has already finished",
-            "content": {"application/problem+json": {}},
-        },
+        **problem_responses(409),
     },
 )
 def cancel_job(job_id: str, services: ServicesDep, response: Response) -> JobOut:

@@ -21,7 +21,7 @@ from api.body import (
 )
 from api.deps import Authorized, ServicesDep, check_k
 from api.media import check_video
-from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.problems import PROBLEM_RESPONSES, ApiProblem, problem_responses
 from api.schemas.common import HitOut, SearchFilters, Weights
 from api.schemas.search import (
     ClipSearchParams,
@@ -65,6 +65,7 @@ def hits_out(hits: list[Hit]) -> list[HitOut]:
     "/hooks",
     response_model=HookSearchResponse,
     summary="Videos whose hooks are structurally closest to a stored video's, an uploaded clip's or a text's",
+    responses=problem_responses(415),
     openapi_extra=dual_body_openapi("HookSearchRequest", _CLIP_FORM, ["clip"]),
 )
 async def search_hooks(request: Request, services: ServicesDep) -> HookSearchResponse:

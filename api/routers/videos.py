@@ -20,7 +20,7 @@ from api.body import (
 )
 from api.deps import Authorized, IndexDep, ServicesDep, SettingsDep
 from api.media import check_video, resolve_media_path
-from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.problems import PROBLEM_RESPONSES, ApiProblem, problem_responses
 from api.schemas.videos import (
     Deleted,
     DimensionSummary,
@@ -78,6 +78,7 @@ async def _check_video(services: Services, path: Path, loc: tuple[str, ...], sho
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
     summary="Ingest a video: upload it (multipart) or register a path under a media root (JSON)",
+    responses=problem_responses(403, 409, 415),
     openapi_extra=dual_body_openapi("PathIngestRequest", _UPLOAD_FORM, ["file"]),
 )
 async def ingest(request: Request, services: ServicesDep, settings: SettingsDep) -> JobAccepted:
