@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -110,7 +109,11 @@ def test_ingest_search_recommend_delete_over_http(server):
         assert strip.headers["content-type"] == "image/jpeg"
         assert c.delete("/v1/videos/vid4").json()["deleted"] is True
         assert c.get("/v1/videos/vid4").status_code == 404
-        assert (Path(c.get("/v1/videos/vid3").json()["source"])).exists()  # registered media stays
+        # Sources show as paths under the media root, never the server's layout; registered media stays.
+        assert c.get("/v1/videos/vid3").json()["source"] == "video3.mp4"
+        again = c.post("/v1/videos", json={"path": "video4.mp4", "video_id": "vid4"})
+        assert again.status_code == 202, again.text
+        assert _wait(c, again.json()["job_id"])["state"] == "succeeded"
         assert c.get("/v1/videos/vid0", headers={"X-API-Key": "wrong-key-0123456789"}).status_code == 401
         metrics = c.get("/metrics").text
         assert 'route="/v1/search/hooks",status="200"' in metrics
