@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from api.problems import ApiProblem
+from api.problems import ApiProblem, nested_too_deeply
 
 M = TypeVar("M", bound=BaseModel)
 CHUNK = 1024 * 1024
@@ -35,15 +35,11 @@ def field_problem(loc: tuple[str, ...], message: str, kind: str = "value_error")
     return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
 
 
-def _too_deep(loc: tuple[str, ...]) -> RequestValidationError:
-    return field_problem(loc, "JSON nested too deeply", "json_invalid")
-
-
 def validate(model: type[M], data: Any, prefix: tuple[str, ...] = ("body",)) -> M:
     try:
         return model.model_validate(data)
     except RecursionError:
-        raise _too_deep(prefix) from None
+        raise nested_too_deeply(prefix) from None
     except ValidationError as exc:
         errors = [
             {**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False, include_context=False)
@@ -60,7 +56,7 @@ async def json_body(request: Request, model: type[M]) -> M:
             [{"loc": ("body",), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
         ) from None
     except RecursionError:
-        raise _too_deep(("body",)) from None
+        raise nested_too_deeply(("body",)) from None
     return validate(model, data)
 
 
@@ -79,7 +75,7 @@ def form_json(value: Any, model: type[M], field: str) -> M:
             [{"loc": ("body", field), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
         ) from None
     except RecursionError:
-        raise _too_deep(("body", field)) from None
+        raise nested_too_deeply(("body", field)) from None
     return validate(model, data, ("body", field))
 
 

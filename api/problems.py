@@ -108,6 +108,11 @@ def problem_response(
     )
 
 
+def nested_too_deeply(loc: tuple[str, ...]) -> RequestValidationError:
+    """A 422 for JSON nested deeper than the parser or the validator can follow (Python's recursion limit)."""
+    return RequestValidationError([{"loc": loc, "msg": "JSON nested too deeply", "type": "json_invalid"}])
+
+
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -173,6 +178,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parse of a body nested too deeply
+            return _validation(request, nested_too_deeply(("body",)))
         return problem_response(
             exc.status_code, str(exc.detail), request, headers=dict(exc.headers) if exc.headers else None
         )
