@@ -43,6 +43,14 @@ def test_tag_filters_outside_the_vocabulary_are_422(client, path, tag, reason):
     assert reason in body["detail"]
 
 
+def test_tag_filters_are_checked_on_text_search_too(client):
+    tags = [{"dimension": "camera", "label": "fade"}]
+    body = _problem(
+        client.post("/v1/search/hooks", json={"text": "a hard cut", "filters": {"tags": tags}}), 422
+    )
+    assert _fields(body) == {"body.filters.tags.0.label"}
+
+
 def test_tag_filters_are_checked_on_clip_search_too(client):
     params = '{"filters": {"tags": [{"dimension": "camera", "label": "fade"}]}}'
     r = client.post("/v1/search/hooks", files={"clip": ("a.mp4", b"x", "video/mp4")}, data={"params": params})
