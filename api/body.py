@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
-from api.problems import ApiProblem
+from api.problems import ApiProblem, nested_too_deeply
 
 M = TypeVar("M", bound=BaseModel)
 CHUNK = 1024 * 1024
@@ -30,9 +30,16 @@ def content_kind(request: Request) -> str:
     )
 
 
+def field_problem(loc: tuple[str, ...], message: str, kind: str = "value_error") -> RequestValidationError:
+    """A 422 naming the field at ``loc`` (e.g. ``("body", "path")``) and what is wrong with it."""
+    return RequestValidationError([{"loc": loc, "msg": message, "type": kind}])
+
+
 def validate(model: type[M], data: Any, prefix: tuple[str, ...] = ("body",)) -> M:
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise nested_too_deeply(prefix) from None
     except ValidationError as exc:
         errors = [
             {**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False, include_context=False)
@@ -48,6 +55,8 @@ async def json_body(request: Request, model: type[M]) -> M:
         raise RequestValidationError(
             [{"loc": ("body",), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
         ) from None
+    except RecursionError:
+        raise nested_too_deeply(("body",)) from None
     return validate(model, data)
 
 
@@ -65,7 +74,15 @@ def form_json(value: Any, model: type[M], field: str) -> M:
         raise RequestValidationError(
             [{"loc": ("body", field), "msg": f"JSON decode error: {exc}", "type": "json_invalid"}]
         ) from None
+    except RecursionError:
+        raise nested_too_deeply(("body", field)) from None
     return validate(model, data, ("body", field))
+
+
+def upload_name(upload: Any) -> str:
+    """The client's name for an uploaded file (its base name only), for messages about it."""
+    name = Path(getattr(upload, "filename", None) or "").name
+    return name or "upload"
 
 
 async def save_upload(upload: Any, directory: Path, max_bytes: int, field: str) -> Path:

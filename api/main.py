@@ -18,13 +18,13 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.jobs import EncoderLike
-from api.metrics import BodyLimitMiddleware, MetricsMiddleware
-from api.problems import install_handlers
+from api.metrics import BodyLimitMiddleware, HeaderLimitMiddleware, MetricsMiddleware
+from api.problems import UnexpectedErrorMiddleware, install_handlers
 from api.routers import events, health, jobs, recommend, search, videos
 from api.schemas.search import ClipSearchParams, HookSearchRequest
 from api.schemas.videos import PathIngestRequest
 from api.services import Services
-from api.settings import Settings, check_bind
+from api.settings import Limits, Settings, check_bind
 from indexer.base import VectorIndex
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -74,6 +74,7 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    app.add_middleware(UnexpectedErrorMiddleware)  # innermost: the ones below see its 500
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -87,9 +88,10 @@ def create_app(
         upload_max_bytes=settings.limits.max_upload_bytes + 64 * 1024,
         upload_paths=("/v1/videos", "/v1/search/hooks"),
     )
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.limits.max_header_bytes)
     metrics_holder: dict[str, Any] = {}
     app.add_middleware(_LazyMetrics, holder=metrics_holder)
-    _install_openapi(app)
+    _install_openapi(app, settings.limits)
     return app
 
 
@@ -111,7 +113,22 @@ class _LazyMetrics:
         await self._inner(scope, receive, send)
 
 
-def _install_openapi(app: FastAPI) -> None:
+def _state_limits(doc: dict[str, Any], limits: Limits) -> None:
+    """The schemas' static bounds, replaced by this service's own limits (the ones it enforces)."""
+    for schema in doc["components"]["schemas"].values():
+        k = schema.get("properties", {}).get("k")
+        if k is not None and k.get("type") == "integer":
+            k["maximum"] = limits.max_k
+    events = doc["components"]["schemas"].get("EventBatch", {}).get("properties", {}).get("events")
+    if events is not None:
+        events["maxItems"] = limits.max_batch
+    thumbs = doc["paths"].get("/v1/videos/{video_id}/thumbs", {}).get("get", {})
+    for param in thumbs.get("parameters", []):
+        if param["name"] == "n":
+            param["schema"]["maximum"] = limits.max_thumbs
+
+
+def _install_openapi(app: FastAPI, limits: Limits) -> None:
     from fastapi.openapi.utils import get_openapi
 
     def openapi() -> dict[str, Any]:
@@ -123,6 +140,7 @@ def _install_openapi(app: FastAPI) -> None:
                 for name, sub in schema.pop("$defs", {}).items():
                     comps.setdefault(name, sub)
                 comps[model.__name__] = schema
+            _state_limits(doc, limits)
             app.openapi_schema = doc
         return app.openapi_schema
 

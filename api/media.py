@@ -42,3 +42,36 @@ def resolve_media_path(requested: str, roots: list[Path]) -> Path:
         if real.is_file():
             return real
     raise PathRefused(requested, "no such file under the media roots")
+
+
+def public_source(source: str, media_dir: Path, roots: list[Path]) -> str:
+    """What a response may say about a stored video's source, without the server's file layout.
+
+    An upload is ``"upload"``; a file under a media root is its path relative to that root (what a client
+    sends to ingest it); a URL stays as it is; any other path is reduced to its file name."""
+    if "://" in source:
+        return source
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    if path.parent == media_dir or path.parent.resolve() == media_dir.resolve():
+        return "upload"
+    for root in roots:
+        for base in (root, root.resolve()):
+            if path.is_relative_to(base):
+                return path.relative_to(base).as_posix()
+    return path.name
+
+
+def check_video(path: Path, shown: str, max_duration_s: float) -> float:
+    """The duration of the video at ``path``, or VideoInputError under the name ``shown`` (never the
+    server's path) when it is not a decodable video or is longer than ``max_duration_s``."""
+    from encoder.decode import probe
+
+    try:
+        duration = float(probe(path).duration_s)
+    except VideoInputError as exc:
+        raise VideoInputError(shown, exc.problem.replace(str(path), shown)) from None
+    if duration > max_duration_s:
+        raise VideoInputError(shown, f"duration {duration:.1f} s exceeds the limit of {max_duration_s:.0f} s")
+    return duration

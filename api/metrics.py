@@ -7,10 +7,11 @@ a few microseconds per request, where Starlette's BaseHTTPMiddleware would add a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -19,8 +20,26 @@ Scope = dict[str, Any]
 ASGIApp = Callable[..., Any]
 
 
+class _JobCounts:
+    """``sv6d_ingest_jobs{state=...}``: jobs in each state, read from the durable queue at each scrape."""
+
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("sv6d_ingest_jobs", "Ingest jobs by state", labels=["state"])
+        for state, n in self.counts().items():
+            family.add_metric([state], float(n))
+        yield family
+
+
 class Metrics:
-    def __init__(self, index_size: Callable[[], float], queue_length: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        index_size: Callable[[], float],
+        queue_length: Callable[[], float],
+        job_counts: Callable[[], Mapping[str, int]] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "sv6d_http_requests",
@@ -39,6 +58,8 @@ class Metrics:
         Gauge(
             "sv6d_ingest_queue_length", "Ingest jobs queued or running", registry=self.registry
         ).set_function(queue_length)
+        if job_counts is not None:
+            self.registry.register(_JobCounts(job_counts))
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
@@ -143,21 +164,36 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class HeaderLimitMiddleware:
+    """Refuses requests whose header lines total more than ``max_bytes`` (431), whatever the server let
+    through (h11 only counts a head that arrives in pieces)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers") or ())
+            if size > self.max_bytes:
+                detail = f"request headers total {size} bytes, over the limit of {self.max_bytes} bytes"
+                await _send_problem(send, 431, "Request Header Fields Too Large", detail)
+                return
+        await self.app(scope, receive, send)
+
+
 async def _send_413(send: Any, limit: int) -> None:
+    await _send_problem(send, 413, "Content Too Large", f"request body exceeds the limit of {limit} bytes")
+
+
+async def _send_problem(send: Any, status: int, title: str, detail: str) -> None:
     import json
 
-    body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"request body exceeds the limit of {limit} bytes",
-        }
-    ).encode()
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),

@@ -16,7 +16,14 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexer.base import QueryError
-from sv6d.errors import ConfigError, NotFoundError, SV6DError, VideoInputError, VocabularyError
+from sv6d.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    SV6DError,
+    VideoInputError,
+    VocabularyError,
+)
 
 log = logging.getLogger("api")
 PROBLEM_JSON = "application/problem+json"
@@ -62,15 +69,22 @@ _TITLES = {
     415: "Unsupported Media Type",
     422: "Unprocessable Content",
     429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries: a problem document for each status code."""
+    return {
+        code: {"model": Problem, "description": _TITLES[code], "content": {PROBLEM_JSON: {}}}
+        for code in codes
+    }
+
+
 # Responses every route may give, for the OpenAPI document.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": _TITLES[code], "content": {PROBLEM_JSON: {}}}
-    for code in (400, 401, 404, 413, 422)
-}
+PROBLEM_RESPONSES = problem_responses(400, 401, 404, 413, 422, 431)
 
 
 def problem_response(
@@ -94,6 +108,11 @@ def problem_response(
     )
 
 
+def nested_too_deeply(loc: tuple[str, ...]) -> RequestValidationError:
+    """A 422 for JSON nested deeper than the parser or the validator can follow (Python's recursion limit)."""
+    return RequestValidationError([{"loc": loc, "msg": "JSON nested too deeply", "type": "json_invalid"}])
+
+
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
@@ -111,9 +130,43 @@ def status_of(exc: SV6DError) -> int:
         return 403
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, ConflictError):
+        return 409
     if isinstance(exc, QueryError | VocabularyError | VideoInputError | ConfigError):
         return 422
     return 400
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an exception no handler took with a bare 500 problem (the traceback goes to the log).
+
+    Starlette's outermost error middleware answers too, but then re-raises, and the server closes the
+    keep-alive connection, so the client's next request fails as well. Answered here, the error ends with
+    its response and the connection stays usable."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:  # too late for a problem document: let the server close the connection
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            response = problem_response(500, "an internal error occurred; it has been logged", Request(scope))
+            await response(scope, receive, send)
 
 
 def install_handlers(app: FastAPI) -> None:
@@ -125,6 +178,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's JSON parse of a body nested too deeply
+            return _validation(request, nested_too_deeply(("body",)))
         return problem_response(
             exc.status_code, str(exc.detail), request, headers=dict(exc.headers) if exc.headers else None
         )

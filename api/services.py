@@ -21,8 +21,8 @@ from api.jobs import EncoderLike, JobStore, JobWorker
 from api.metrics import Metrics
 from api.settings import Settings
 from indexer.base import VectorIndex
-from sv6d.errors import ConfigError
-from sv6d.record import SV6DRecord
+from sv6d.errors import ConfigError, ConflictError
+from sv6d.record import SV6DRecord, with_ingest_time
 
 log = logging.getLogger("api")
 
@@ -35,6 +35,10 @@ def open_configured_index(settings: Settings) -> VectorIndex:
     if loc and ("://" in loc or loc.startswith("qdrant:") or loc == ":memory:"):
         return open_index(loc, **settings.index_options())
     return open_index(loc, None if loc else settings.data_dir, settings.index_recipe)
+
+
+def conflict_message(video_id: str) -> str:
+    return f"video_id {video_id!r} is already in use by a stored video; send replace=true to replace it"
 
 
 class Services:
@@ -62,10 +66,18 @@ class Services:
         requeued, failed = self.jobs.recover(settings.job_max_attempts)
         if requeued or failed:
             log.warning("ingest recovery: %d job(s) re-queued, %d marked failed", requeued, failed)
-        self.worker = JobWorker(self.jobs, self.encoder, self.write_record, settings.limits.max_duration_s)
+        self.worker = JobWorker(
+            self.jobs,
+            self.encoder,
+            self.write_record,
+            settings.limits.max_duration_s,
+            shown_source=self.public_source,
+        )
         if start_worker:
             self.worker.start()
-        self.metrics = Metrics(lambda: float(self.index.count()), lambda: float(self.jobs.queue_length()))
+        self.metrics = Metrics(
+            lambda: float(self.index.count()), lambda: float(self.jobs.queue_length()), self.jobs.counts
+        )
         from ranker.events import EventStore
 
         self.events = EventStore(settings.data_dir)
@@ -79,13 +91,23 @@ class Services:
 
     # ------------------------------------------------------------------ index writes
 
-    def write_record(self, record: SV6DRecord) -> None:
+    def write_record(self, record: SV6DRecord, replace: bool = True) -> None:
+        """Store ``record``; with ``replace=False`` a video already stored under its id is a ConflictError
+        (checked under the write lock, so two jobs naming one id cannot both win)."""
         with self.write_lock:
-            self.index.upsert([record])
+            if not replace and self.index.contains(record.video_id):
+                raise ConflictError(conflict_message(record.video_id))
+            self.index.upsert(with_ingest_time([record]))
 
     def delete_video(self, video_id: str) -> int:
         with self.write_lock:
             return self.index.delete([video_id])
+
+    def public_source(self, source: str) -> str:
+        """``source`` as a response may show it (see ``api.media.public_source``)."""
+        from api.media import public_source
+
+        return public_source(source, self.media_dir, self.settings.media_roots)
 
     # ------------------------------------------------------------------ encoder
 

@@ -33,6 +33,9 @@ class Limits(BaseModel):
     max_batch: int = Field(default=1000, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, description="Largest JSON body (uploads aside)")
     max_thumbs: int = Field(default=8, ge=1, le=32)
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="Largest total of request header lines"
+    )
 
 
 def _split_list(value: object) -> object:

@@ -26,8 +26,9 @@ MMR_POOL_FACTOR = 5
 @dataclass
 class Recommendation:
     video_id: str
-    score: float  # ranker (or fallback) score, before the diversity re-rank
+    score: float  # what the list is sorted by: relevance less the diversity penalty (see mmr_ranked)
     channels: list[str]
+    relevance: float = float("nan")  # the ranker (or fallback) score, before the diversity re-rank
 
 
 @dataclass
@@ -72,27 +73,44 @@ def fallback_scores(features: np.ndarray, schema: FeatureSchema) -> np.ndarray:
 def mmr(order: np.ndarray, scores: np.ndarray, vectors: np.ndarray | None, k: int, lam: float) -> np.ndarray:
     """Maximal marginal relevance over ``order`` (indices into ``scores``/``vectors``, best first).
 
-    Each step picks argmax ``lam·rel − (1−lam)·max_sim_to_picked``, rel = min-max scaled score, sim = the mean
-    per-dimension cosine of the (6·d) concatenated unit rows. Without vectors the order is kept.
+    Each step picks argmax ``lam·rel − (1−lam)·max(0, max_sim_to_picked)``, rel = min-max scaled score, sim =
+    the mean per-dimension cosine of the (6·d) concatenated unit rows: likeness costs, unlikeness earns
+    nothing (so no later pick can outscore an earlier one). Without vectors the order is kept.
     """
+    return mmr_ranked(order, scores, vectors, k, lam)[0]
+
+
+def mmr_ranked(
+    order: np.ndarray, scores: np.ndarray, vectors: np.ndarray | None, k: int, lam: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``mmr``'s picks and the value each was picked by, on the scale of ``scores``: its score less its
+    diversity penalty ``(1−lam)/lam · span · max(0, max_sim)`` (span = the pool's score range). The values
+    never increase down the list (a pick's penalty only grows as items are picked), so they can be shown as
+    the scores the list is sorted by; the first pick's value is its score."""
     if vectors is None or lam >= 1.0 or len(order) <= 1:
-        return order[:k]
+        top = order[:k]
+        return top, scores[top].astype(np.float64)
     pool = order[: max(k * MMR_POOL_FACTOR, k)]
     s = scores[pool]
-    rel = (s - s.min()) / (s.max() - s.min()) if s.max() > s.min() else np.ones(len(pool))
+    span = float(s.max() - s.min())
+    rel = (s - s.min()) / span if span > 0 else np.ones(len(pool))
     v = vectors[pool]
     sim = (v @ v.T) / 6.0
     picked: list[int] = []
-    max_sim = np.full(len(pool), -np.inf)
+    values: list[float] = []
+    penalty = np.zeros(len(pool))
     free = np.ones(len(pool), dtype=bool)
     for _ in range(min(k, len(pool))):
-        penalty = np.where(np.isfinite(max_sim), max_sim, 0.0)
         val = np.where(free, lam * rel - (1 - lam) * penalty, -np.inf)
         j = int(np.argmax(val))
         picked.append(j)
+        # An affine map of val (slope span/lam > 0): same order, on the scores' scale; -penalty if lam is 0.
+        values.append(
+            float(s[j] - (1 - lam) / lam * (span or 1.0) * penalty[j]) if lam > 0 else float(val[j])
+        )
         free[j] = False
-        max_sim = np.maximum(max_sim, sim[j])
-    return pool[picked]
+        penalty = np.maximum(penalty, sim[j])
+    return pool[picked], np.asarray(values)
 
 
 class Recommender:
@@ -148,11 +166,16 @@ class Recommender:
         order = np.argsort(-scores, kind="stable")
         flat = self.ctx.catalog.video_flat
         vecs = None if flat is None else flat[cands.positions]
-        top = mmr(order, scores, vecs, k, self.mmr_lambda)
+        top, shown = mmr_ranked(order, scores, vecs, k, self.mmr_lambda)
         ids = self.ctx.catalog.video_ids
         items = [
-            Recommendation(ids[int(cands.positions[i])], float(scores[i]), cands.channel_names(int(i)))
-            for i in top
+            Recommendation(
+                ids[int(cands.positions[i])],
+                float(v),
+                cands.channel_names(int(i)),
+                relevance=float(scores[i]),
+            )
+            for i, v in zip(top, shown, strict=True)
         ]
         scorer = "lightgbm" if self.model is not None else "fallback_blend"
         note = (

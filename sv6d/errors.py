@@ -36,3 +36,7 @@ class ConfigError(SV6DError, ValueError):
 
 class NotFoundError(SV6DError):
     """A stored object (video id, job id, ...) that does not exist."""
+
+
+class ConflictError(SV6DError):
+    """A write that would replace a different stored object (a video id already in use, ...)."""

@@ -188,3 +188,14 @@ class SV6DRecord(BaseModel):
     def tags_in(self, start_s: float, end_s: float) -> list[Tag]:
         """Tags overlapping ``[start_s, end_s)``."""
         return [t for t in self.tags if t.start_s < end_s and t.end_s > start_s]
+
+
+def with_ingest_time(records: list[SV6DRecord], now: datetime | None = None) -> list[SV6DRecord]:
+    """``records``, each without ``created_at`` given ``now`` (UTC, default the current time).
+
+    Every stored video thus has a time: when it was created if the caller said so, else when it was
+    ingested. That is the time the ``created_after`` search filter compares."""
+    from datetime import UTC
+
+    stamp = now or datetime.now(UTC)
+    return [r if r.created_at is not None else r.model_copy(update={"created_at": stamp}) for r in records]

@@ -8,14 +8,14 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
 
 from api.main import create_app
-from api.settings import Settings
+from api.server import uvicorn_config
+from api.settings import Limits, Settings
 
 pytestmark = pytest.mark.slow
 KEY = "e2e-key-0123456789abcdef"
@@ -32,7 +32,8 @@ class ServerThread:
     """uvicorn.Server in a thread, stopped through ``should_exit`` (how uvicorn handles SIGTERM)."""
 
     def __init__(self, app, port: int) -> None:
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        config = uvicorn_config(app, "127.0.0.1", port, Limits(), log_level="warning")
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"
 
@@ -108,7 +109,11 @@ def test_ingest_search_recommend_delete_over_http(server):
         assert strip.headers["content-type"] == "image/jpeg"
         assert c.delete("/v1/videos/vid4").json()["deleted"] is True
         assert c.get("/v1/videos/vid4").status_code == 404
-        assert (Path(c.get("/v1/videos/vid3").json()["source"])).exists()  # registered media stays
+        # Sources show as paths under the media root, never the server's layout; registered media stays.
+        assert c.get("/v1/videos/vid3").json()["source"] == "video3.mp4"
+        again = c.post("/v1/videos", json={"path": "video4.mp4", "video_id": "vid4"})
+        assert again.status_code == 202, again.text
+        assert _wait(c, again.json()["job_id"])["state"] == "succeeded"
         assert c.get("/v1/videos/vid0", headers={"X-API-Key": "wrong-key-0123456789"}).status_code == 401
         metrics = c.get("/metrics").text
         assert 'route="/v1/search/hooks",status="200"' in metrics

@@ -26,7 +26,7 @@ from ranker.features import (
     read_feature_log,
 )
 from ranker.model import RankerModel, SchemaMismatchError, train_ranker
-from ranker.serve import Recommender, mmr
+from ranker.serve import Recommender, mmr, mmr_ranked
 from sv6d.errors import ConfigError
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -219,6 +219,18 @@ def test_mmr_diversifies_near_duplicates() -> None:
     order = np.array([0, 1, 2])
     assert mmr(order, scores, vecs, 2, 1.0).tolist() == [0, 1]
     assert mmr(order, scores, vecs, 2, 0.5).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3, 0.7, 1.0])
+def test_mmr_values_follow_the_picked_order(rng, lam) -> None:
+    vecs = np.stack([_unit(rng.normal(size=(6, 4))) for _ in range(30)]).reshape(30, -1)
+    scores = rng.normal(size=30)
+    order = np.argsort(-scores, kind="stable")
+    picked, values = mmr_ranked(order, scores, vecs, 10, lam)
+    assert picked.tolist() == mmr(order, scores, vecs, 10, lam).tolist()
+    assert np.all(np.diff(values) <= 1e-12)
+    if lam > 0:
+        assert values[0] == pytest.approx(scores[picked[0]])
 
 
 def test_index_neighbours_match_catalog_neighbours(world, tmp_path) -> None:

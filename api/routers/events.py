@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
 
 from api.deps import Authorized, ServicesDep
 from api.problems import PROBLEM_RESPONSES, ApiProblem
@@ -19,6 +20,18 @@ def post_events(body: EventBatch, services: ServicesDep) -> EventsAccepted:
     limit = services.settings.limits.max_batch
     if len(body.events) > limit:
         raise ApiProblem(422, f"body.events: {len(body.events)} events exceed the batch limit of {limit}")
+    unknown = [i for i, e in enumerate(body.events) if not services.index.contains(e.video_id)]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "events", i, "video_id"),
+                    "msg": "video is not in the index",
+                    "type": "value_error",
+                }
+                for i in unknown
+            ]
+        )
     from ranker.events import EVENT_SCHEMA
 
     rows = [e.model_dump() for e in body.events]

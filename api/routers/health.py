@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from api.deps import MetricsAuthorized, ServicesDep
+from api.problems import problem_responses
 
 router = APIRouter(tags=["health"])
 
@@ -51,7 +52,10 @@ def readyz(services: ServicesDep, response: Response) -> Ready:
     response_class=Response,
     summary="Prometheus text format: requests and latencies by route, index size, ingest queue",
     description="Needs an API key or a metrics-only key (SV6D_METRICS_KEYS), e.g. Prometheus' bearer token.",
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"}},
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "Prometheus exposition"},
+        **problem_responses(401),
+    },
 )
 def metrics(services: ServicesDep) -> Response:
     body, ctype = services.metrics.render()

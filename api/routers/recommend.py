@@ -29,7 +29,8 @@ def recommend(body: RecommendRequest, services: ServicesDep) -> RecommendRespons
     )
     return RecommendResponse(
         items=[
-            RecommendationOut(video_id=i.video_id, score=i.score, channels=i.channels) for i in result.items
+            RecommendationOut(video_id=i.video_id, score=i.score, relevance=i.relevance, channels=i.channels)
+            for i in result.items
         ],
         scorer=result.scorer,
         note=result.note,

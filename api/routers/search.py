@@ -9,9 +9,19 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from api.body import content_kind, dual_body_openapi, form_json, json_body, save_upload
+from api.body import (
+    content_kind,
+    dual_body_openapi,
+    field_problem,
+    form_json,
+    json_body,
+    save_upload,
+    upload_name,
+    validate,
+)
 from api.deps import Authorized, ServicesDep, check_k
-from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.media import check_video
+from api.problems import PROBLEM_RESPONSES, ApiProblem, problem_responses
 from api.schemas.common import HitOut, SearchFilters, Weights
 from api.schemas.search import (
     ClipSearchParams,
@@ -36,10 +46,11 @@ _CLIP_FORM = {
 }
 
 
-def to_filters(f: SearchFilters | None) -> Filters | None:
+def to_filters(f: SearchFilters | None, field: tuple[str, ...] = ("body", "filters")) -> Filters | None:
+    """The index's filters for the request's (already checked: anything the index refuses is a 422)."""
     if f is None:
         return None
-    return Filters.model_validate(f.model_dump(exclude_none=True, mode="python"))
+    return validate(Filters, f.model_dump(exclude_none=True, mode="python"), field)
 
 
 def weights_of(w: Weights | None) -> dict[str, float] | None:
@@ -54,6 +65,7 @@ def hits_out(hits: list[Hit]) -> list[HitOut]:
     "/hooks",
     response_model=HookSearchResponse,
     summary="Videos whose hooks are structurally closest to a stored video's, an uploaded clip's or a text's",
+    responses=problem_responses(415),
     openapi_extra=dual_body_openapi("HookSearchRequest", _CLIP_FORM, ["clip"]),
 )
 async def search_hooks(request: Request, services: ServicesDep) -> HookSearchResponse:
@@ -75,29 +87,29 @@ async def search_hooks(request: Request, services: ServicesDep) -> HookSearchRes
     form = await request.form(max_files=1, max_fields=5)
     params = form_json(form.get("params"), ClipSearchParams, "params")
     check_k(params.k, settings)
-    saved = await save_upload(
-        form.get("clip"), settings.data_dir / "tmp", settings.limits.max_upload_bytes, "clip"
-    )
+    clip = form.get("clip")
+    saved = await save_upload(clip, settings.data_dir / "tmp", settings.limits.max_upload_bytes, "clip")
+    shown = upload_name(clip)
     try:
-        hits = await run_in_threadpool(_clip_search, services, saved, params)
+        hits = await run_in_threadpool(_clip_search, services, saved, shown, params)
     finally:
         saved.unlink(missing_ok=True)
     return HookSearchResponse(query="clip", hits=hits_out(hits))
 
 
-def _clip_search(services: Services, path: Path, params: ClipSearchParams) -> list[Hit]:
-    from api.jobs import _probe_duration
-
-    limit = services.settings.limits.max_duration_s
-    duration = _probe_duration(str(path))
-    if duration > limit:
-        raise VideoInputError("clip", f"duration {duration:.1f} s exceeds the limit of {limit:.0f} s")
+def _clip_search(services: Services, path: Path, shown: str, params: ClipSearchParams) -> list[Hit]:
+    """Encode the uploaded clip (saved at ``path``; ``shown`` is the client's name for it) and search."""
     try:
+        check_video(path, shown, services.settings.limits.max_duration_s)
         record = services.encoder().encode_file(str(path), video_id="query-clip")
     except VideoInputError as exc:
-        raise VideoInputError("clip", exc.problem) from None
+        raise field_problem(("body", "clip"), f"{shown}: {exc.problem.replace(str(path), shown)}") from None
     return services.index.search(
-        record, weights_of(params.weights), params.k, "hook", to_filters(params.filters)
+        record,
+        weights_of(params.weights),
+        params.k,
+        "hook",
+        to_filters(params.filters, ("body", "params", "filters")),
     )
 
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from pydantic import ConfigDict
 
-from api.body import content_kind, dual_body_openapi, json_body, save_upload, validate
+from api.body import (
+    content_kind,
+    dual_body_openapi,
+    field_problem,
+    json_body,
+    save_upload,
+    upload_name,
+    validate,
+)
 from api.deps import Authorized, IndexDep, ServicesDep, SettingsDep
-from api.media import resolve_media_path
-from api.problems import PROBLEM_RESPONSES, ApiProblem
+from api.media import check_video, resolve_media_path
+from api.problems import PROBLEM_RESPONSES, ApiProblem, problem_responses
 from api.schemas.videos import (
     Deleted,
     DimensionSummary,
@@ -21,8 +31,10 @@ from api.schemas.videos import (
     VideoList,
     VideoOut,
 )
+from api.services import Services, conflict_message
 from api.thumbs import thumbnail_strip
 from sv6d.dimensions import DIMENSIONS
+from sv6d.errors import VideoInputError
 from sv6d.record import SV6DRecord
 
 router = APIRouter(
@@ -34,11 +46,31 @@ _UPLOAD_FORM = {
     "file": {"type": "string", "format": "binary", "description": "The video"},
     "video_id": {"type": "string", "maxLength": 256, "pattern": "^[A-Za-z0-9_.:-]+$"},
     "title": {"type": "string", "maxLength": 500},
+    "replace": {
+        "type": "boolean",
+        "default": False,
+        "description": "Replace a stored video under video_id (else a video_id in use is 409)",
+    },
 }
 
 
 class _UploadFields(PathIngestRequest):
+    # Form fields are text: "true"/"false" are read as booleans here.
+    model_config = ConfigDict(extra="forbid", strict=False)
+
     path: str = "upload"
+
+
+def _check_id_free(services: Services, video_id: str | None, replace: bool) -> None:
+    if video_id is not None and not replace and services.index.contains(video_id):
+        raise ApiProblem(409, f"body.video_id: {conflict_message(video_id)}")
+
+
+async def _check_video(services: Services, path: Path, loc: tuple[str, ...], shown: str) -> None:
+    try:
+        await run_in_threadpool(check_video, path, shown, services.settings.limits.max_duration_s)
+    except VideoInputError as exc:
+        raise field_problem(loc, str(exc)) from None
 
 
 @router.post(
@@ -46,6 +78,7 @@ class _UploadFields(PathIngestRequest):
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobAccepted,
     summary="Ingest a video: upload it (multipart) or register a path under a media root (JSON)",
+    responses=problem_responses(403, 409, 415),
     openapi_extra=dual_body_openapi("PathIngestRequest", _UPLOAD_FORM, ["file"]),
 )
 async def ingest(request: Request, services: ServicesDep, settings: SettingsDep) -> JobAccepted:
@@ -53,18 +86,25 @@ async def ingest(request: Request, services: ServicesDep, settings: SettingsDep)
     job_id = jobs.new_id()
     if content_kind(request) == "json":
         body = await json_body(request, PathIngestRequest)
+        _check_id_free(services, body.video_id, body.replace)
         path = await run_in_threadpool(resolve_media_path, body.path, settings.media_roots)
-        jobs.create("path", str(path), body.video_id, body.title, job_id)
+        await _check_video(services, path, ("body", "path"), body.path)
+        jobs.create("path", str(path), body.video_id, body.title, job_id, replace=body.replace)
     else:
         form = await request.form(max_files=1, max_fields=10)
         fields = validate(
             _UploadFields,
-            {k: form.get(k) for k in ("video_id", "title") if form.get(k) not in (None, "")},
+            {k: form.get(k) for k in ("video_id", "title", "replace") if form.get(k) not in (None, "")},
         )
-        saved = await save_upload(
-            form.get("file"), services.media_dir, settings.limits.max_upload_bytes, "file"
-        )
-        jobs.create("upload", str(saved), fields.video_id, fields.title, job_id)
+        _check_id_free(services, fields.video_id, fields.replace)
+        upload = form.get("file")
+        saved = await save_upload(upload, services.media_dir, settings.limits.max_upload_bytes, "file")
+        try:
+            await _check_video(services, saved, ("body", "file"), upload_name(upload))
+        except BaseException:
+            saved.unlink(missing_ok=True)
+            raise
+        jobs.create("upload", str(saved), fields.video_id, fields.title, job_id, replace=fields.replace)
     services.worker.notify()
     return JobAccepted(job_id=job_id, state="queued", location=f"/v1/jobs/{job_id}")
 
@@ -81,7 +121,8 @@ def list_videos(
     return VideoList(total=total, offset=offset, video_ids=ids)
 
 
-def video_out(record: SV6DRecord, include_vectors: bool) -> VideoOut:
+def video_out(record: SV6DRecord, include_vectors: bool, source: str) -> VideoOut:
+    """The response for ``record``; ``source`` is its source as a response may show it."""
     h0, h1 = record.hook_window
     dims = []
     for i, d in enumerate(DIMENSIONS):
@@ -102,7 +143,7 @@ def video_out(record: SV6DRecord, include_vectors: bool) -> VideoOut:
         }
     return VideoOut(
         video_id=record.video_id,
-        source=record.source,
+        source=source,
         duration_s=record.duration_s,
         fps=record.fps,
         width=record.width,
@@ -123,8 +164,9 @@ def video_out(record: SV6DRecord, include_vectors: bool) -> VideoOut:
 
 
 @router.get("/{video_id}", response_model=VideoOut, summary="A stored video: identity, tags, summaries")
-def get_video(video_id: str, index: IndexDep, include_vectors: bool = False) -> VideoOut:
-    return video_out(index.get(video_id), include_vectors)
+def get_video(video_id: str, services: ServicesDep, include_vectors: bool = False) -> VideoOut:
+    record = services.index.get(video_id)
+    return video_out(record, include_vectors, services.public_source(record.source))
 
 
 @router.delete("/{video_id}", response_model=Deleted, summary="Remove a video from the index")
@@ -134,8 +176,6 @@ def delete_video(video_id: str, services: ServicesDep) -> Deleted:
     source = services.index.get(video_id).source
     removed = services.delete_video(video_id)
     # Uploaded media belongs to the service; registered paths belong to their owners and stay.
-    from pathlib import Path
-
     media = Path(source)
     if media.parent.resolve() == services.media_dir.resolve():
         media.unlink(missing_ok=True)

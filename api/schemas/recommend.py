@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from api.schemas.common import RequestModel
+
+#: How far ahead of the server's clock an event's time may be (clients' clocks drift).
+MAX_CLOCK_SKEW_S = 300
 
 
-class RecommendRequest(BaseModel):
+class RecommendRequest(RequestModel):
     """Candidates for a ``user_id`` or an explicit history (``positive`` most recent first, ``negative``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     user_id: str | None = Field(default=None, min_length=1, max_length=256)
     positive: list[str] | None = Field(default=None, max_length=200)
@@ -31,7 +34,11 @@ class RecommendRequest(BaseModel):
 
 class RecommendationOut(BaseModel):
     video_id: str
-    score: float
+    score: float = Field(
+        description="What the items are sorted by (never increasing): relevance less a penalty for "
+        "similarity to the items above (diversity)"
+    )
+    relevance: float = Field(description="The ranker's (or fallback blend's) score, before diversity")
     channels: list[str] = Field(description="Candidate channels that produced this video")
 
 
@@ -42,13 +49,14 @@ class RecommendResponse(BaseModel):
     n_candidates: int
 
 
-class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class EventIn(RequestModel):
     event_id: str = Field(min_length=1, max_length=128)
     user_id: str = Field(min_length=1, max_length=256)
     video_id: str = Field(min_length=1, max_length=256)
-    ts: datetime
+    ts: datetime = Field(
+        strict=False,
+        description="When it happened, with a time zone (RFC 3339), at most minutes ahead of the server",
+    )
     play_time_s: float | None = Field(default=None, ge=0, le=86_400)
     video_duration_s: float | None = Field(default=None, gt=0, le=86_400)
     click: bool | None = None
@@ -59,10 +67,18 @@ class EventIn(BaseModel):
     hate: bool | None = None
     profile_visit: bool | None = None
 
+    @field_validator("ts")
+    @classmethod
+    def _zoned_and_past(cls, ts: datetime) -> datetime:
+        if ts.tzinfo is None or ts.utcoffset() is None:
+            raise ValueError("needs a time zone (e.g. 2024-05-01T12:00:00Z or +02:00)")
+        latest = datetime.now(UTC) + timedelta(seconds=MAX_CLOCK_SKEW_S)
+        if ts > latest:
+            raise ValueError(f"is in the future (more than {MAX_CLOCK_SKEW_S} s ahead of the server's clock)")
+        return ts.astimezone(UTC)
 
-class EventBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class EventBatch(RequestModel):
     events: list[EventIn] = Field(min_length=1)
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from api.schemas.common import HitOut, SearchFilters, Weights
+from api.schemas.common import HitOut, RequestModel, SearchFilters, Weights
 
 
-class HookSearchRequest(BaseModel):
+class HookSearchRequest(RequestModel):
     """Similar hooks by a stored ``video_id`` or by a ``text`` description of structure (exactly one).
 
     To search by a clip, send ``multipart/form-data`` with the file in ``clip`` and these fields (without
     ``video_id``/``text``) as JSON in ``params``."""
-
-    model_config = ConfigDict(extra="forbid")
 
     video_id: str | None = Field(default=None, min_length=1, max_length=256)
     text: str | None = Field(default=None, min_length=1, max_length=500)
@@ -30,10 +28,8 @@ class HookSearchRequest(BaseModel):
         return self
 
 
-class ClipSearchParams(BaseModel):
+class ClipSearchParams(RequestModel):
     """The ``params`` form field of a clip search."""
-
-    model_config = ConfigDict(extra="forbid")
 
     k: int = Field(default=10, ge=1, le=1000)
     weights: Weights | None = None
@@ -56,9 +52,7 @@ class HookSearchResponse(BaseModel):
     query_video_id: str | None = None
 
 
-class SimilarRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SimilarRequest(RequestModel):
     video_id: str = Field(min_length=1, max_length=256)
     level: Literal["video", "segment"] = "video"
     k: int = Field(default=10, ge=1, le=1000)

@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from api.schemas.common import RequestModel
 
 
-class PathIngestRequest(BaseModel):
+class PathIngestRequest(RequestModel):
     """Register a file that lies under one of the configured media roots (relative to a root, or absolute
     inside one)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1, max_length=4096)
     video_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:-]+$")
     title: str | None = Field(default=None, max_length=500)
+    replace: bool = Field(
+        default=False, description="Replace a video stored under video_id (else a video_id in use is 409)"
+    )
 
 
 class JobAccepted(BaseModel):
@@ -28,7 +31,7 @@ class JobAccepted(BaseModel):
 class JobOut(BaseModel):
     job_id: str
     kind: Literal["upload", "path"]
-    state: Literal["queued", "running", "succeeded", "failed"]
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     stage: str
     progress: float = Field(ge=0, le=1)
     attempts: int
@@ -36,6 +39,12 @@ class JobOut(BaseModel):
     video_id: str | None = Field(default=None, description="The stored video once the job succeeded")
     created_at: datetime
     updated_at: datetime
+
+
+class JobList(BaseModel):
+    total: int = Field(description="Jobs in all (in the state asked for)")
+    offset: int
+    jobs: list[JobOut] = Field(description="Newest first")
 
 
 class TagOut(BaseModel):
@@ -64,7 +73,9 @@ class SegmentOut(BaseModel):
 
 class VideoOut(BaseModel):
     video_id: str
-    source: str
+    source: str = Field(
+        description="'upload', the path under a media root, a URL, or the file name: never a server path"
+    )
     duration_s: float
     fps: float
     width: int
@@ -72,7 +83,11 @@ class VideoOut(BaseModel):
     orientation: str
     title: str | None = None
     creator: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = Field(
+        default=None,
+        description="Its creation time when given at ingest, else when it was ingested (what created_after "
+        "compares); absent only for videos stored before ingest times were kept",
+    )
     encoder: dict[str, str]
     hook_window: list[float]
     tags: list[TagOut]

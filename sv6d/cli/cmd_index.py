@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
         """Index already-encoded record shards (each batch is committed atomically)."""
         from indexer import open_index
         from sv6d.cli.output import progress
+        from sv6d.record import with_ingest_time
         from sv6d.record_io import read_records
 
         for shard in shards:
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             for shard in progress(shards, "indexing shards"):
                 records = read_records(shard)
                 for i in range(0, len(records), batch):
-                    indexed += ix.upsert(records[i : i + batch])
+                    indexed += ix.upsert(with_ingest_time(records[i : i + batch]))
             result = {"shards": [str(s) for s in shards], "indexed": indexed, "count": ix.count()}
 
         def render(r: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from api.main import create_app
+        from api.server import uvicorn_config
         from api.settings import Settings, check_bind
 
         overrides: dict[str, object] = {}
@@ -43,4 +44,7 @@ def register(app: typer.Typer) -> None:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         check_bind(settings, settings.host)
         application = create_app(settings, host=settings.host)
-        uvicorn.run(application, host=settings.host, port=settings.port, log_level=log_level)
+        config = uvicorn_config(
+            application, settings.host, settings.port, settings.limits, log_level=log_level
+        )
+        uvicorn.Server(config).run()

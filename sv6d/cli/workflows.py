@@ -50,8 +50,11 @@ def stored_records(shard_dir: Path) -> list[SV6DRecord]:
 
 
 def index_records(index: VectorIndex, records: list[SV6DRecord], only_missing: bool = True) -> int:
-    """Upsert records in batches (each batch atomic); with ``only_missing``, skip ids the index has."""
-    todo = [r for r in records if not (only_missing and index.contains(r.video_id))]
+    """Upsert records in batches (each batch atomic); with ``only_missing``, skip ids the index has.
+    Records without ``created_at`` are stored with the ingest time (``with_ingest_time``)."""
+    from sv6d.record import with_ingest_time
+
+    todo = with_ingest_time([r for r in records if not (only_missing and index.contains(r.video_id))])
     for start in range(0, len(todo), UPSERT_BATCH):
         index.upsert(todo[start : start + UPSERT_BATCH])
     return len(todo)
