@@ -152,3 +152,40 @@ def test_colour_histogram_is_unit_and_content_sensitive() -> None:
     a, b = colour_histogram(red), colour_histogram(blue)
     assert abs(float(np.linalg.norm(a)) - 1) < 1e-5
     assert float(a @ a) > 0.99 > float(a @ b)
+
+
+@pytest.mark.slow
+@needs_ffmpeg
+def test_eval_hooks_real_cli_on_a_small_split(shared_data: Path, tmp_path: Path) -> None:
+    """The command end to end on a two-plus-two source split and three styles: renders, encodes with the
+    default encoder, searches through the real index, scores the encoder and both baselines per side."""
+    from typer.testing import CliRunner
+
+    from sv6d.cli.main import app
+
+    split = tmp_path / "split.toml"
+    split.write_text(
+        'version = 1\ntrain = ["chaplin.mp4", "fire2.mp4", "carphone_qcif.mp4"]\nvalidation = ["fire2.mp4"]\n'
+        'heldout = ["kinetics_demo.mp4", "counter.mp4", "flipping_a_pancake.mkv"]\n'
+    )
+    styles = "fade_from_black,freeze_frame_open,montage"
+    args = ["eval-hooks", "--real", "--json", "--split", str(split), "--styles", styles]
+    args += ["--videos", str(shared_data / "videos"), "--data-dir", str(tmp_path / "data")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout.strip().splitlines()[-1])
+    assert doc["benchmark"]["styles"] == styles.split(",")
+    for side in ("heldout", "train"):
+        systems = doc[side]["systems"]
+        assert doc[side]["clips"] == 9
+        assert systems["chance"] == {"p_at_5": 0.25, "same_footage_at_5": 0.25}
+        for name in ("encoder", "baseline_structural", "baseline_colour_histogram", "dimension_editing"):
+            m = systems[name]
+            assert 0.0 <= m["p_at_5"] <= 1.0
+            assert 0.0 <= m["same_footage_at_5"] <= 0.4  # 2 clips of the same footage among 8
+            assert set(m["by_style"]) == set(styles.split(","))
+        # the content baseline finds the same footage: that is what it is there to show
+        assert systems["baseline_colour_histogram"]["same_footage_at_5"] >= 0.3
+    again = CliRunner().invoke(app, args)  # everything kept: nothing is rendered or encoded again
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == doc

@@ -99,12 +99,17 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--heads", help="With --real: a folder of trained projection heads.")
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="With --real: the renderer's seed.")] = 0,
+        styles: Annotated[
+            str | None, typer.Option("--styles", help="With --real: a comma-separated subset of the styles.")
+        ] = None,
         as_json: JsonOption = False,
     ) -> None:
         """Similar-hook precision@k by hook archetype on a generated corpus; with --real, P@5 by opening style
         on real footage re-cut by an independent renderer (held-out and training sources, with baselines)."""
         if real:
-            _eval_hooks_real(data_dir_opt, videos, split_file, weights, tune_weights, heads, seed, as_json)
+            _eval_hooks_real(
+                data_dir_opt, videos, split_file, weights, tune_weights, heads, seed, styles, as_json
+            )
             return
         from sv6d.cli.evaluation import eval_hooks
 
@@ -137,6 +142,7 @@ def _eval_hooks_real(
     tune: bool,
     heads: Path | None,
     seed: int,
+    styles: str | None,
     as_json: bool,
 ) -> None:
     from tqdm import tqdm
@@ -146,7 +152,7 @@ def _eval_hooks_real(
     from sv6d.cli.cmd_index import parse_weights_option
     from sv6d.cli.hookbench_eval import K, run_benchmark
     from sv6d.errors import ConfigError
-    from sv6d.hookbench import load_split
+    from sv6d.hookbench import STYLES, load_split
 
     vdir = videos or default_videos_dir()
     if not vdir.is_dir():
@@ -162,20 +168,20 @@ def _eval_hooks_real(
             split,
             encoder,
             weights=parse_weights_option(weights) or None,
+            styles=[x.strip() for x in styles.split(",") if x.strip()] if styles else STYLES,
             seed=seed,
             tune=tune,
             on_progress=lambda _msg: bar.update(1),
         )
 
     def render(r: dict[str, Any]) -> None:
-        from sv6d.hookbench.render import STYLES
-
+        shown = r["benchmark"]["styles"]
         for side in ("heldout", "train"):
             if side not in r:
                 continue
             systems = r[side]["systems"]
             names = ["encoder", "baseline_structural", "baseline_colour_histogram"]
-            rows: list[list[Any]] = [[s, *(systems[n]["by_style"].get(s, "") for n in names)] for s in STYLES]
+            rows: list[list[Any]] = [[s, *(systems[n]["by_style"].get(s, "") for n in names)] for s in shown]
             rows.append([f"P@{K} all", *(systems[n][f"p_at_{K}"] for n in names)])
             rows.append([f"same footage@{K}", *(systems[n][f"same_footage_at_{K}"] for n in names)])
             title = (
@@ -190,6 +196,14 @@ def _eval_hooks_real(
                 if n.startswith("dimension_")
             ]
             print_table(["dimension alone", f"P@{K}", f"same footage@{K}"], dims, f"{side}: one dimension")
+            text = systems.get("text_queries")
+            if text:
+                trows: list[list[Any]] = [
+                    [s, text["by_style"][s], text["best_score"][s]] for s in shown if s in text["by_style"]
+                ]
+                trows.append(["all", text["recall_at_10"], ""])
+                trows += [[f"nonsense: {q}", "", v] for q, v in text["nonsense_best_score"].items()]
+                print_table(["text query (style)", "recall@10", "best score"], trows, f"{side}: text -> hook")
         w = ", ".join(f"{d}={v:g}" for d, v in r["benchmark"]["weights"].items())
         tuned = " (tuned on the training sources)" if r["benchmark"]["weights_tuned_on_train"] else ""
         print(f"weights: {w}{tuned}")

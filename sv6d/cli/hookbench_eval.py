@@ -105,6 +105,45 @@ def weighted_rankings(records: Sequence[SV6DRecord], weights: np.ndarray) -> dic
     return _rank_by_similarity(ids, cos @ weights)
 
 
+NONSENSE_QUERIES = ("xyzzy", "the quarterly tax report", "purple elephant banana")
+
+
+def text_recall(
+    clips: Sequence[Clip], records: Sequence[SV6DRecord], heads: Any, weights: Mapping[str, float] | None
+) -> dict[str, Any] | None:
+    """Text -> hook recall@10 with one plain-English query per style (``sv6d.hookbench.text_queries``),
+    through the heads' text side (None when the heads have none), and the best hit's score for each query
+    and for nonsense queries (a calibrated reading gives nonsense lower scores than real queries)."""
+    from sv6d.hookbench.text_queries import TEXT_QUERIES
+
+    if not callable(getattr(heads, "project_text", None)) or len(getattr(heads, "text_heads", {})) < 6:
+        return None
+    w = np.array([float((weights or {}).get(d.value, 1.0)) for d in DIMENSIONS])
+    blocks = np.stack([r.hook for r in records])  # (n, 6, d)
+
+    def scores(text: str) -> np.ndarray:
+        q = np.stack([heads.project_text(d, [text])[0] for d in DIMENSIONS])  # (6, d)
+        return np.einsum("ndk,dk->nd", blocks, q) @ w / w.sum()  # weighted mean of cosines
+
+    styles = [c.clip.style for c in clips]
+    recall, top = {}, {}
+    for style, text in TEXT_QUERIES.items():
+        if style not in styles:
+            continue
+        s = scores(text)
+        order = np.argsort(-s, kind="stable")[:10]
+        relevant = sum(1 for i in order if styles[i] == style)
+        recall[style] = round(relevant / min(10, styles.count(style)), 4)
+        top[style] = round(float(s[order[0]]), 4)
+    nonsense = {t: round(float(scores(t).max()), 4) for t in NONSENSE_QUERIES}
+    return {
+        "recall_at_10": round(float(np.mean(list(recall.values()))), 4),
+        "by_style": recall,
+        "best_score": top,
+        "nonsense_best_score": nonsense,
+    }
+
+
 def tune_weights(
     records: Sequence[SV6DRecord], clips: Sequence[Clip], grid: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0)
 ) -> dict[str, float]:
@@ -239,6 +278,9 @@ def run_benchmark(
             one = np.zeros(len(DIMENSIONS))
             one[i] = 1.0
             rows[f"dimension_{d.value}"] = _metrics(side_clips, weighted_rankings(recs, one))
+        text = text_recall(side_clips, recs, encoder.heads, weights)
+        if text is not None:
+            rows["text_queries"] = text
         n_sources = len({c.footage for c in side_clips})
         rows["chance"] = {
             f"p_at_{K}": round((len(side_clips) / max(1, len(styles)) - 1) / (len(side_clips) - 1), 4),
