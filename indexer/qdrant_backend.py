@@ -102,6 +102,7 @@ class QdrantConfig(BaseModel):
     hnsw_m: int = Field(default=16, ge=0, description="HNSW links per node (0 disables the graph)")
     hnsw_ef_construct: int = Field(default=128, ge=4, description="HNSW build beam width")
     hnsw_ef: int | None = Field(default=None, ge=1, description="HNSW search beam width (None: server)")
+    exact_search: bool = Field(default=False, description="Scan every point instead of the HNSW graph")
 
     @model_validator(mode="after")
     def _consistent(self) -> QdrantConfig:
@@ -221,9 +222,9 @@ def search_params(config: QdrantConfig) -> Any:
         quant = models.QuantizationSearchParams(
             ignore=False, rescore=config.rescore, oversampling=config.oversampling
         )
-    if quant is None and config.hnsw_ef is None:
+    if quant is None and config.hnsw_ef is None and not config.exact_search:
         return None
-    return models.SearchParams(hnsw_ef=config.hnsw_ef, quantization=quant)
+    return models.SearchParams(hnsw_ef=config.hnsw_ef, exact=config.exact_search, quantization=quant)
 
 
 def read_consistency(config: QdrantConfig) -> Any:

@@ -1,4 +1,5 @@
-"""Index contract, written once and run against every backend (FAISS Flat, Qdrant :memory:, Qdrant path)."""
+"""Index contract, written once and run against every backend (FAISS Flat, Qdrant :memory:, Qdrant local mode
+on disk, Qdrant Edge: the embedded engine)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_faiss_thread")
 
 D = 8
 N = 60
-BACKENDS = ["faiss", "qdrant-memory", "qdrant-path"]
+BACKENDS = ["faiss", "qdrant-memory", "qdrant-local", "qdrant-edge"]
 
 
 def open_backend(kind: str, tmp_path: Path) -> VectorIndex:
@@ -28,7 +29,9 @@ def open_backend(kind: str, tmp_path: Path) -> VectorIndex:
         return open_index(data_dir=tmp_path / "data")
     if kind == "qdrant-memory":
         return open_index("qdrant::memory:")
-    return open_index(f"qdrant+path://{tmp_path / 'qdrant'}")
+    if kind == "qdrant-edge":
+        return open_index(f"qdrant+edge://{tmp_path / 'edge'}")
+    return open_index(f"qdrant+local://{tmp_path / 'qdrant'}")
 
 
 @pytest.fixture(scope="module")
