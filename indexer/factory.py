@@ -29,7 +29,7 @@ FAISS_OPTIONS = frozenset({"search_params", "rerank_factor", "use_gpu"})
 # Every QdrantConfig field (cluster, consistency, on-disk, quantization, HNSW) is an open_index option too.
 QDRANT_OPTIONS = frozenset({"api_key", "collection", "timeout", "config"}) | QDRANT_CONFIG_FIELDS
 # The embedded engine: one shard per directory (no collection), no client (no key, no timeout).
-EDGE_OPTIONS = frozenset({"config", "fusion"}) | QDRANT_CONFIG_FIELDS
+EDGE_OPTIONS = frozenset({"config", "fusion", "indexing_threshold_kb"}) | QDRANT_CONFIG_FIELDS
 #: Above this many points qdrant-client's local mode (a scan in Python) warns that it is not made for the
 #: size; in-process Qdrant uses the embedded engine by default for new stores for that reason.
 LOCAL_MODE_MAX_POINTS = 20_000
@@ -66,8 +66,8 @@ def open_index(
     FAISS options: ``search_params`` ({"nprobe", "efSearch"}), ``rerank_factor``, ``use_gpu``.
     Qdrant options: ``api_key``, ``collection``, ``shard_number``, ``replication_factor``,
     ``write_consistency_factor``, ``on_disk``, ``timeout``. Embedded engine (``qdrant+edge://``) options: the
-    ``QdrantConfig`` fields that are not about a cluster, ``config`` and ``fusion``. Conflicts raise
-    ConfigError naming both settings.
+    ``QdrantConfig`` fields that are not about a cluster, ``config``, ``fusion``, ``indexing_threshold_kb``.
+    Conflicts raise ConfigError naming both settings.
     """
     unknown = set(options) - FAISS_OPTIONS - QDRANT_OPTIONS - EDGE_OPTIONS
     if unknown:

@@ -149,6 +149,8 @@ class EdgeIndex(VectorIndex):
     Settings: a :class:`QdrantConfig` (``config=``) and/or keywords of its fields (on-disk, int8
     quantization, HNSW, ``exact_search``); cluster-only fields are refused. ``fusion``: ``"concat"`` (one
     query on the concatenated vector, the default) or ``"formula"`` (see the module docstring).
+    ``indexing_threshold_kb``: segments with more vector data than this get an HNSW graph when
+    :meth:`optimize` runs (None: the engine's default, 10,000 KB); set when the shard is created.
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class EdgeIndex(VectorIndex):
         *,
         config: QdrantConfig | Mapping[str, Any] | None = None,
         fusion: Fusion = "concat",
+        indexing_threshold_kb: int | None = None,
         **settings: Any,
     ) -> None:
         self.config = QdrantConfig.parse(config, **settings)
@@ -168,6 +171,9 @@ class EdgeIndex(VectorIndex):
         if fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
         self.fusion: Fusion = fusion
+        if indexing_threshold_kb is not None and indexing_threshold_kb < 1:
+            raise ConfigError(f"indexing_threshold_kb must be >= 1, got {indexing_threshold_kb}")
+        self.indexing_threshold_kb = indexing_threshold_kb
         self.directory = Path(path)
         self._lock: WriterLock | None = WriterLock(
             self.directory,
@@ -220,6 +226,7 @@ class EdgeIndex(VectorIndex):
                 m=cfg.hnsw_m, ef_construct=cfg.hnsw_ef_construct, full_scan_threshold=10_000
             ),
             quantization_config=quantization,
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb),
             wal_enabled=True,
         )
 
