@@ -85,29 +85,39 @@ def is_edge_store(directory: str | Path) -> bool:
 
 
 class _ReadWriteLock:
-    """Many readers or one writer (threads of one process)."""
+    """Many readers or one writer (threads of one process). A waiting writer goes before new readers; a
+    thread that already reads may read again (nested calls) without waiting."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._readers = 0
+        self._writers_waiting = 0
         self._writing = False
+        self._depth = threading.local()
 
     @contextmanager
     def read(self) -> Iterator[None]:
-        with self._cond:
-            self._cond.wait_for(lambda: not self._writing)
-            self._readers += 1
+        depth = getattr(self._depth, "n", 0)
+        if depth == 0:
+            with self._cond:
+                self._cond.wait_for(lambda: not self._writing and self._writers_waiting == 0)
+                self._readers += 1
+        self._depth.n = depth + 1
         try:
             yield
         finally:
-            with self._cond:
-                self._readers -= 1
-                self._cond.notify_all()
+            self._depth.n = depth
+            if depth == 0:
+                with self._cond:
+                    self._readers -= 1
+                    self._cond.notify_all()
 
     @contextmanager
     def write(self) -> Iterator[None]:
         with self._cond:
+            self._writers_waiting += 1
             self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writers_waiting -= 1
             self._writing = True
         try:
             yield
