@@ -219,11 +219,15 @@ class EdgeIndex(VectorIndex):
             quantization = qe.ScalarQuantizationConfig(
                 qe.ScalarType.Int8, quantile=cfg.quantile, always_ram=cfg.always_ram
             )
+        # Searches use the concatenations; the six per-dimension vectors are only scanned (the formula plan
+        # prefetches every point), so they get no graph (m=0): 3 HNSW builds per shard instead of 21.
+        no_graph = qe.HnswIndexConfig(m=0, ef_construct=cfg.hnsw_ef_construct, full_scan_threshold=10_000)
         vectors = {
             name: qe.EdgeVectorParams(
                 size=len(DIMENSIONS) * d if name.endswith("_all") else d,
                 distance=qe.Distance.Dot,
                 on_disk=cfg.on_disk,
+                hnsw_config=None if name.endswith("_all") else no_graph,
             )
             for level in ("video", "hook", "segment")
             for name in vector_names(level)
