@@ -90,7 +90,11 @@ def record_points(r: SV6DRecord) -> tuple[PointParts, list[PointParts]]:
         {
             "hook_start_s": r.hook_window[0],
             "hook_end_s": r.hook_window[1],
-            "record": r.model_dump_json(exclude={"video", "hook", "segments"}),
+            # The segment windows travel in the JSON too: Qdrant Edge returns about one payload float in
+            # twelve one ulp off (its JSON parsing), and a record must come back exactly as stored.
+            "record": r.model_dump_json(
+                exclude={"video": True, "hook": True, "segments": {"__all__": {"vectors"}}}
+            ),
         }
     )
     vectors = {**named_vectors("video", r.video), **named_vectors("hook", r.hook)}
@@ -174,14 +178,23 @@ def record_of(
     d: int,
 ) -> SV6DRecord:
     """Rebuild a record from the video point (record JSON, concatenated vectors) and its segment points
-    (payload with ``seg_index``, ``start_s``, ``end_s``; ``segment_all`` vector), in any order."""
+    (payload with ``seg_index``, ``start_s``, ``end_s``; ``segment_all`` vector), in any order.
+
+    Segment windows come from the record JSON when it has them (exact), else from the segment payloads
+    (stores written before the JSON carried them)."""
     data = json.loads(record_json)
     shape = (len(DIMENSIONS), d)
     data["video"] = np.asarray(video_all, dtype=np.float32).reshape(shape)
     data["hook"] = np.asarray(hook_all, dtype=np.float32).reshape(shape)
+    rows = sorted(segments, key=lambda s: s[0]["seg_index"])
+    windows = data.get("segments") or [{"start_s": p["start_s"], "end_s": p["end_s"]} for p, _ in rows]
+    if len(windows) != len(rows):
+        raise ValueError(
+            f"video {data.get('video_id')!r}: {len(windows)} segment windows, {len(rows)} points"
+        )
     data["segments"] = [
-        {"start_s": p["start_s"], "end_s": p["end_s"], "vectors": np.asarray(v, np.float32).reshape(shape)}
-        for p, v in sorted(segments, key=lambda s: s[0]["seg_index"])
+        {**w, "vectors": np.asarray(v, np.float32).reshape(shape)}
+        for w, (_, v) in zip(windows, rows, strict=True)
     ]
     return SV6DRecord.model_validate(data)
 

@@ -93,7 +93,7 @@ def assert_same_ranking(hits, expected, k: int) -> None:
 def test_upsert_get_count(shared: VectorIndex, records: list[SV6DRecord]) -> None:
     assert shared.count() == N
     assert shared.dim == D
-    for r in records[:5]:
+    for r in records:  # every record: payload floats may not round-trip exactly in every engine
         got = shared.get(r.video_id)
         np.testing.assert_array_equal(got.video, r.video)
         np.testing.assert_array_equal(got.hook, r.hook)
@@ -103,6 +103,7 @@ def test_upsert_get_count(shared: VectorIndex, records: list[SV6DRecord]) -> Non
         assert [(s.start_s, s.end_s) for s in got.segments] == [(s.start_s, s.end_s) for s in r.segments]
         for a, b in zip(got.segments, r.segments, strict=True):
             np.testing.assert_array_equal(a.vectors, b.vectors)
+        assert got.model_dump_json() == r.model_dump_json()
     assert shared.contains(records[0].video_id)
     assert not shared.contains("nope")
     with pytest.raises(NotFoundError, match="'nope' is not in the index"):
