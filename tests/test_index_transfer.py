@@ -63,6 +63,19 @@ def test_edge_pushes_to_a_qdrant_collection(tmp_path: Path) -> None:
     collection.close()
 
 
+def test_edge_replaces_a_collection_in_one_switch(tmp_path: Path) -> None:
+    records = make_records(12, D, seed=9)
+    edge = open_index(f"qdrant+edge://{tmp_path}")
+    edge.upsert(records)
+    collection = QdrantIndex(location=":memory:")
+    collection.upsert(make_records(3, D, seed=1, prefix="old"))
+    result = collection.rebuild(r for batch in iter_records(edge, 5) for r in batch)
+    assert result.videos == 12
+    assert_same_index(edge, collection, records)
+    edge.close()
+    collection.close()
+
+
 def test_batch_size_checked(tmp_path: Path) -> None:
     ix = open_index("qdrant::memory:")
     with pytest.raises(SV6DError, match="batch_size must be >= 1, got 0"):
