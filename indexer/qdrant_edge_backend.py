@@ -7,7 +7,7 @@ Layout: the point layout of :mod:`indexer.qdrant_layout` (the same named vectors
 indexes as the server backend), in one shard instead of two collections: video points carry the ``video_*``
 and ``hook_*`` vectors, segment points the ``segment_*`` vectors, and a ``kind`` payload field (indexed)
 tells them apart. One shard because a batch must be one engine operation to be atomic: the engine's WAL
-replays an operation wholly or not at all, and a search runs against one operation's state or the next.
+replays an operation wholly or not at all.
 
 Writes: a batch is one ``upsert_points`` operation holding the video points, the segment points and, for
 segments a replaced video no longer has, vector-less ``stale`` points under the old ids (an upsert replaces
@@ -18,7 +18,8 @@ if the process dies in between they are invisible to searches and counts, and th
 Processes: the engine locks its WAL, so one process opens a shard at a time (a second one fails with
 ``Can't init WAL: WouldBlock``); a ``WRITER.lock`` beside the shard turns that into a clear error first.
 Readers share the writer's ``EdgeIndex`` from threads: every call holds a shared lock and every write an
-exclusive one, so a reader sees whole batches, including across the two calls of ``get``.
+exclusive one, so no call overlaps a batch (``get``, two engine calls, included) and a reader sees whole
+batches.
 
 Exactness: ``exact_search=True`` scans every point (``SearchParams(exact=True)``); otherwise segments below
 the indexing threshold are scanned and indexed ones searched by HNSW (``hnsw_ef``), which is approximate.
@@ -256,6 +257,7 @@ class EdgeIndex(VectorIndex):
                 ) from None
             raise
         self._dim = self._read_config() // len(DIMENSIONS)
+        self._ensure_payload_indexes()
         # Stale points a killed writer left between its upsert and their deletion: invisible, now removed.
         self._shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_kind("stale")])))
 
@@ -270,20 +272,30 @@ class EdgeIndex(VectorIndex):
 
         if self._shard is not None:
             return
-        shard = qe.EdgeShard.create(str(self.directory / SHARD_SUBDIR), self._edge_config(d))
+        self._shard = qe.EdgeShard.create(str(self.directory / SHARD_SUBDIR), self._edge_config(d))
+        self._dim = d
+        self._ensure_payload_indexes()
+
+    def _ensure_payload_indexes(self) -> None:
+        """A payload index on every filter field and ``kind`` (also those a writer killed right after
+        creating the shard did not get to)."""
+        import qdrant_edge as qe
+
         schema = {
             "keyword": qe.PayloadSchemaType.Keyword,
             "float": qe.PayloadSchemaType.Float,
             "datetime": qe.PayloadSchemaType.Datetime,
         }
+        have = set(self._shard.info().payload_schema)
         for field_name, kind in {**PAYLOAD_INDEXES, "kind": "keyword"}.items():
-            shard.update(qe.UpdateOperation.create_field_index(field_name, schema[kind]))
-        self._shard, self._dim = shard, d
+            if field_name not in have:
+                self._shard.update(qe.UpdateOperation.create_field_index(field_name, schema[kind]))
 
     def optimize(self) -> bool:
         """Build HNSW graphs and merge segments now (the engine runs no background optimizer); True if it
-        changed anything. Blocks writers meanwhile."""
-        with self._rw.write():
+        changed anything. Searches keep answering meanwhile (the engine swaps segments in when built);
+        writes wait."""
+        with self._rw.read():
             return bool(self._shard is not None and self._shard.optimize())
 
     def close(self) -> None:
