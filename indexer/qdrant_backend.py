@@ -224,7 +224,11 @@ def search_params(config: QdrantConfig) -> Any:
         )
     if quant is None and config.hnsw_ef is None and not config.exact_search:
         return None
-    return models.SearchParams(hnsw_ef=config.hnsw_ef, exact=config.exact_search, quantization=quant)
+    params = models.SearchParams(hnsw_ef=config.hnsw_ef, quantization=quant)
+    if config.exact_search:
+        # Set only when asked, so that servers receive the same body as before the setting existed.
+        params.exact = True
+    return params
 
 
 def read_consistency(config: QdrantConfig) -> Any:

@@ -185,3 +185,23 @@ def test_hnsw_after_optimize_with_int8(tmp_path: Path) -> None:
             total += len(b)
             np.testing.assert_allclose([h.score for h in a], [sum(h.scores.values()) for h in a], atol=1e-5)
         assert found / total >= 0.9
+
+
+def test_exact_search_reaches_the_engines_search_params(tmp_path: Path) -> None:
+    from indexer.qdrant_backend import QdrantConfig, search_params
+
+    # Servers: exact only when asked (the body is otherwise unchanged).
+    assert search_params(QdrantConfig(exact_search=True)).exact is True
+    assert "exact" not in search_params(QdrantConfig(hnsw_ef=64)).model_dump(exclude_unset=True)
+    with open_index(f"qdrant+edge://{tmp_path}", exact_search=True, hnsw_ef=32) as ix:
+        params = ix._search_params()
+        assert params.exact is True
+        assert params.hnsw_ef == 32
+
+
+def test_api_settings_treat_every_in_process_qdrant_location_as_qdrant(tmp_path: Path) -> None:
+    from api.settings import Settings
+
+    for loc in (f"qdrant+edge://{tmp_path}", f"qdrant+local://{tmp_path}", f"qdrant+path://{tmp_path}"):
+        assert Settings(index_location=loc, data_dir=tmp_path).index_is_qdrant
+    assert not Settings(index_location=str(tmp_path), data_dir=tmp_path).index_is_qdrant
