@@ -165,6 +165,8 @@ def bench_edge(
         t = time.perf_counter()
         ix.optimize()
         out["optimize_s"] = round(time.perf_counter() - t, 1)
+        # Every video stores its hook vectors too (FAISS keeps one copy when hook == video), and the WAL's
+        # files are pre-allocated in 32 MB steps.
         out["bytes_per_video"] = round(dir_bytes(Path(tmpdir)) / n, 1)
         log(f"edge: upsert {out['upsert_s']}s, optimize {out['optimize_s']}s, peak RSS {peak_rss_gb()} GB")
         exact, times = time_ours(ix, queries, weights)

