@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     @property
     def index_is_qdrant(self) -> bool:
         loc = str(self.index_location or "")
-        return self.index_is_url or loc.startswith(("qdrant:", "qdrant+path://")) or loc == ":memory:"
+        return self.index_is_url or loc.startswith(("qdrant:", "qdrant+")) or loc == ":memory:"
 
     def index_options(self) -> dict[str, Any]:
         """Keyword options for ``indexer.open_index(settings.index_location, **options)``.

@@ -6,8 +6,14 @@ make a 768-long concatenation. Timings are wall-clock on this machine; the last 
 ``{"n", "flat_ratio_to_raw_faiss", "ann": [{"recipe", "recall_at_10", "single_speedup_vs_flat",
 "qps_ratio_to_flat"}], "bytes_per_video"}``.
 
-Usage: ``python bench/search.py --n 100000 [--json]``; at a million videos (HNSW32 builds for many minutes on
-two cores, IVF recipes with an HNSW coarse quantizer train in a few):
+Qdrant Edge (the embedded engine, ``--edge-n`` videos, default all of them): load time, ``optimize()`` (HNSW
+graphs on the three concatenations), then three ways to query: exact search on the concatenated vector,
+exact per-dimension prefetches fused by an engine formula (``fusion="formula"``), and HNSW at a few
+``hnsw_ef`` (recall@10 against the exact answers, reported apart). ``--edge-n 0`` skips it.
+
+Usage: ``python bench/search.py --size 100000 [--json]`` (``--n`` is the same flag); at a million
+videos (HNSW32 builds for many minutes on two cores, IVF recipes with an HNSW coarse quantizer train in a
+few; Qdrant Edge's load and optimize take long too, ``--edge-n`` caps it):
 ``python bench/search.py --n 1000000 --json --sweep --nlist 2048 \
 --recipes 'HNSW32;IVF{nlist}_HNSW32,PQ96x8'``.
 
@@ -135,9 +141,97 @@ def time_batch(ix: Any, queries: np.ndarray, w: dict[str, float]) -> float:
     return len(queries) / (time.perf_counter() - t0)
 
 
+def bench_edge(
+    data: np.ndarray,
+    queries: np.ndarray,
+    weights: dict[str, float],
+    flat_exact: list[list[str]],
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    same_n: bool,
+) -> dict[str, Any]:
+    """Qdrant Edge on ``data``: load, optimize, exact concat vs exact formula vs HNSW (see the docstring)."""
+    from indexer.qdrant_backend import QdrantConfig
+    from indexer.qdrant_edge_backend import EdgeIndex
+
+    n = len(data)
+    out: dict[str, Any] = {"n": n}
+    with tempfile.TemporaryDirectory(prefix="sv6d-bench-edge-") as tmpdir:
+        ix = EdgeIndex(tmpdir, hnsw_m=args.edge_m, exact_search=True)
+        t = time.perf_counter()
+        for s in range(0, n, 2000):
+            ix.upsert(make_records(data[s : min(n, s + 2000)], s))
+        out["upsert_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
+        ix.optimize()
+        out["optimize_s"] = round(time.perf_counter() - t, 1)
+        # Every video stores its hook vectors too (FAISS keeps one copy when hook == video), and the WAL's
+        # files are pre-allocated in 32 MB steps.
+        out["bytes_per_video"] = round(dir_bytes(Path(tmpdir)) / n, 1)
+        log(f"edge: upsert {out['upsert_s']}s, optimize {out['optimize_s']}s, peak RSS {peak_rss_gb()} GB")
+        exact, times = time_ours(ix, queries, weights)
+        e50, e99 = percentiles(times)
+        eqps = time_batch(ix, queries, weights)
+        # Congruence with FAISS Flat (same n only): ids of the exact top-10.
+        agree = recall_of(flat_exact, exact) if same_n else None
+        out["exact_concat"] = {"p50_ms": round(e50, 3), "p99_ms": round(e99, 3), "batch_qps": round(eqps, 1)}
+        out["exact_concat"]["recall_vs_faiss_flat"] = agree
+        rows.append(
+            {
+                "name": f"edge exact concat ({n})",
+                "p50_ms": e50,
+                "p99_ms": e99,
+                "qps": eqps,
+                "build_s": out["upsert_s"],
+            }
+        )
+        if agree is not None:
+            rows[-1]["recall"] = agree
+        log(f"edge exact concat: p50 {e50:.2f} ms, batch {eqps:.1f} QPS, top-10 agreement with Flat {agree}")
+        ix.fusion = "formula"
+        fq = queries[: args.formula_queries]
+        fgot, ftimes = time_ours(ix, fq, weights)
+        f50, f99 = percentiles(ftimes)
+        frecall = recall_of(exact[: len(fq)], fgot)
+        out["exact_formula"] = {"p50_ms": round(f50, 3), "p99_ms": round(f99, 3), "recall_vs_concat": frecall}
+        rows.append(
+            {"name": f"edge exact formula ({n})", "p50_ms": f50, "p99_ms": f99, "qps": len(fq) / sum(ftimes)}
+        )
+        rows[-1]["recall"] = frecall
+        log(f"edge exact formula: p50 {f50:.2f} ms ({f50 / e50:.1f}x concat), agreement {frecall:.3f}")
+        ix.fusion = "concat"
+        out["hnsw"] = []
+        for ef in [int(x) for x in args.edge_ef.split(",") if x]:
+            ix.config = QdrantConfig.parse(ix.config, exact_search=False, hnsw_ef=ef)
+            got, times = time_ours(ix, queries, weights)
+            h50, h99 = percentiles(times)
+            hqps = time_batch(ix, queries, weights)
+            recall = recall_of(exact, got)
+            out["hnsw"].append(
+                {
+                    "hnsw_ef": ef,
+                    "recall_at_10": round(recall, 4),
+                    "p50_ms": round(h50, 3),
+                    "batch_qps": round(hqps, 1),
+                }
+            )
+            rows.append(
+                {
+                    "name": f"edge HNSW ef={ef} ({n})",
+                    "p50_ms": h50,
+                    "p99_ms": h99,
+                    "qps": hqps,
+                    "recall": recall,
+                }
+            )
+            log(f"edge HNSW ef={ef}: recall@10 {recall:.4f}, p50 {h50:.2f} ms, {hqps:.1f} QPS")
+        ix.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--n", "--size", dest="n", type=int, default=100_000, help="videos in the index")
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--batch", type=int, default=0, help="videos per upsert_arrays call (0: all in one)")
@@ -147,7 +241,13 @@ def main() -> None:
     ap.add_argument("--ef-search", type=int, default=None)
     ap.add_argument("--nprobe", type=int, default=None)
     ap.add_argument("--rerank-factor", type=int, default=None)
-    ap.add_argument("--qdrant-n", type=int, default=20_000)
+    ap.add_argument(
+        "--qdrant-n", type=int, default=20_000, help="videos in qdrant-client's local mode (0: skip)"
+    )
+    ap.add_argument("--edge-n", type=int, default=None, help="videos in Qdrant Edge (default: --n; 0: skip)")
+    ap.add_argument("--edge-m", type=int, default=16, help="Qdrant Edge HNSW links per node")
+    ap.add_argument("--edge-ef", default="32,64,128", help="Qdrant Edge hnsw_ef values to measure")
+    ap.add_argument("--formula-queries", type=int, default=20, help="queries timed on the formula plan")
     ap.add_argument("--threads", type=int, default=1, help="FAISS OpenMP threads (1: stable on shared CPUs)")
     ap.add_argument("--build-threads", type=int, default=None, help="FAISS threads while building indexes")
     ap.add_argument("--json", action="store_true")
@@ -323,6 +423,9 @@ def main() -> None:
         )
         summary["qdrant_local"] = {"n": qn, "p50_ms": round(q50, 2)}
         qd.close()
+    edge_n = n if args.edge_n is None else min(args.edge_n, n)
+    if edge_n:
+        summary["edge"] = bench_edge(data[:edge_n], queries, weights, exact, args, rows, n == edge_n)
     summary["flat_p50_ms"] = round(p50, 3)
     summary["flat_p99_ms"] = round(p99, 3)
     summary["flat_batch_qps"] = round(flat_qps, 1)

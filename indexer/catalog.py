@@ -468,7 +468,9 @@ def clean_leftovers(directory: Path, keep: Iterable[str]) -> list[str]:
 class WriterLock:
     """One writer per data directory: an exclusive, non-blocking ``flock`` held until ``release``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, hint: str = "open it read-only (read_only=True) or stop the other writer"
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / LOCK_NAME
         self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -478,8 +480,7 @@ class WriterLock:
             os.close(self._fd)
             self._fd = None
             raise ConfigError(
-                f"{directory}: another process holds the writer lock {self.path.name}; "
-                "open it read-only (read_only=True) or stop the other writer"
+                f"{directory}: another process holds the writer lock {self.path.name}; {hint}"
             ) from None
 
     def release(self) -> None:

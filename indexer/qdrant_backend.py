@@ -29,13 +29,10 @@ as a unit per shard, but the two collections are written one after the other.
 
 from __future__ import annotations
 
-import json
 import re
-import uuid
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
 from itertools import islice
 from typing import Any, Literal
 
@@ -52,34 +49,29 @@ from indexer.base import (
     check_page,
     not_found,
 )
+from indexer.qdrant_layout import (
+    PAYLOAD_INDEXES,
+    SCROLL_PAGE,
+    FilterSpec,
+    candidate_fields,
+    candidate_of,
+    filter_spec,
+    hook_tags_from_json,
+    point_id,
+    record_of,
+    record_points,
+    vector_names,
+)
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord
 
-_NAMESPACE = uuid.UUID("6f1c1e5e-8d6b-4a51-9d43-5e0c3a1f2b77")
+__all__ = ["PAYLOAD_INDEXES", "QdrantConfig", "QdrantIndex", "collection_specs", "point_id"]
+
 DEFAULT_COLLECTION = "sv6d"
 SEGMENTS_SUFFIX = "_segments"
-#: Payload fields that filters (and segment clean-up) use, with the index type each gets.
-PAYLOAD_INDEXES: dict[str, str] = {
-    "video_id": "keyword",
-    "tags": "keyword",
-    "orientation": "keyword",
-    "creator": "keyword",
-    "duration_s": "float",
-    "created_at": "datetime",
-}
 ReadConsistencyName = Literal["all", "majority", "quorum"]
 Quantization = Literal["none", "int8"]
-
-
-# Points per scroll request when listing ids.
-SCROLL_PAGE = 1024
-
-
-def point_id(video_id: str, segment: int | None = None) -> str:
-    """Deterministic point id: uuid5 of the video id (and the segment index for segment points)."""
-    key = video_id if segment is None else f"{video_id}#{segment}"
-    return str(uuid.uuid5(_NAMESPACE, key))
 
 
 class QdrantConfig(BaseModel):
@@ -110,6 +102,7 @@ class QdrantConfig(BaseModel):
     hnsw_m: int = Field(default=16, ge=0, description="HNSW links per node (0 disables the graph)")
     hnsw_ef_construct: int = Field(default=128, ge=4, description="HNSW build beam width")
     hnsw_ef: int | None = Field(default=None, ge=1, description="HNSW search beam width (None: server)")
+    exact_search: bool = Field(default=False, description="Scan every point instead of the HNSW graph")
 
     @model_validator(mode="after")
     def _consistent(self) -> QdrantConfig:
@@ -171,16 +164,14 @@ class CollectionSpec:
 def _level_vectors(level: str, d: int, config: QdrantConfig) -> dict[str, Any]:
     from qdrant_client import models
 
-    params = {
-        f"{level}_{dim.value}": models.VectorParams(
-            size=d, distance=models.Distance.DOT, on_disk=config.on_disk
+    return {
+        name: models.VectorParams(
+            size=len(DIMENSIONS) * d if name.endswith("_all") else d,
+            distance=models.Distance.DOT,
+            on_disk=config.on_disk,
         )
-        for dim in DIMENSIONS
+        for name in vector_names(level)
     }
-    params[f"{level}_all"] = models.VectorParams(
-        size=len(DIMENSIONS) * d, distance=models.Distance.DOT, on_disk=config.on_disk
-    )
-    return params
 
 
 def collection_specs(name: str, d: int, config: QdrantConfig) -> tuple[CollectionSpec, CollectionSpec]:
@@ -231,9 +222,13 @@ def search_params(config: QdrantConfig) -> Any:
         quant = models.QuantizationSearchParams(
             ignore=False, rescore=config.rescore, oversampling=config.oversampling
         )
-    if quant is None and config.hnsw_ef is None:
+    if quant is None and config.hnsw_ef is None and not config.exact_search:
         return None
-    return models.SearchParams(hnsw_ef=config.hnsw_ef, quantization=quant)
+    params = models.SearchParams(hnsw_ef=config.hnsw_ef, quantization=quant)
+    if config.exact_search:
+        # Set only when asked, so that servers receive the same body as before the setting existed.
+        params.exact = True
+    return params
 
 
 def read_consistency(config: QdrantConfig) -> Any:
@@ -377,26 +372,6 @@ class QdrantIndex(VectorIndex):
 
     # ------------------------------------------------------------------ writes
 
-    @staticmethod
-    def _filter_payload(r: SV6DRecord) -> dict[str, Any]:
-        created = r.created_at
-        if created is not None and created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-        return {
-            "video_id": r.video_id,
-            "tags": sorted({f"{t.dimension.value}:{t.label}" for t in r.tags}),
-            "duration_s": r.duration_s,
-            "orientation": r.orientation,
-            "created_at": created.isoformat() if created is not None else None,
-            "creator": r.creator,
-        }
-
-    @staticmethod
-    def _named(level: str, block: np.ndarray) -> dict[str, Any]:
-        out: dict[str, Any] = {f"{level}_{d.value}": block[i].tolist() for i, d in enumerate(DIMENSIONS)}
-        out[f"{level}_all"] = block.ravel().tolist()
-        return out
-
     def upsert(self, records: Sequence[SV6DRecord]) -> int:
         """Insert or replace records by video id (old segments of replaced videos are removed)."""
         records = list(records)
@@ -410,26 +385,12 @@ class QdrantIndex(VectorIndex):
     def _write(self, records: list[SV6DRecord], videos: str, segments: str) -> None:
         from qdrant_client import models
 
-        points, seg_points = [], []
+        points: list[Any] = []
+        seg_points: list[Any] = []
         for r in records:
-            payload = self._filter_payload(r)
-            payload.update(
-                {
-                    "hook_start_s": r.hook_window[0],
-                    "hook_end_s": r.hook_window[1],
-                    "record": r.model_dump_json(exclude={"video", "hook", "segments"}),
-                }
-            )
-            vectors = {**self._named("video", r.video), **self._named("hook", r.hook)}
-            points.append(models.PointStruct(id=point_id(r.video_id), vector=vectors, payload=payload))
-            for j, s in enumerate(r.segments):
-                sp = self._filter_payload(r)
-                sp.update({"seg_index": j, "start_s": s.start_s, "end_s": s.end_s})
-                seg_points.append(
-                    models.PointStruct(
-                        id=point_id(r.video_id, j), vector=self._named("segment", s.vectors), payload=sp
-                    )
-                )
+            video, segs = record_points(r)
+            points.append(models.PointStruct(id=video.id, vector=video.vectors, payload=video.payload))
+            seg_points.extend(models.PointStruct(id=s.id, vector=s.vectors, payload=s.payload) for s in segs)
         self._delete_segments([r.video_id for r in records], segments)
         self.client.upsert(videos, points=points, wait=True)
         if seg_points:
@@ -580,13 +541,7 @@ class QdrantIndex(VectorIndex):
         )
         if not pts:
             raise not_found(video_id)
-        data = json.loads((pts[0].payload or {})["record"])
-        h0, h1 = data["hook_window"]
-        return frozenset(
-            (t["dimension"], t["label"])
-            for t in data.get("tags", ())
-            if t["start_s"] < h1 and t["end_s"] > h0
-        )
+        return hook_tags_from_json((pts[0].payload or {})["record"])
 
     def get(self, video_id: str) -> SV6DRecord:
         from qdrant_client import models
@@ -605,10 +560,6 @@ class QdrantIndex(VectorIndex):
             raise not_found(video_id)
         p = pts[0]
         vec = p.vector if isinstance(p.vector, dict) else {}
-        d = self._dim
-        data = json.loads((p.payload or {})["record"])
-        data["video"] = np.asarray(vec["video_all"], dtype=np.float32).reshape(6, d)
-        data["hook"] = np.asarray(vec["hook_all"], dtype=np.float32).reshape(6, d)
         segs, offset = [], None
         flt = models.Filter(
             must=[models.FieldCondition(key="video_id", match=models.MatchValue(value=video_id))]
@@ -626,47 +577,12 @@ class QdrantIndex(VectorIndex):
             segs.extend(batch)
             if offset is None:
                 break
-        segs.sort(key=lambda s: (s.payload or {})["seg_index"])
-        data["segments"] = [
-            {
-                "start_s": (s.payload or {})["start_s"],
-                "end_s": (s.payload or {})["end_s"],
-                "vectors": np.asarray(s.vector["segment_all"], dtype=np.float32).reshape(6, d),  # type: ignore[index,call-overload]
-            }
-            for s in segs
-        ]
-        return SV6DRecord.model_validate(data)
+        rows = [(s.payload or {}, s.vector["segment_all"]) for s in segs]  # type: ignore[index,call-overload]
+        return record_of((p.payload or {})["record"], vec["video_all"], vec["hook_all"], rows, self._dim)
 
     @staticmethod
     def _filter(filters: Filters, exclude: frozenset[str]) -> Any:
-        from qdrant_client import models
-
-        must: list[Any] = [
-            models.FieldCondition(key="tags", match=models.MatchValue(value=t.key)) for t in filters.tags
-        ]
-        if filters.min_duration_s is not None or filters.max_duration_s is not None:
-            must.append(
-                models.FieldCondition(
-                    key="duration_s",
-                    range=models.Range(gte=filters.min_duration_s, lte=filters.max_duration_s),
-                )
-            )
-        if filters.orientation is not None:
-            must.append(
-                models.FieldCondition(key="orientation", match=models.MatchValue(value=filters.orientation))
-            )
-        if filters.created_after is not None:
-            must.append(
-                models.FieldCondition(key="created_at", range=models.DatetimeRange(gt=filters.created_after))
-            )
-        if filters.creator is not None:
-            must.append(models.FieldCondition(key="creator", match=models.MatchValue(value=filters.creator)))
-        must_not: list[Any] = []
-        if exclude:
-            must_not.append(models.FieldCondition(key="video_id", match=models.MatchAny(any=sorted(exclude))))
-        if not must and not must_not:
-            return None
-        return models.Filter(must=must or None, must_not=must_not or None)
+        return client_filter(filter_spec(filters, exclude))
 
     def _candidates(
         self, level: Level, qvec: np.ndarray, n: int, filters: Filters, exclude: frozenset[str]
@@ -676,9 +592,7 @@ class QdrantIndex(VectorIndex):
         d = self._dim
         using = f"{level}_all"
         collection = self.segments_collection if level == "segment" else self.collection
-        fields = ["video_id", "seg_index", "start_s", "end_s"] if level == "segment" else ["video_id"]
-        if level == "hook":
-            fields += ["hook_start_s", "hook_end_s"]
+        fields = candidate_fields(level)
         res = self.client.query_points(
             collection,
             query=qvec.tolist(),
@@ -690,17 +604,26 @@ class QdrantIndex(VectorIndex):
             with_payload=fields,
             with_vectors=[using],
         )
-        out = []
-        for p in res.points:
-            pl = p.payload or {}
-            vec = p.vector[using] if isinstance(p.vector, dict) else p.vector
-            block = np.asarray(vec, dtype=np.float32).reshape(6, d)
-            if level == "segment":
-                out.append(
-                    Candidate(pl["video_id"], block, (pl["start_s"], pl["end_s"]), int(pl["seg_index"]))
-                )
-            elif level == "hook":
-                out.append(Candidate(pl["video_id"], block, (pl["hook_start_s"], pl["hook_end_s"])))
-            else:
-                out.append(Candidate(pl["video_id"], block))
-        return out
+        vec = [p.vector[using] if isinstance(p.vector, dict) else p.vector for p in res.points]
+        return [candidate_of(level, p.payload or {}, v, d) for p, v in zip(res.points, vec, strict=True)]
+
+
+def client_filter(spec: FilterSpec) -> Any:
+    """A ``qdrant_client.models.Filter`` from the neutral form (None when it holds no condition)."""
+    from qdrant_client import models
+
+    if not spec:
+        return None
+
+    def condition(c: Any) -> Any:
+        if c.value is not None:
+            return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.value))
+        if c.any is not None:
+            return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.any)))
+        if c.after is not None:
+            return models.FieldCondition(key=c.key, range=models.DatetimeRange(gt=c.after))
+        return models.FieldCondition(key=c.key, range=models.Range(gte=c.gte, lte=c.lte))
+
+    return models.Filter(
+        must=[condition(c) for c in spec.must] or None, must_not=[condition(c) for c in spec.must_not] or None
+    )

@@ -1,4 +1,6 @@
-"""Congruence: the same records and queries through FAISS Flat and Qdrant :memory: give the same answers."""
+"""Congruence: the same records and queries through FAISS Flat, Qdrant :memory: (qdrant-client's local
+mode) and Qdrant Edge (the embedded engine, exact search; its concatenated query and its per-dimension
+formula) give the same answers."""
 
 from __future__ import annotations
 
@@ -25,18 +27,34 @@ FILTERS = [
 ]
 
 
+OTHERS = ["qdrant-memory", "qdrant-edge", "qdrant-edge-formula"]
+
+
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VectorIndex, VectorIndex]]:
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, VectorIndex]]:
     records = make_records(300, D, seed=3)
-    faiss_ix = open_index(data_dir=tmp_path_factory.mktemp("faiss"))
-    qdrant_ix = open_index("qdrant::memory:")
-    for ix in (faiss_ix, qdrant_ix):
+    edge_dir = tmp_path_factory.mktemp("edge")
+    out = {
+        "faiss": open_index(data_dir=tmp_path_factory.mktemp("faiss")),
+        "qdrant-memory": open_index("qdrant::memory:"),
+        "qdrant-edge": open_index(f"qdrant+edge://{edge_dir / 'concat'}", exact_search=True),
+        "qdrant-edge-formula": open_index(
+            f"qdrant+edge://{edge_dir / 'formula'}", exact_search=True, fusion="formula"
+        ),
+    }
+    for ix in out.values():
         ix.upsert(records[:200])
         ix.upsert(records[200:])
         ix.delete([records[0].video_id])
-    yield faiss_ix, qdrant_ix
-    faiss_ix.close()
-    qdrant_ix.close()
+    yield out
+    for ix in out.values():
+        ix.close()
+
+
+@pytest.fixture(params=OTHERS)
+def pair(request: pytest.FixtureRequest, indexes: dict[str, VectorIndex]) -> tuple[VectorIndex, VectorIndex]:
+    """FAISS Flat and one Qdrant backend."""
+    return indexes["faiss"], indexes[request.param]
 
 
 def assert_congruent(a: list[Hit], b: list[Hit]) -> None:
@@ -82,5 +100,7 @@ def test_similar_hooks_and_recommend_congruent(pair: tuple[VectorIndex, VectorIn
 def test_counts_and_records_agree(pair: tuple[VectorIndex, VectorIndex], tmp_path: Path) -> None:
     faiss_ix, qdrant_ix = pair
     assert faiss_ix.count() == qdrant_ix.count() == 299
-    a, b = faiss_ix.get("v42"), qdrant_ix.get("v42")
-    assert a.model_dump_json() == b.model_dump_json()
+    assert faiss_ix.video_ids() == qdrant_ix.video_ids()
+    for vid in ("v42", "v250"):
+        a, b = faiss_ix.get(vid), qdrant_ix.get(vid)
+        assert a.model_dump_json() == b.model_dump_json()

@@ -153,7 +153,7 @@ def test_chooser_conflicts(tmp_path: Path) -> None:
     assert isinstance(ix, FaissIndex)
     assert ix.directory == tmp_path / "f" / "index"
     ix.close()
-    q = open_index(f"qdrant+path://{tmp_path / 'q'}", collection="c", on_disk=True)
+    q = open_index(f"qdrant+local://{tmp_path / 'q'}", collection="c", on_disk=True)
     assert isinstance(q, QdrantIndex)
     q.close()
 
