@@ -37,6 +37,19 @@ Orientation = Literal["portrait", "landscape", "square"]
 MAX_K = 1000
 # Rocchio weight of the negative examples in recommend_by_example.
 DEFAULT_NEGATIVE_WEIGHT = 0.5
+# Hook searches that name no weights use these: chosen on the training sources of the real-footage hook
+# benchmark (`sv6d eval-hooks --real --tune-weights`: coordinate ascent over 0, 0.5, 1, 2, 4 per dimension,
+# with the evidence backbone's shipped hook heads), never on its held-out sources. Subject (who is on screen)
+# and narrative (the energy curve) carried content more than opening style there. Any weights given replace
+# them whole, and a dimension those leave out weighs 1.
+DEFAULT_HOOK_WEIGHTS: dict[str, float] = {
+    "subject": 0.0,
+    "aesthetics": 0.5,
+    "camera": 0.5,
+    "editing": 1.0,
+    "narrative": 0.0,
+    "dissemination": 0.5,
+}
 
 Query = np.ndarray | Mapping[str, Any] | str | SV6DRecord
 WeightsArg = Mapping[str, float] | None
@@ -182,8 +195,11 @@ class CandidateBatch:
         return cls([c.video_id for c in cands], blocks, windows, seg)
 
 
-def parse_weights(weights: WeightsArg) -> np.ndarray:
-    """Weights per dimension name as a (6,) array; unnamed dimensions weigh 1. Errors list valid names."""
+def parse_weights(weights: WeightsArg, level: str | None = None) -> np.ndarray:
+    """Weights per dimension name as a (6,) array; unnamed dimensions weigh 1. Errors list valid names.
+    No weights at all (None or empty) at the hook level: ``DEFAULT_HOOK_WEIGHTS``."""
+    if not weights and level == "hook":
+        weights = DEFAULT_HOOK_WEIGHTS
     w = np.ones(len(DIMENSIONS), dtype=np.float32)
     for name, value in (weights or {}).items():
         try:
@@ -403,7 +419,7 @@ class VectorIndex(ABC):
         """
         k = check_k(k)
         level = parse_level(level)
-        w = parse_weights(weights)
+        w = parse_weights(weights, level)
         flt = _as_filters(filters)
         block, record = self._resolve(query, level)
         dim = self.dim
@@ -435,13 +451,13 @@ class VectorIndex(ABC):
         qs = list(queries)
         nq = len(qs)
         if weights is None or isinstance(weights, Mapping):
-            w1 = parse_weights(weights)
+            w1 = parse_weights(weights, level)
             ws = np.repeat(w1[None], nq, axis=0)
         else:
             wl = list(weights)
             if len(wl) != nq:
                 raise QueryError(f"search_many got {len(wl)} weight mappings for {nq} queries")
-            ws = np.stack([parse_weights(x) for x in wl]) if wl else np.zeros((0, 6), np.float32)
+            ws = np.stack([parse_weights(x, level) for x in wl]) if wl else np.zeros((0, 6), np.float32)
         if exclude_each is not None and len(exclude_each) != nq:
             raise QueryError(f"search_many got {len(exclude_each)} exclude_each entries for {nq} queries")
         if nq == 0:

@@ -143,7 +143,7 @@ def test_search_matches_brute_force(shared: VectorIndex, records: list[SV6DRecor
     from indexer import parse_weights
 
     query = make_records(1, D, seed=99)[0].video
-    w = parse_weights(weights)
+    w = parse_weights(weights, level)  # no weights at the hook level: DEFAULT_HOOK_WEIGHTS
     hits = shared.search(query, weights, k=10, level=level)
     assert_same_ranking(hits, brute_force(records, query, w, level), 10)
     for h in hits:
@@ -199,7 +199,9 @@ def test_filters_apply_inside_search(
 ) -> None:
     flt, keep = FILTER_CASES[case]
     query = make_records(1, D, seed=5)[0].hook
-    expected = brute_force(records, query, np.ones(6, dtype=np.float32), level, keep)
+    from indexer import parse_weights
+
+    expected = brute_force(records, query, parse_weights(None, level), level, keep)
     hits = shared.search(query, k=5, level=level, filters=Filters.model_validate(flt))
     # Filtering inside the search returns k hits whenever k videos pass, unlike cutting a top-k afterwards.
     assert_same_ranking(hits, expected, 5)
@@ -214,9 +216,10 @@ def test_similar_hooks_excludes_query_and_explains(shared: VectorIndex, records:
     q = records[2]
     hits = shared.similar_hooks(q.video_id, k=20)
     assert q.video_id not in {h.video_id for h in hits}
-    expected = brute_force(
-        [r for r in records if r.video_id != q.video_id], q.hook, np.ones(6, dtype=np.float32), "hook"
-    )
+    from indexer.base import DEFAULT_HOOK_WEIGHTS
+
+    w = np.array([DEFAULT_HOOK_WEIGHTS[d.value] for d in DIMENSIONS], dtype=np.float32)
+    expected = brute_force([r for r in records if r.video_id != q.video_id], q.hook, w, "hook")
     assert_same_ranking(hits, expected, 20)
     q_tags = {(t.dimension.value, t.label) for t in q.tags_in(*q.hook_window)}
     for h in hits:
@@ -378,3 +381,17 @@ def test_hook_tags_of(shared: VectorIndex, records: list[SV6DRecord]) -> None:
         assert shared.hook_tags_of(r.video_id) == expected
     with pytest.raises(NotFoundError, match="'nope' is not in the index"):
         shared.hook_tags_of("nope")
+
+
+def test_hook_search_without_weights_uses_the_default_hook_weights() -> None:
+    from indexer import parse_weights
+    from indexer.base import DEFAULT_HOOK_WEIGHTS
+
+    expected = [DEFAULT_HOOK_WEIGHTS[d.value] for d in DIMENSIONS]
+    np.testing.assert_allclose(parse_weights(None, "hook"), expected)
+    np.testing.assert_allclose(parse_weights({}, "hook"), expected)
+    np.testing.assert_allclose(parse_weights(None, "video"), np.ones(len(DIMENSIONS)))
+    # weights given replace the default whole: a dimension left out weighs 1
+    np.testing.assert_allclose(
+        parse_weights({"camera": 2.0}, "hook"), [2.0 if d.value == "camera" else 1.0 for d in DIMENSIONS]
+    )

@@ -26,7 +26,12 @@ def check_record(rec: SV6DRecord, dim: int = 64) -> None:
     assert rec.segments[0].start_s == 0.0
     assert rec.segments[-1].end_s == pytest.approx(rec.duration_s, abs=0.05)
     assert rec.encoder.name == "evidence"
-    assert rec.encoder.head_version == "fixed-layout-1"
+    # the fixed layout for the video and its shots, the packaged trained heads for the hook
+    from encoder.contrastive.heads import ContrastiveHeads
+    from encoder.evidence.default_heads import HOOK_HEADS_DIR
+
+    hook_version = ContrastiveHeads.load(HOOK_HEADS_DIR).version
+    assert rec.encoder.head_version == f"fixed-layout-1+hook:{hook_version}"
     assert rec.encoder.fingerprint
 
 
