@@ -270,7 +270,7 @@ def media(
     services: ServicesDep,
     settings: SettingsDep,
     exp: Annotated[int | None, Query(ge=0, le=2**40)] = None,
-    sig: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    sig: Annotated[str | None, Query(min_length=1, max_length=64, pattern="^[0-9a-f]+$")] = None,
     key: Annotated[str | None, Security(api_key_header)] = None,
     token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
 ) -> FileResponse:
@@ -279,7 +279,8 @@ def media(
     else:
         if exp is None or sig is None:
             raise ApiProblem(401, "a media link needs both exp and sig (ask /media-link for one)")
-        if not hmac.compare_digest(sig, media_signature(services.media_secret, video_id, exp)):
+        expected = media_signature(services.media_secret, video_id, exp)
+        if not hmac.compare_digest(sig.encode(), expected.encode()):
             raise ApiProblem(401, "invalid media link (links die when the service restarts)")
         if exp < time.time():
             raise ApiProblem(401, "expired media link: ask /media-link for a new one")
