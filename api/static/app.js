@@ -651,7 +651,7 @@ $("k").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
 $("tag-add").addEventListener("click", addTagFilter);
 $("tag-pick").addEventListener("keydown", (e) => { if (e.key === "Enter") addTagFilter(); });
 $("filters-clear").addEventListener("click", clearFilters);
-["min-dur", "max-dur"].forEach((id) => $(id).addEventListener("change", summarizeFilters));
+["min-dur", "max-dur"].forEach((id) => $(id).addEventListener("input", summarizeFilters));
 document.querySelectorAll("input[name=orientation], input[name=fresh]").forEach((r) => r.addEventListener("change", summarizeFilters));
 $("recommend").addEventListener("click", recommend);
 $("examples-clear").addEventListener("click", () => { state.positive = []; state.negative = []; renderExamples(); });
