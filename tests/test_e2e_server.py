@@ -408,6 +408,7 @@ def test_page_text_clip_and_filters(server, browser, tmp_path):
     assert cards
     page.wait_timelines()
     assert page.css("#cards .tag.q.read")  # the labels the text was read as, in the query rows
+    assert browser.find_element(By.ID, "legend-read").is_displayed()
     for card in cards:
         _check_timeline(page, card)
     page.shot("02-text-search.png")
@@ -469,6 +470,12 @@ def test_page_text_clip_and_filters(server, browser, tmp_path):
     assert browser.find_element(By.ID, "query-player").get_attribute("src").startswith("blob:")
     page.wait_media("#query-player")
     assert "my clip.mp4" in browser.find_element(By.ID, "query-caption").text
+    page.wait_media("#cards .hit-player")
+    page.wait_timelines()
+    assert page.css("#cards .tag.q.read.shared")  # the clip's shared tags, in the query rows
+    for card in page.cards():
+        _check_timeline(page, card)
+    page.shot("04-clip-search.png")
     assert not page.console_errors()
 
 
@@ -501,7 +508,7 @@ def test_page_more_and_less_like_this_feed_recommend(server, browser):
     page.wait_timelines()
     for card in page.cards():
         _check_timeline(page, card)
-    page.shot("04-recommend.png")
+    page.shot("05-recommend.png")
     assert not page.console_errors()
 
 
@@ -537,5 +544,5 @@ def test_page_by_keyboard_at_phone_width(server, browser):
     page.wait_timelines()
     for card in cards:
         _check_timeline(page, card)
-    page.shot("05-phone.png")
+    page.shot("06-phone.png")
     assert not page.console_errors()

@@ -332,7 +332,7 @@ function renderQuery() {
     video.dataset.hookEnd = String(q.window[1]);
     video.src = `${url}#t=${q.window[0]},${q.window[1]}`;
     $("query-caption").textContent = `${q.file.name} · hook ${num(q.window[0])}–${secs(q.window[1])}`;
-    info.append(el("h3", { text: q.file.name }), el("p", { class: "muted", text: "Uploaded clip: encoded for this search, not stored. Its own tags are not returned, so the timelines show the hits' tags only." }));
+    info.append(el("h3", { text: q.file.name }), el("p", { class: "muted", text: "Uploaded clip: encoded for this search, not stored. Its own tags are not returned: the query rows show the tags it shares with the hits, without their times." }));
   } else {
     $("query-caption").textContent = "";
     info.append(el("h3", { text: `“${q.text}”` }));
@@ -365,6 +365,7 @@ function weightedMean(scores, weights) {
 
 function resultsHead(title, note) {
   $("results-head").hidden = false;
+  $("legend-read").hidden = !(state.query && state.query.mode !== "video");
   $("results-title").textContent = title;
   $("scale-note").textContent = note;
 }
@@ -490,7 +491,10 @@ function queryItems(span) {
   if (q.mode === "text") {
     return q.readAs.map((r) => ({ dimension: r.dimension, label: r.label, t0: 0, t1: span, read: true, title: `the text read as ${r.label} (similarity ${fmt(r.similarity)})` }));
   }
-  return [];
+  // An uploaded clip's own tags are not returned; the tags it shares with some hit are (without times).
+  const seen = new Map();
+  for (const h of state.lastHits) for (const t of h.shared_tags || []) seen.set(`${t.dimension}:${t.label}`, t);
+  return [...seen.values()].map((t) => ({ dimension: t.dimension, label: t.label, t0: 0, t1: span, read: true, title: `the clip's hook carries ${t.label} (shared with a hit; times not returned)` }));
 }
 
 function drawTimeline(box, d, win, shared) {
