@@ -31,6 +31,19 @@ STATIC_DIR = Path(__file__).with_name("static")
 API_VERSION = "1.0.0"
 log = logging.getLogger("api")
 
+# The page runs only its own script and style; media comes from this origin (or a local clip's blob: URL).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
 # Bodies parsed by hand (JSON or multipart on one route) still get their schemas in the document.
 _MANUAL_BODY_MODELS = (HookSearchRequest, PathIngestRequest, ClipSearchParams)
 
@@ -64,13 +77,21 @@ def create_app(
         summary="Structural similar-hook search, recommendations and ingest over SV6D embeddings",
         lifespan=lifespan,
     )
-    for r in (videos.router, jobs.router, search.router, recommend.router, events.router, health.router):
+    for r in (
+        videos.router,
+        videos.media_router,
+        jobs.router,
+        search.router,
+        recommend.router,
+        events.router,
+        health.router,
+    ):
         app.include_router(r)
     install_handlers(app)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

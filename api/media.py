@@ -75,3 +75,23 @@ def check_video(path: Path, shown: str, max_duration_s: float) -> float:
     if duration > max_duration_s:
         raise VideoInputError(shown, f"duration {duration:.1f} s exceeds the limit of {max_duration_s:.0f} s")
     return duration
+
+
+def stored_media_path(source: str, allowed_roots: list[Path]) -> Path:
+    """The real file of a stored video's ``source``, only when it lies under ``allowed_roots`` (the
+    service's upload folder and the media roots): a record's source is data, not a licence to serve a file."""
+    from sv6d.errors import NotFoundError
+
+    path = Path(source)
+    real = path.resolve() if path.is_absolute() else None
+    if real is None or not real.is_file() or not any(real.is_relative_to(r.resolve()) for r in allowed_roots):
+        raise NotFoundError(f"the media of this video is not available ({path.name or source})")
+    return real
+
+
+def media_signature(secret: bytes, video_id: str, expires: int) -> str:
+    """HMAC of (video, expiry): a media link opens one video until ``expires`` (a <video> sends no header)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret, f"{video_id}\n{expires}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -9,6 +9,7 @@ meanwhile reads either the old or the new generation, never a half-applied batch
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -82,6 +83,8 @@ class Services:
 
         self.events = EventStore(settings.data_dir)
         self.thumbs = LRUCache(256)
+        # Signs media links (see api.media.media_signature); links die with the process, which is the point.
+        self.media_secret = secrets.token_bytes(32)
         self._recommender: Any = None
         self._recommender_key: tuple[Any, ...] | None = None
         self._catalog: Any = None

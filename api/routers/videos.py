@@ -1,12 +1,19 @@
-"""``/v1/videos``: ingest (upload or path) as jobs, read, list, delete, and thumbnail strips."""
+"""``/v1/videos``: ingest (upload or path) as jobs, read, list, delete, thumbnail strips, and the media
+itself (signed links a ``<video>`` element can play, served with HTTP range requests)."""
 
 from __future__ import annotations
 
+import hmac
+import mimetypes
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, Security, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import ConfigDict
 
 from api.body import (
@@ -18,13 +25,22 @@ from api.body import (
     upload_name,
     validate,
 )
-from api.deps import Authorized, IndexDep, ServicesDep, SettingsDep
-from api.media import check_video, resolve_media_path
+from api.deps import (
+    Authorized,
+    IndexDep,
+    ServicesDep,
+    SettingsDep,
+    api_key_header,
+    bearer,
+    require_api_key,
+)
+from api.media import check_video, media_signature, resolve_media_path, stored_media_path
 from api.problems import PROBLEM_RESPONSES, ApiProblem, problem_responses
 from api.schemas.videos import (
     Deleted,
     DimensionSummary,
     JobAccepted,
+    MediaLink,
     PathIngestRequest,
     SegmentOut,
     TagOut,
@@ -40,6 +56,9 @@ from sv6d.record import SV6DRecord
 router = APIRouter(
     prefix="/v1/videos", tags=["videos"], dependencies=[Authorized], responses=PROBLEM_RESPONSES
 )
+# The media route checks its own credentials: an API key, or a signed link from ``/media-link``.
+media_router = APIRouter(prefix="/v1/videos", tags=["videos"], responses=PROBLEM_RESPONSES)
+MEDIA_LINK_TTL_S = 3600
 
 
 _UPLOAD_FORM = {
@@ -211,3 +230,65 @@ def thumbs(
         data = thumbnail_strip(record.source, allowed, t0, min(t1, record.duration_s), n, height)
         services.thumbs.put(key, data)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _media_file(services: Services, video_id: str) -> Path:
+    record = services.index.get(video_id)
+    return stored_media_path(record.source, [services.media_dir, *services.settings.media_roots])
+
+
+@router.get(
+    "/{video_id}/media-link",
+    response_model=MediaLink,
+    summary="A signed link to the video's file, valid for an hour, that a <video> element can play",
+)
+def media_link(video_id: str, services: ServicesDep) -> MediaLink:
+    _media_file(services, video_id)  # 404 now rather than a link that cannot play
+    expires = int(time.time()) + MEDIA_LINK_TTL_S
+    sig = media_signature(services.media_secret, video_id, expires)
+    from urllib.parse import quote
+
+    return MediaLink(
+        url=f"/v1/videos/{quote(video_id, safe='')}/media?exp={expires}&sig={sig}",
+        expires_at=datetime.fromtimestamp(expires, UTC),
+        hook_window=list(services.index.get(video_id).hook_window),
+    )
+
+
+@media_router.get(
+    "/{video_id}/media",
+    summary="The video's file, with HTTP range requests; an API key or a signed link (exp, sig) opens it",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"video/*": {}}, "description": "The file"},
+        206: {"description": "The requested byte range"},
+        **problem_responses(401),
+    },
+)
+def media(
+    video_id: str,
+    services: ServicesDep,
+    settings: SettingsDep,
+    exp: Annotated[int | None, Query(ge=0, le=2**40)] = None,
+    sig: Annotated[str | None, Query(min_length=1, max_length=64, pattern="^[0-9a-f]+$")] = None,
+    key: Annotated[str | None, Security(api_key_header)] = None,
+    token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)] = None,
+) -> FileResponse:
+    if exp is None and sig is None:
+        require_api_key(settings, key, token)
+    else:
+        if exp is None or sig is None:
+            raise ApiProblem(401, "a media link needs both exp and sig (ask /media-link for one)")
+        expected = media_signature(services.media_secret, video_id, exp)
+        if not hmac.compare_digest(sig.encode(), expected.encode()):
+            raise ApiProblem(401, "invalid media link (links die when the service restarts)")
+        if exp < time.time():
+            raise ApiProblem(401, "expired media link: ask /media-link for a new one")
+    path = _media_file(services, video_id)
+    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=kind,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        content_disposition_type="inline",
+    )

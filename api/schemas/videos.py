@@ -107,3 +107,11 @@ class VideoList(BaseModel):
 class Deleted(BaseModel):
     video_id: str
     deleted: bool
+
+
+class MediaLink(BaseModel):
+    """A link a ``<video>`` element can play (it sends no API key): signed for one video, until it expires."""
+
+    url: str = Field(description="GET it for the file, with HTTP range requests (206 Partial Content)")
+    expires_at: datetime
+    hook_window: list[float] = Field(description="[start_s, end_s] of the hook, for a #t=start,end fragment")
