@@ -281,6 +281,14 @@ def register(app: typer.Typer) -> None:
         ] = "0,1,2",
         epochs: EpochsOpt = 60,
         hidden: Annotated[int, typer.Option("--hidden", min=8, help="Hidden units per head.")] = 128,
+        generated_videos: Annotated[
+            int,
+            typer.Option(
+                "--generated-videos",
+                min=0,
+                help="Generated videos (seed 1) added to the training part (0: real footage only).",
+            ),
+        ] = 0,
         seed: SeedOpt = 0,
         data_dir_opt: DataDirOption = None,
         as_json: JsonOption = False,
@@ -317,6 +325,7 @@ def register(app: typer.Typer) -> None:
                 config,
                 command.strip(),
                 on_progress=lambda _msg: bar.update(1),
+                generated_videos=generated_videos,
             )
         target = out or HOOK_HEADS_DIR
         heads.save(target)

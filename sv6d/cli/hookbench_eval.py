@@ -118,7 +118,9 @@ def text_recall(
 
     if not callable(getattr(heads, "project_text", None)) or len(getattr(heads, "text_heads", {})) < 6:
         return None
-    w = np.array([float((weights or {}).get(d.value, 1.0)) for d in DIMENSIONS])
+    from indexer import parse_weights
+
+    w = parse_weights(weights, "hook").astype(np.float64)  # the hook search's own reading of the weights
     blocks = np.stack([r.hook for r in records])  # (n, 6, d)
 
     def scores(text: str) -> np.ndarray:
@@ -186,6 +188,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Render (cached in ``work_dir``), encode (cached per encoder identity), search and score; the
     ``--json`` document of ``sv6d eval-hooks --real``."""
+    from indexer import parse_weights
     from sv6d.hookbench import baselines
 
     names = [n for n in (*split.train, *split.heldout) if split.side(n) in sides or tune]
@@ -256,7 +259,9 @@ def run_benchmark(
                 "heads": info.head_version,
                 "fingerprint": info.fingerprint,
             },
-            "weights": {d.value: float((weights or {}).get(d.value, 1.0)) for d in DIMENSIONS},
+            "weights": {
+                d.value: float(x) for d, x in zip(DIMENSIONS, parse_weights(weights, "hook"), strict=True)
+            },
             "weights_tuned_on_train": tuned is not None,
         }
     }
@@ -335,6 +340,37 @@ def hook_features(
     return out
 
 
+# Generated openings that are one of the benchmark's styles train as that style; the others as themselves.
+GENERATED_AS_STYLE = {
+    "fade_in_from_black": "fade_from_black",
+    "cold_open_flash": "flash_open",
+    "slow_push_in_quiet": "slow_push_in",
+    "whip_pans_beat": "whip_pan",
+}
+GENERATED_SEED = 1  # never 0: the generated corpus that sv6d eval-hooks scores is seed 0
+
+
+def generated_hook_features(folder: Path, n: int, on_progress: Callable[[str], None] | None = None) -> list:
+    """(label, hook features) of the first ``n`` videos of the seed-``GENERATED_SEED`` generated corpus in
+    ``folder`` (generated and encoded there when missing), labelled by ``GENERATED_AS_STYLE``."""
+    from encoder.contrastive.cache import FeatureCache
+    from encoder.contrastive.workflow import encode_entries
+    from encoder.evidence.backbone import EvidenceBackbone
+    from sv6d.synth.corpus import generate_corpus, read_manifest
+
+    generate_corpus(folder, n=n, seed=GENERATED_SEED)
+    entries = read_manifest(folder)[:n]
+    backbone = EvidenceBackbone()
+    cache = FeatureCache(folder / "features", backbone.fingerprint())
+    if on_progress:
+        on_progress(f"encode {len(entries)} generated videos")
+    encode_entries(backbone, entries, cache)
+    return [
+        (GENERATED_AS_STYLE.get(e.archetype, e.archetype), cache.get(e.video_id)[0].hook.features)
+        for e in entries
+    ]
+
+
 def train_hook_heads(
     videos_dir: Path,
     work_dir: Path,
@@ -343,13 +379,18 @@ def train_hook_heads(
     config: Any,
     command: str,
     on_progress: Callable[[str], None] | None = None,
+    generated_videos: int = 0,
 ) -> Any:
     """Contrastive hook heads for the evidence backbone, trained on real footage: the training sources of the
     split re-cut into every opening style (one render per seed), labelled by style in every dimension; the
     split's ``validation`` sources (a part of the training side) pick the epoch. Positives are the same
     opening on other footage; the hardest negatives mined are, mostly, the same footage opened another way.
-    Returns ``ContrastiveHeads`` whose manifest names the data (hashes), the command, the seeds and the
-    backbone fingerprint they were trained on."""
+    ``generated_videos``: that many videos of a generated corpus (seed ``GENERATED_SEED``) join the training
+    part, so the heads keep the generated openings apart too. Measured with 40: the seed-0 generated corpus's
+    similar-hook p@10 rises from 0.888 to 0.975, held-out real P@5 (weights tuned on the training side each
+    time) falls from 0.523 to 0.488 and its same-footage share rises from 0.200 to 0.247; the shipped heads
+    use real footage only (0). Returns ``ContrastiveHeads`` whose manifest
+    names the data (hashes), the command, the seeds and the backbone fingerprint they were trained on."""
     from encoder.contrastive.train import train_heads
     from encoder.heads import FixedLayoutHeads
     from encoder.pipeline import Encoder
@@ -362,10 +403,17 @@ def train_hook_heads(
     train = [r for r in rows if r[0].clip.source not in split.validation]
     val = [r for r in rows if r[0].clip.source in split.validation]
 
-    def labelled(part: list[tuple[Clip, dict]]) -> dict:
-        return {d: (np.stack([f[d] for _, f in part]), [c.clip.style for c, _ in part]) for d in DIMENSIONS}
+    generated = []
+    if generated_videos > 0:
+        folder = work_dir / f"generated-seed{GENERATED_SEED}"
+        generated = generated_hook_features(folder, generated_videos, on_progress)
 
-    heads = train_heads(labelled(train), labelled(val), config, progress=False)
+    def labelled(part: list[tuple[str, dict]]) -> dict:
+        return {d: (np.stack([f[d] for _, f in part]), [lab for lab, _ in part]) for d in DIMENSIONS}
+
+    train_rows = [(c.clip.style, f) for c, f in train] + generated
+    val_rows = [(c.clip.style, f) for c, f in val]
+    heads = train_heads(labelled(train_rows), labelled(val_rows), config, progress=False)
     data = hashlib.sha256()
     for name in sorted(split.train):
         data.update(f"{name}:{_sha256_file(videos_dir / name)}\n".encode())
@@ -380,6 +428,11 @@ def train_hook_heads(
                 "train_sources": sorted({c.clip.source for c, _ in train}),
                 "validation_sources": sorted(split.validation),
                 "clips": {"train": len(train), "validation": len(val)},
+                "generated": {
+                    "seed": GENERATED_SEED,
+                    "videos": len(generated),
+                    "as_style": GENERATED_AS_STYLE,
+                },
                 "sources_sha256": data.hexdigest(),
                 "clips_sha256": hashlib.sha256(
                     "\n".join(sorted(c.clip.clip_id for c, _ in rows)).encode()
