@@ -40,7 +40,7 @@ from ranker.candidates import (
 from ranker.catalog import ItemCatalog
 from ranker.context import NeighbourSource, RankingContext, build_context
 from ranker.events import load_events, load_kuairand
-from ranker.features import ENGAGEMENT_GROUPS, FeatureSchema, assemble_features
+from ranker.features import COLLAB_GROUPS, ENGAGEMENT_GROUPS, FeatureSchema, assemble_features
 from ranker.metrics import (
     bootstrap_ci,
     cluster_bootstrap_ci,
@@ -53,7 +53,15 @@ from ranker.metrics import (
 from ranker.model import RankerModel, train_ranker
 from sv6d.errors import ConfigError
 
-SYSTEMS = ("popularity", "recency", "structural", "lgbm_engagement", "lgbm_structure", *BASELINES)
+SYSTEMS = (
+    "popularity",
+    "recency",
+    "structural",
+    "lgbm_engagement",
+    "lgbm_structure",
+    "lgbm_collab",
+    *BASELINES,
+)
 CONTENT_SYSTEMS = frozenset({"structural", "lgbm_structure"})
 RUN_DEPTH = 100
 # A baseline ranking the whole catalogue known at the cutoff (not only the shared candidates) is reported as
@@ -265,7 +273,9 @@ def _train_models(
 ) -> dict[str, RankerModel]:
     model_feats = {
         "lgbm_engagement": schema.select(ENGAGEMENT_GROUPS),
-        "lgbm_structure": list(schema.names),
+        # Every feature but the collaborative ones (added later, so this system keeps its feature list).
+        "lgbm_structure": schema.select(set(schema.groups) - COLLAB_GROUPS),
+        "lgbm_collab": schema.select(ENGAGEMENT_GROUPS | COLLAB_GROUPS),
     }
     models: dict[str, RankerModel] = {}
     wanted = [s for s in cfg.systems if s.startswith("lgbm_")]
@@ -448,9 +458,12 @@ def _run_window(
     }
     held = {u: sorted(v) for u, v in qrels.items()}
     cand_recall = candidate_recall(ctx, held, cfg.candidates)
+    # Structural channels cannot exist without video content, and a channel with quota 0 is off: "n/a", not
+    # a measured zero.
+    absent = {c for c in CHANNELS if cfg.candidates.quota(c) == 0}
     if not ds.catalog.has_content:
-        # Structural channels cannot exist without video content: "n/a", not a measured zero.
-        cand_recall = {c: (float("nan") if c in STRUCTURE_CHANNELS else v) for c, v in cand_recall.items()}
+        absent |= STRUCTURE_CHANNELS
+    cand_recall = {c: (float("nan") if c in absent else v) for c, v in cand_recall.items()}
     return WindowResult(
         index,
         test_start,
@@ -857,7 +870,8 @@ def render_report(result: dict[str, Any]) -> str:
     lines += [
         "## Candidate recall (mean over users of the share of their likes in the window in each channel)",
         "",
-        "n/a: the channel cannot exist on this data (structural channels need video content).",
+        "n/a: the channel cannot exist on this data (structural channels need video content) or is off in "
+        "this config (quota 0).",
         "",
         "| channel | " + " | ".join(f"window {w['window']}" for w in windows) + " |",
         "|---|" + "---|" * len(windows),

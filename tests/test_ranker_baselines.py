@@ -240,3 +240,38 @@ def test_test_windows_must_start_at_test_start(tmp_path) -> None:
     cfg.write_text(CONFIG.format(path="x.parquet", windows="test_windows = [0.6, 0.8]"))
     with pytest.raises(ConfigError, match="test_windows must start at test_start"):
         load_config(cfg)
+
+
+def test_collaborative_channels_on_the_hand_log(tmp_path) -> None:
+    from ranker.candidates import CHANNELS, CandidateConfig, generate_candidates
+    from ranker.catalog import ItemCatalog
+    from ranker.context import build_context
+    from ranker.events import load_events
+    from ranker.features import FeatureSchema, assemble_features
+
+    events = load_events(_write_log(tmp_path))
+    catalog = ItemCatalog.from_events(events)
+    ctx = build_context(events, catalog, events["ts"][10])
+    pos = catalog.index
+    # Likes before the window: i0 by a, b, d; i1 by a, c, d; i2 by b, c; i3 by c (i4 only hated).
+    # cos(i0, i2) = cos(i1, i2) = 1/√6, cos(i1, i3) = 1/√3, cos(i0, i3) = 0.
+    req = ctx.request_for_user("a")
+    knn = ctx.collab_scores(req, "itemknn")
+    assert knn[pos["i2"]] == pytest.approx(2 / np.sqrt(6), rel=1e-5)
+    assert knn[pos["i3"]] == pytest.approx(1 / np.sqrt(3), rel=1e-5)
+    only = {"popular": 0, "fresh": 0, "covisit": 0}
+    cs = generate_candidates(ctx, req, CandidateConfig(quotas={**only, "itemknn": 5}))
+    assert [catalog.video_ids[int(p)] for p in cs.positions] == ["i2", "i3"]
+    assert cs.channels[:, CHANNELS.index("itemknn")].all()
+    als = generate_candidates(ctx, req, CandidateConfig(quotas={**only, "als": 5}))
+    # ALS ranks only unseen items with a positive: never i0/i1 (seen by a), never i4 (no like).
+    assert set(als.positions.tolist()) <= {pos["i2"], pos["i3"]}
+    assert len(als) > 0
+    # Off by default: the channels of earlier configs are unchanged.
+    default = generate_candidates(ctx, req)
+    assert not default.channels[:, [CHANNELS.index("itemknn"), CHANNELS.index("als")]].any()
+    schema = FeatureSchema.for_config(ctx.config)
+    feats = assemble_features(ctx, req, cs, schema)
+    col = schema.names.index("knn_score")
+    np.testing.assert_allclose(feats[:, col], [2 / np.sqrt(6), 1 / np.sqrt(3)], rtol=1e-5)
+    assert set(schema.select({"collab"})) == {"ch_itemknn", "ch_als", "knn_score", "als_score"}
