@@ -1,14 +1,22 @@
 """Offline experiments: a TOML config → time-based split → systems → metrics with intervals → a run folder.
 
-Split (fractions are quantiles of event time): for each ``train_cutoffs`` value c_i, a context as of c_i and
-labels from (c_i, c_{i+1}] (the last one up to ``test_start``) give training requests; the test context is as
-of ``test_start`` and its labels are the positives (likes) after it. Every system ranks the same merged
-candidate set of each test user, so the comparison isolates the ranking; candidate recall is reported apart.
+Split (fractions are quantiles of event time): ``split.test_windows`` (default ``[test_start]``) are the
+starts of consecutive test windows (rolling origin), each ending where the next starts (the last at the end
+of the data). For each window, training snapshots are as of the ``train_cutoffs`` shifted by the window's
+offset from ``test_start``, labelled by the likes until the next boundary; the test context is as of the
+window's start and its relevance is the likes inside the window: no system sees events at or after it.
 
 Systems: ``popularity`` (decayed plays in the first window), ``recency`` (newest upload, or first seen),
 ``structural`` (mean per-dimension similarity to the user's positive profile; needs content),
 ``lgbm_engagement`` (LightGBM on engagement, creator, user, context and channel features),
-``lgbm_structure`` (LightGBM on every feature; needs content).
+``lgbm_structure`` (LightGBM on every feature but the collaborative ones; needs content),
+``lgbm_collab`` (``lgbm_engagement`` plus the item-kNN / ALS channel indicators and scores), and the
+baselines of ``ranker.baselines`` (``pop_decay``, ``itemknn``, ``ease``, ``als``, ``bpr``), each scored twice:
+re-ranking the shared candidate set (scope ``candidates``, like every other system) and over the catalogue
+known at the window's start (``<name>_catalogue``). Metrics are end-to-end (every like in the window counts);
+the report adds the ceiling (likes on videos seen before the window, inside the candidates, perfect-ranking
+NDCG@10) and a conditional NDCG@10 (likes inside the candidates only), labelled apart. Several windows are
+pooled with intervals and sign-flip tests that resample or flip each user's windows together.
 """
 
 from __future__ import annotations
@@ -629,6 +637,15 @@ def run_experiment(
         ],
         "pooled": len(windows) > 1,
     }
+    n_pos = sum(w.ceiling["n_positives"] for w in windows)
+    seen = sum(w.ceiling["share_seen_before_window"] * w.ceiling["n_positives"] for w in windows)
+    inside = sum(w.ceiling["share_in_candidates"] * w.ceiling["n_positives"] for w in windows)
+    result["ceiling_pooled"] = {
+        "n_positives": n_pos,
+        "share_seen_before_window": seen / n_pos if n_pos else float("nan"),
+        "share_in_candidates": inside / n_pos if n_pos else float("nan"),
+        "reachable_in_candidates": inside / seen if seen else float("nan"),
+    }
     head = _headline(windows, summary, per_user, clusters, cfg)
     if head is not None:
         result["headline"] = head
@@ -830,6 +847,12 @@ def render_report(result: dict[str, Any]) -> str:
             f"{_fmt(c['share_seen_before_window'], 3)} | {_fmt(c['share_in_candidates'], 3)} | "
             f"{_fmt(c['reachable_in_candidates'], 3)} | "
             f"{_fmt(c['perfect_ndcg_at_10_candidates'])} | {_fmt(c['perfect_ndcg_at_10_catalogue'])} |"
+        )
+    cp = result.get("ceiling_pooled")
+    if cp and len(windows) > 1:
+        lines.append(
+            f"| pooled | | {cp['n_positives']} | {_fmt(cp['share_seen_before_window'], 3)} | "
+            f"{_fmt(cp['share_in_candidates'], 3)} | {_fmt(cp['reachable_in_candidates'], 3)} | | |"
         )
     lines += [
         "",
