@@ -13,8 +13,10 @@ ranking the whole catalogue known at the cutoff (items with any event before it)
 - ``als``: implicit's ``AlternatingLeastSquares`` on confidence ``1 + als_alpha`` for liked cells.
 - ``bpr``: implicit's ``BayesianPersonalizedRanking`` on the binary like matrix.
 
-Hyperparameters come from the experiment's ``[baselines]`` table and are fixed before a run: they are never
-chosen on the test windows.
+Ties (every item of a user without likes before the cutoff scores 0) fall back to the ``pop_decay`` order,
+then to catalog position, so every baseline serves new users like popularity does. Hyperparameters come from
+the experiment's ``[baselines]`` table and are fixed before a run: they are never chosen on the test windows
+(BPR's defaults in particular are untuned, and it lands near popularity on KuaiRand).
 """
 
 from __future__ import annotations
