@@ -5,7 +5,12 @@ Channels (names are fixed: the feature schema has one indicator per channel):
 - ``hook``: neighbours of the recent positives' hooks (all six dimensions, equal weights);
 - ``popular``: most decayed plays in the popularity window;
 - ``fresh``: newest uploads (first seen, without upload times) within the freshness window;
-- ``covisit``: videos co-engaged (positively) with the user's recent positives by other users.
+- ``covisit``: videos co-engaged (positively) with the user's recent positives by other users;
+- ``itemknn``: cosine item-kNN neighbours of the user's recent positives (``RankingContext.item_similarity``);
+- ``als``: nearest items in ALS factor space to the recent positives (``RankingContext.als_item_vectors``).
+
+The two collaborative channels default to a quota of 0 (off): they exist wherever there is engagement, with or
+without video content.
 
 Already-seen videos and negatives are never candidates.
 """
@@ -24,7 +29,8 @@ from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 
 NEIGHBOUR_CHANNELS = tuple(f"nb_{d.value}" for d in DIMENSIONS)
-CHANNELS: tuple[str, ...] = (*NEIGHBOUR_CHANNELS, "hook", "popular", "fresh", "covisit")
+COLLAB_CHANNELS = ("itemknn", "als")
+CHANNELS: tuple[str, ...] = (*NEIGHBOUR_CHANNELS, "hook", "popular", "fresh", "covisit", *COLLAB_CHANNELS)
 CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 # One weights mapping for every query of a batch, or one per query (None: all six dimensions equally).
 WeightsArg = Mapping[str, float] | None | Sequence[Mapping[str, float] | None]
@@ -35,7 +41,15 @@ class CandidateConfig:
     """Per-channel quotas (``neighbours`` applies to each ``nb_<dimension>`` channel) and seed count."""
 
     quotas: Mapping[str, int] = field(
-        default_factory=lambda: {"neighbours": 30, "hook": 50, "popular": 200, "fresh": 100, "covisit": 200}
+        default_factory=lambda: {
+            "neighbours": 30,
+            "hook": 50,
+            "popular": 200,
+            "fresh": 100,
+            "covisit": 200,
+            "itemknn": 0,
+            "als": 0,
+        }
     )
     n_seeds: int = 3
 
@@ -44,7 +58,7 @@ class CandidateConfig:
         return int(self.quotas.get(key, 0))
 
     def __post_init__(self) -> None:
-        valid = {"neighbours", "hook", "popular", "fresh", "covisit"}
+        valid = {"neighbours", "hook", "popular", "fresh", "covisit", *COLLAB_CHANNELS}
         bad = sorted(set(self.quotas) - valid)
         if bad:
             raise ConfigError(
@@ -341,7 +355,17 @@ def generate_candidates(
         # Ties break by position so that the order is the same on every run.
         order = nz[np.lexsort((nz, -scores[nz]))]
         found["covisit"] = _take_unseen(order, excluded, cfg.quota("covisit"))
+    for name in COLLAB_CHANNELS:
+        if len(req.recent_positives) and cfg.quota(name) > 0:
+            found[name] = _top_scored(ctx.collab_scores(req, name), excluded, cfg.quota(name))
     return _merge(found)
+
+
+def _top_scored(scores: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` unseen items of highest positive score, ties by position (the same order on every run)."""
+    nz = np.flatnonzero(scores > 0)
+    order = nz[np.lexsort((nz, -scores[nz]))]
+    return _take_unseen(order, excluded, k)
 
 
 def _best_over_seeds(res: list[tuple[np.ndarray, np.ndarray]], excluded: np.ndarray, k: int) -> np.ndarray:

@@ -58,12 +58,27 @@ class Request:
     # Per-request values that candidate generation and feature assembly both need, computed once.
     _excluded: np.ndarray | None = field(default=None, repr=False)
     _covisit: np.ndarray | None = field(default=None, repr=False)
+    _collab: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def excluded(self) -> np.ndarray:
         """Sorted unique positions never to recommend: everything seen, and negatives."""
         if self._excluded is None:
             self._excluded = np.unique(np.concatenate([self.seen, self.negatives])).astype(np.int64)
         return self._excluded
+
+
+@dataclass(frozen=True)
+class CollabConfig:
+    """Collaborative models fitted on a context's positives (binary), for the ``itemknn`` and ``als`` channels
+    and features: item-item cosine with ``knn_k`` neighbours kept per item (implicit's ``CosineRecommender``),
+    and implicit's ``AlternatingLeastSquares`` with confidence ``1 + als_alpha`` on positive cells."""
+
+    knn_k: int = 50
+    als_factors: int = 64
+    als_regularization: float = 0.05
+    als_iterations: int = 15
+    als_alpha: float = 10.0
+    seed: int = 7
 
 
 @dataclass
@@ -85,6 +100,7 @@ class RankingContext:
     popular_order: np.ndarray  # positions, most popular first (within the popularity window)
     fresh_order: np.ndarray  # positions, newest first (within the freshness window)
     neighbours: NeighbourSource | None = None
+    collab: CollabConfig = field(default_factory=CollabConfig)
     # Values derived from this context once and reused by every request (e.g. feature column plans).
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -112,6 +128,88 @@ class RankingContext:
             else:
                 req._covisit = np.zeros(len(self.catalog), dtype=np.float32)
         return req._covisit
+
+    def _positive_binary(self) -> sp.csr_matrix:
+        return sp.csr_matrix((self.users.positive_matrix > 0).astype(np.float32))
+
+    def item_similarity(self) -> sp.csr_matrix:
+        """(N, N) item-item cosine over users' positives before ``as_of``, ``collab.knn_k`` neighbours per
+        row (row i: the neighbours of item i), diagonal zeroed. Fitted once per context."""
+        sim = self.cache.get("item_similarity")
+        if sim is None:
+            import warnings
+
+            from implicit.nearest_neighbours import CosineRecommender
+            from implicit.utils import ParameterWarning
+
+            binary = self._positive_binary()
+            n = len(self.catalog)
+            if binary.nnz == 0:
+                self.cache["item_similarity"] = sim = sp.csr_matrix((n, n), dtype=np.float32)
+                return sim
+            # K + 1: implicit keeps every item as its own nearest neighbour, dropped below.
+            knn = CosineRecommender(K=self.collab.knn_k + 1, num_threads=1)
+            with warnings.catch_warnings():
+                # implicit converts through COO internally and warns about its own conversion.
+                warnings.simplefilter("ignore", category=ParameterWarning)
+                knn.fit(binary, show_progress=False)
+            sim = knn.similarity.tocsr().astype(np.float32)
+            sim.setdiag(0)
+            sim.eliminate_zeros()
+            self.cache["item_similarity"] = sim
+        return sim
+
+    def als_item_vectors(self) -> np.ndarray:
+        """(N, f) unit ALS item factors fitted on positives before ``as_of`` (zero rows for items without
+        any positive). Fitted once per context."""
+        vec = self.cache.get("als_item_vectors")
+        if vec is None:
+            from implicit.cpu.als import AlternatingLeastSquares
+            from threadpoolctl import threadpool_limits
+
+            c = self.collab
+            conf = self._positive_binary()
+            if conf.nnz == 0:
+                vec = np.zeros((len(self.catalog), c.als_factors), dtype=np.float32)
+                self.cache["als_item_vectors"] = vec
+                return vec
+            conf.data = 1.0 + c.als_alpha * conf.data
+            model = AlternatingLeastSquares(
+                factors=c.als_factors,
+                regularization=c.als_regularization,
+                iterations=c.als_iterations,
+                random_state=c.seed,
+                num_threads=1,
+            )
+            with threadpool_limits(1, "blas"):
+                model.fit(conf, show_progress=False)
+            vec = np.asarray(model.item_factors, dtype=np.float32)
+            liked = np.asarray(conf.sum(axis=0)).ravel() > 0
+            vec[~liked] = 0.0
+            norms = np.linalg.norm(vec, axis=1, keepdims=True)
+            vec = np.divide(vec, norms, out=np.zeros_like(vec), where=norms > 0)
+            self.cache["als_item_vectors"] = vec
+        return vec
+
+    def collab_scores(self, req: Request, kind: str) -> np.ndarray:
+        """(N,) ``itemknn`` (Σ of the recent positives' neighbour rows) or ``als`` (cosine of each item's
+        factors to the sum of the recent positives' unit factors) scores; cached on the request."""
+        out = req._collab.get(kind)
+        if out is None:
+            pos = req.recent_positives
+            if not len(pos):
+                out = np.zeros(len(self.catalog), dtype=np.float32)
+            elif kind == "itemknn":
+                out = np.asarray(self.item_similarity()[pos].sum(axis=0), dtype=np.float32).ravel()
+            elif kind == "als":
+                vec = self.als_item_vectors()
+                q = vec[pos].sum(axis=0)
+                norm = float(np.linalg.norm(q))
+                out = (vec @ (q / norm)) if norm > 0 else np.zeros(len(self.catalog), dtype=np.float32)
+            else:
+                raise ValueError(f"unknown collaborative score {kind!r}; valid: itemknn, als")
+            req._collab[kind] = out
+        return out
 
     def request_for_user(self, user_id: str, seed: str | None = None) -> Request:
         """A request for a known user; an unknown user gets an empty (cold-start) history."""
@@ -193,6 +291,7 @@ def build_context(
     config: AggregateConfig | None = None,
     neighbours: NeighbourSource | None = None,
     fresh_window_days: float = 3.0,
+    collab: CollabConfig | None = None,
 ) -> RankingContext:
     """Compute every aggregate and user state from events strictly before ``as_of``.
 
@@ -249,4 +348,5 @@ def build_context(
         popular_order=popular_order,
         fresh_order=fresh_order,
         neighbours=neighbours,
+        collab=collab or CollabConfig(),
     )

@@ -17,16 +17,20 @@ import numpy as np
 import polars as pl
 
 from ranker.aggregates import SIGNALS, AggregateConfig
-from ranker.candidates import CHANNELS, NEIGHBOUR_CHANNELS, CandidateSet
+from ranker.candidates import CHANNELS, COLLAB_CHANNELS, NEIGHBOUR_CHANNELS, CandidateSet
 from ranker.context import RankingContext, Request
 from sv6d.dimensions import DIMENSIONS
 from sv6d.record_io import atomic_write_bytes
 
-FEATURE_SCHEMA_VERSION = "1"
+# 2: the collaborative channels (ch_itemknn, ch_als) and scores (knn_score, als_score), group "collab".
+FEATURE_SCHEMA_VERSION = "2"
 
 # Feature groups: experiments choose which a model may use (e.g. "engagement only" drops structure and tags).
 STRUCTURE_GROUPS = frozenset({"structure", "tags"})
 ENGAGEMENT_GROUPS = frozenset({"engagement", "creator", "user", "context", "channel"})
+# Collaborative-filtering channels and scores (item-kNN, ALS): a group of their own, so that the systems
+# defined before it (engagement only, every feature but these) keep their exact feature lists.
+COLLAB_GROUPS = frozenset({"collab"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class FeatureSchema:
         for c in CHANNELS:
             # Neighbour and hook channels exist only through structure: they belong to that group.
             group = "structure" if c in NEIGHBOUR_CHANNELS or c == "hook" else "channel"
-            feats.append((f"ch_{c}", group))
+            feats.append((f"ch_{c}", "collab" if c in COLLAB_CHANNELS else group))
+        feats += [("knn_score", "collab"), ("als_score", "collab")]
         return cls(FEATURE_SCHEMA_VERSION, tuple(n for n, _ in feats), tuple(g for _, g in feats))
 
     def select(self, groups: frozenset[str] | set[str]) -> list[str]:
@@ -75,6 +80,8 @@ class _Plan:
     user_cols: np.ndarray
     user_log: np.ndarray  # (Fu,) bool: plays columns (log1p)
     covisit_col: int
+    knn_col: int
+    als_col: int
     age_col: int
     duration_col: int
     channel_cols: np.ndarray  # (len(CHANNELS),)
@@ -120,6 +127,8 @@ def _plan(ctx: RankingContext, schema: FeatureSchema) -> _Plan:
         user_cols=cols([out_name(n) for n in ctx.user_agg_names]),
         user_log=np.array([n.endswith("_plays") for n in ctx.user_agg_names], dtype=bool),
         covisit_col=col.get("covisit_log", -1),
+        knn_col=col.get("knn_score", -1),
+        als_col=col.get("als_score", -1),
         age_col=col.get("age_days", -1),
         duration_col=col.get("duration_s", -1),
         channel_cols=cols([f"ch_{c}" for c in CHANNELS]),
@@ -198,6 +207,10 @@ def assemble_features(
         _put(out, plan.user_cols, np.broadcast_to(u, (n, len(u))))
     if len(req.recent_positives) and plan.covisit_col >= 0:
         out[:, plan.covisit_col] = np.log1p(ctx.covisit_scores(req)[pos])
+    if len(req.recent_positives) and plan.knn_col >= 0:
+        out[:, plan.knn_col] = ctx.collab_scores(req, "itemknn")[pos]
+    if len(req.recent_positives) and plan.als_col >= 0:
+        out[:, plan.als_col] = ctx.collab_scores(req, "als")[pos]
     if plan.age_col >= 0:
         out[:, plan.age_col] = (ctx.as_of_s - ctx.upload_time_s()[pos]) / 86400.0
     assert cat.duration_s is not None

@@ -131,3 +131,57 @@ def evaluate_runs(
         res["coverage_at_10_ci"] = list(coverage_ci(tops, catalog_size, n_boot=n_boot, seed=seed))
         summary[name] = res
     return summary, per_user
+
+
+def _cluster_sums(values: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    _, inv = np.unique(np.asarray(clusters), return_inverse=True)
+    sums = np.bincount(inv, weights=np.asarray(values, dtype=np.float64))
+    counts = np.bincount(inv).astype(np.float64)
+    return sums, counts
+
+
+def cluster_bootstrap_means(
+    columns: Sequence[np.ndarray], clusters: np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> np.ndarray:
+    """(n_boot, len(columns)) bootstrap replicates of each column's mean, resampling whole clusters.
+
+    Pooled over test windows a user contributes one row per window; resampling users (the clusters) with all
+    their rows keeps the rows of one user together, as the independence the interval assumes is between users.
+    Every column sees the same resamples, so differences and ratios of the replicates are paired.
+    """
+    if not len(clusters):
+        return np.full((n_boot, len(columns)), np.nan)
+    rng = np.random.default_rng(seed)
+    per = [_cluster_sums(c, clusters) for c in columns]
+    n_clusters = len(per[0][0])
+    idx = rng.integers(0, n_clusters, size=(n_boot, n_clusters))
+    counts = per[0][1][idx].sum(axis=1)
+    return np.stack([s[idx].sum(axis=1) / counts for s, _ in per], axis=1)
+
+
+def cluster_bootstrap_ci(
+    values: np.ndarray, clusters: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile interval of the mean over rows, resampling clusters (users) with all their rows."""
+    if not len(values):
+        return (float("nan"), float("nan"))
+    reps = cluster_bootstrap_means([values], clusters, n_boot, seed)[:, 0]
+    return (float(np.quantile(reps, alpha / 2)), float(np.quantile(reps, 1 - alpha / 2)))
+
+
+def clustered_randomization_test(
+    a: np.ndarray, b: np.ndarray, clusters: np.ndarray, n_perm: int = 10_000, seed: int = 0
+) -> float:
+    """Two-sided sign-flip test of equal means of paired rows, flipping each cluster's rows together.
+
+    With one row per cluster it is the paired test above (up to the order of the random draws).
+    """
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if len(d) == 0:
+        return float("nan")
+    sums, _ = _cluster_sums(d, clusters)
+    observed = abs(sums.sum() / len(d))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice(np.array([-1.0, 1.0]), size=(n_perm, len(sums)))
+    null = np.abs((signs * sums).sum(axis=1) / len(d))
+    return float((np.sum(null >= observed - 1e-12) + 1) / (n_perm + 1))

@@ -1,4 +1,5 @@
-"""The KuaiRand experiment end to end on a subsample; its saved runs are re-scored with ranx."""
+"""The KuaiRand experiment end to end on a subsample; its saved runs (LightGBM, heuristics and baselines in
+both scopes) are re-scored with ranx."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sv6d.errors import ConfigError
 
 SMALL = """
 name = "kuairand-small"
-systems = ["popularity", "recency", "lgbm_engagement"]
+systems = ["popularity", "recency", "lgbm_engagement", "itemknn"]
 [data]
 source = "kuairand"
 path = "{path}"
@@ -48,7 +49,7 @@ def test_kuairand_experiment_cli_and_ranx(shared_data, tmp_path) -> None:
     )
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
     assert doc["run_dir"] == str(out)
-    assert set(doc["systems"]) == {"popularity", "recency", "lgbm_engagement"}
+    assert set(doc["systems"]) == {"popularity", "recency", "lgbm_engagement", "itemknn", "itemknn_catalogue"}
     for res in doc["systems"].values():
         lo, hi = res["ndcg_at_10_ci"]
         assert lo <= res["ndcg_at_10"] <= hi
@@ -61,7 +62,9 @@ def test_kuairand_experiment_cli_and_ranx(shared_data, tmp_path) -> None:
         "data_version.json",
     ):
         assert (out / name).exists(), name
-    assert "engagement and user features" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "engagement and user features" in report
+    assert "## Ceiling" in report
     runs = pl.read_parquet(out / "runs.parquet")
     qrels = pl.read_parquet(out / "qrels.parquet")
     q = Qrels({u: {v: 1 for v in g["video_id"]} for (u,), g in qrels.group_by("user_id")})
@@ -89,7 +92,7 @@ def test_structure_systems_need_content(shared_data, tmp_path) -> None:
 
     cfg = tmp_path / "c.toml"
     text = SMALL.format(path=shared_data / "engagement" / "kuairand_27k_likehate_kcore15.tsv")
-    cfg.write_text(text.replace('"lgbm_engagement"]', '"lgbm_engagement", "structural"]'))
+    cfg.write_text(text.replace('"itemknn"]', '"itemknn", "structural"]'))
     with pytest.raises(ConfigError, match="structural need video content"):
         run_experiment(cfg, tmp_path / "out")
     assert Path(cfg).exists()

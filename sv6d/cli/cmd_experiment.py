@@ -49,7 +49,11 @@ def register(app: typer.Typer) -> None:
                 }
                 for s, r in result["systems"].items()
             }
-            sys.stdout.write(json.dumps({"systems": systems, "run_dir": result["run_dir"]}) + "\n")
+            doc = {"systems": systems, "run_dir": result["run_dir"]}
+            for key in ("headline", "ceiling_pooled"):
+                if key in result:
+                    doc[key] = result[key]
+            sys.stdout.write(json.dumps(doc) + "\n")
             return
         rows = []
         for s, r in result["systems"].items():
@@ -57,7 +61,32 @@ def register(app: typer.Typer) -> None:
             rows.append(
                 [s, r["ndcg_at_10"], f"[{lo:.4f}, {hi:.4f}]", r["recall_at_10"], r["recall_at_50"], r["map"]]
             )
-        print_table(["system", "NDCG@10", "95% CI", "Recall@10", "Recall@50", "MAP"], rows, result["name"])
+        title = result["name"] + (
+            f" (pooled over {len(result['windows'])} windows)" if result["pooled"] else ""
+        )
+        print_table(["system", "NDCG@10", "95% CI", "Recall@10", "Recall@50", "MAP"], rows, title)
+        head = result.get("headline")
+        if head:
+            ratio = "n/a" if head["ratio"] is None else f"{head['ratio']:.2f}x"
+            lo, hi = head["ratio_ci"]
+            sys.stdout.write(
+                f"best model {head['model']} vs best baseline {head['baseline']}: NDCG@10 "
+                f"{head['model_ndcg_at_10']:.4f} vs {head['baseline_ndcg_at_10']:.4f}, ratio {ratio} "
+                f"[{lo:.2f}, {hi:.2f}], p = {head['p_value']:.4f}; per window: "
+                + ", ".join(
+                    f"{w['model_ndcg_at_10']:.4f}/{w['baseline_ndcg_at_10']:.4f} (p {w['p_value']:.4f})"
+                    for w in head["per_window"]
+                )
+                + "\n"
+            )
+        cp = result["ceiling_pooled"]
+        sys.stdout.write(
+            f"ceiling: {cp['share_seen_before_window']:.3f} of test likes on videos seen before the window, "
+            f"{cp['share_in_candidates']:.3f} inside the candidates ({cp['reachable_in_candidates']:.3f} of "
+            "the reachable ones); perfect NDCG@10 of the candidates per window: "
+            + ", ".join(f"{w['ceiling']['perfect_ndcg_at_10_candidates']:.4f}" for w in result["windows"])
+            + "\n"
+        )
         sys.stdout.write(f"run folder: {result['run_dir']}\n")
 
     app.add_typer(group, name="experiment")
