@@ -231,8 +231,12 @@ class IndexNeighbours:
         self.index = index
 
     @staticmethod
-    def _weights(weights: Mapping[str, float] | None) -> dict[str, float] | None:
-        return None if weights is None else {d.value: float(weights.get(d.value, 0.0)) for d in DIMENSIONS}
+    def _weights(weights: Mapping[str, float] | None) -> dict[str, float]:
+        # None here means all six dimensions equally (the ranker's channels), spelt out: the indexer reads
+        # no weights at the hook level as its DEFAULT_HOOK_WEIGHTS.
+        if weights is None:
+            return {d.value: 1.0 for d in DIMENSIONS}
+        return {d.value: float(weights.get(d.value, 0.0)) for d in DIMENSIONS}
 
     def search(
         self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str

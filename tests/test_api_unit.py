@@ -105,6 +105,8 @@ def test_app_refuses_a_public_bind_without_keys(tmp_path):
 
 
 def test_hook_search_by_video_id(client):
+    from indexer.base import DEFAULT_HOOK_WEIGHTS
+
     r = client.post("/v1/search/hooks", json={"video_id": "v3", "k": 5})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -124,7 +126,9 @@ def test_hook_search_by_video_id(client):
         }
         assert h["window"] is not None
         assert h["window"][1] > h["window"][0]
-        assert h["score"] == pytest.approx(sum(h["scores"].values()), abs=1e-4)
+        # no weights given: the hook search's defaults (DEFAULT_HOOK_WEIGHTS), the raw weighted sum
+        weighted = sum(DEFAULT_HOOK_WEIGHTS[d] * s for d, s in h["scores"].items())
+        assert h["score"] == pytest.approx(weighted, abs=1e-4)
 
 
 def test_weights_change_the_score(client):
