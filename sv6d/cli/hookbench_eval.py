@@ -105,16 +105,13 @@ def weighted_rankings(records: Sequence[SV6DRecord], weights: np.ndarray) -> dic
     return _rank_by_similarity(ids, cos @ weights)
 
 
-NONSENSE_QUERIES = ("xyzzy", "the quarterly tax report", "purple elephant banana")
-
-
 def text_recall(
     clips: Sequence[Clip], records: Sequence[SV6DRecord], heads: Any, weights: Mapping[str, float] | None
 ) -> dict[str, Any] | None:
     """Text -> hook recall@10 with one plain-English query per style (``sv6d.hookbench.text_queries``),
     through the heads' text side (None when the heads have none), and the best hit's score for each query
     and for nonsense queries (a calibrated reading gives nonsense lower scores than real queries)."""
-    from sv6d.hookbench.text_queries import TEXT_QUERIES
+    from sv6d.hookbench.text_queries import NONSENSE_QUERIES, TEXT_QUERIES
 
     if not callable(getattr(heads, "project_text", None)) or len(getattr(heads, "text_heads", {})) < 6:
         return None
