@@ -303,18 +303,13 @@ class TextSearch:
         from sv6d.dimensions import DIMENSIONS
         from sv6d.vocabulary import default_vocabulary
 
-        vocab = default_vocabulary()
         heads = self.text_heads(index_dim)
         read = heads.read_text(text) if heads is not None and hasattr(heads, "read_text") else None
         if read is None:
-            read = self.read_labels(text)
-        elif len(read) > 2 * self.TOP_LABELS:
-            read = read[: 2 * self.TOP_LABELS]
-        reading = [
-            (lab, vocab.labels[lab].dimension.value if lab in vocab.labels else None, round(s, 4))
-            for lab, s in read
-        ]
-        best_label, best = read[0]
+            vocab = default_vocabulary()
+            read = [(lab, vocab.labels[lab].dimension.value, s) for lab, s in self.read_labels(text)]
+        reading = [(lab, d, round(s, 4)) for lab, d, s in read[: 2 * self.TOP_LABELS]]
+        best_label, _, best = read[0]
         method: Literal["text_heads", "label_examples"] = "label_examples" if heads is None else "text_heads"
         out = TextQuery(method, reading, round(best, 4), self.match_threshold)
         if best < self.match_threshold:

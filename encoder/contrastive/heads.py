@@ -139,19 +139,25 @@ class ContrastiveHeads:
 
         return self.project_text_embeddings(dimension, TextEncoder.shared().embed(texts))
 
-    def read_text(self, text: str) -> list[tuple[str, float]] | None:
-        """What ``project_text`` reads ``text`` as: (label, best sentence cosine) over the labels of every
-        dimension's ``TextAnchors`` (a label's best over dimensions), best first; None without anchors."""
+    def read_text(self, text: str) -> list[tuple[str, str | None, float]] | None:
+        """What ``project_text`` reads ``text`` as: (label, its dimension, best sentence cosine) over the
+        labels of every dimension's ``TextAnchors``, best first; a label anchored in several dimensions (an
+        opening style of the hook heads) appears once, with dimension None. None without anchors."""
         if not self.text_anchors:
             return None
         from encoder.contrastive.text import TextEncoder
 
         emb = TextEncoder.shared().embed([text])
         best: dict[str, float] = {}
-        for anchors in self.text_anchors.values():
+        dims: dict[str, set[str]] = {}
+        for d, anchors in self.text_anchors.items():
             for label, s in zip(anchors.labels, anchors.label_similarity(emb)[0], strict=True):
                 best[label] = max(best.get(label, -1.0), float(s))
-        return sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+                dims.setdefault(label, set()).add(d.value)
+        return [
+            (label, next(iter(dims[label])) if len(dims[label]) == 1 else None, s)
+            for label, s in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
 
     def save(self, directory: str | Path) -> None:
         """Write ``heads.json`` (manifest) and ``heads.npz`` (weights) to ``directory``."""
