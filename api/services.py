@@ -13,8 +13,9 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class Services:
         self._catalog: Any = None
         self._catalog_key: tuple[Any, ...] | None = None
         self._recommender_lock = threading.Lock()
-        self.text = TextSearch(settings)
+        self.text = TextSearch(settings, lambda: getattr(self.encoder(), "heads", None))
 
     # ------------------------------------------------------------------ index writes
 
@@ -205,21 +206,49 @@ class LRUCache:
                 self._data.popitem(last=False)
 
 
-class TextSearch:
-    """Free text → a hook query.
+@dataclass
+class TextQuery:
+    """How free text was read: the (6, d) hook query (None when the text matches no structure or no stored
+    hook shows it), the labels it was read as (label, dimension or None, MiniLM cosine; best first), its
+    match score (the best of those cosines) against the threshold, the method, and why there is no query."""
 
-    With trained text heads (``settings.heads_dir``: ``ContrastiveHeads`` with a text head for every
-    dimension) the text is projected into each dimension's space. Otherwise (the documented fallback) the
-    text and every vocabulary label's definition go through MiniLM; labels whose cosine with the text is at
-    least ``text_label_threshold`` (or the best 3 when none is) are what the text was read as, and the query
-    is the per-dimension mean of the hook vectors of stored videos carrying those labels in their hooks.
+    method: Literal["text_heads", "label_examples"]
+    read_as: list[tuple[str, str | None, float]]
+    match_score: float
+    threshold: float
+    vector: np.ndarray | None = None
+    reason: str | None = None
+
+
+class TextSearch:
+    """Free text -> a hook query, with a calibrated match score; text that matches no structure gets none.
+
+    Heads with a text side for every dimension (``settings.heads_dir`` when set, else the encoder's own heads:
+    for the evidence backbone the packaged hook heads, the same ``project_text`` that ``sv6d eval-hooks
+    --real`` measures) project the text into each dimension's space, provided their size is the index's. The
+    text is read as the labels of their ``TextAnchors`` (``read_text``: each label's best sentence cosine).
+    Otherwise (the documented fallback) the text and every vocabulary label's definition go through MiniLM;
+    labels whose cosine with the text is at least ``text_label_threshold`` (or the best 3 when none is) are
+    what the text was read as, and the query is the per-dimension mean of the hook vectors of stored videos
+    carrying those labels in their hooks.
+
+    Either way, when the best cosine is below ``text_match_threshold`` the text names no structure we know:
+    no query, and a reason. Why 0.3 (``Settings.text_match_threshold``): chosen on the query sets of
+    ``sv6d.hookbench.text_queries`` (never the held-out renders): the 12 real queries score 0.31-0.86 with the
+    hook heads' style sentences and 0.37-0.57 with the vocabulary definitions; nonsense ("xyzzy", "the
+    quarterly tax report", "purple elephant banana", "hello world", "cats", "recipe for lasagna") at most
+    0.25 and 0.27. It is also where the hook heads' own relevance (``RELEVANCE_LO``) reaches zero, i.e. where
+    ``project_text`` already sends the query to the direction no video points to.
     """
 
     TOP_LABELS = 3
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, encoder_heads: Callable[[], Any] | None = None) -> None:
         self.threshold = settings.text_label_threshold
+        self.match_threshold = settings.text_match_threshold
         self.heads_dir = settings.heads_dir
+        self._encoder_heads = encoder_heads
+        self._heads: Any = None
         self._labels: list[str] | None = None
         self._label_vecs: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -237,7 +266,7 @@ class TextSearch:
             return self._labels, self._label_vecs
 
     def read_labels(self, text: str) -> list[tuple[str, float]]:
-        """(label, cosine) pairs the text is read as, best first."""
+        """(vocabulary label, cosine) pairs the text is read as, best first."""
         from encoder.contrastive.text import TextEncoder
 
         labels, mat = self._label_matrix()
@@ -249,15 +278,46 @@ class TextSearch:
             picked = [int(i) for i in order[: self.TOP_LABELS]]
         return [(labels[i], float(sims[i])) for i in picked]
 
-    def projected_query(self, text: str) -> np.ndarray | None:
-        """The (6, d) query from trained text heads, or None when there are none."""
-        if not self.heads_dir:
-            return None
-        from encoder.contrastive.heads import load_heads
+    def text_heads(self, index_dim: int | None) -> Any:
+        """Heads whose text side can query an index of ``index_dim`` (None when there are none)."""
         from sv6d.dimensions import DIMENSIONS
 
-        heads = load_heads(self.heads_dir)
-        text_heads = getattr(heads, "text_heads", {})
-        if not all(d in text_heads for d in DIMENSIONS):
+        with self._lock:
+            if self._heads is None:
+                if self.heads_dir:
+                    from encoder.contrastive.heads import load_heads
+
+                    self._heads = load_heads(self.heads_dir)
+                elif self._encoder_heads is not None:
+                    self._heads = self._encoder_heads()
+                self._heads = self._heads if self._heads is not None else False
+            heads = self._heads
+        if heads is False or not callable(getattr(heads, "project_text", None)):
             return None
-        return np.stack([heads.project_text(d, [text])[0] for d in DIMENSIONS]).astype(np.float32)
+        if not all(d in getattr(heads, "text_heads", {}) for d in DIMENSIONS):
+            return None
+        return heads if index_dim is None or int(heads.dim) == int(index_dim) else None
+
+    def query(self, text: str, index_dim: int | None) -> TextQuery:
+        """Read ``text``; the trained text side's query when there is one (see the class docstring)."""
+        from sv6d.dimensions import DIMENSIONS
+        from sv6d.vocabulary import default_vocabulary
+
+        heads = self.text_heads(index_dim)
+        read = heads.read_text(text) if heads is not None and hasattr(heads, "read_text") else None
+        if read is None:
+            vocab = default_vocabulary()
+            read = [(lab, vocab.labels[lab].dimension.value, s) for lab, s in self.read_labels(text)]
+        reading = [(lab, d, round(s, 4)) for lab, d, s in read[: 2 * self.TOP_LABELS]]
+        best_label, _, best = read[0]
+        method: Literal["text_heads", "label_examples"] = "label_examples" if heads is None else "text_heads"
+        out = TextQuery(method, reading, round(best, 4), self.match_threshold)
+        if best < self.match_threshold:
+            what = "opening style" if method == "text_heads" else "vocabulary label"
+            out.reason = (
+                f"the text names no structure we know: its best match is the {what} {best_label!r} at "
+                f"{best:.2f}, and a match needs >= {self.match_threshold:.2f}"
+            )
+        elif heads is not None:
+            out.vector = np.stack([heads.project_text(d, [text])[0] for d in DIMENSIONS]).astype(np.float32)
+        return out

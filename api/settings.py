@@ -100,6 +100,13 @@ class Settings(BaseSettings):
     ranker_model_dir: Path | None = None
     heads_dir: Path | None = Field(default=None, description="Trained contrastive heads (text search)")
     text_label_threshold: float = Field(default=0.35, ge=-1, le=1)
+    text_match_threshold: float = Field(
+        default=0.3,
+        ge=-1,
+        le=1,
+        description="Text search: below this best label cosine the text matches no structure (empty result "
+        "with a reason); chosen on the real and nonsense query sets of sv6d.hookbench.text_queries",
+    )
     job_max_attempts: int = Field(default=2, ge=1)
 
     @field_validator("api_keys", "metrics_keys", "media_roots", "cors_origins", mode="before")

@@ -151,6 +151,11 @@ class LevelHeads:
             raise ConfigError(f"hook heads {self.hook.version!r} have no text heads")
         return np.asarray(project(dimension, texts))
 
+    def read_text(self, text: str) -> list[tuple[str, str | None, float]] | None:
+        """The hook heads' reading of ``text`` (``ContrastiveHeads.read_text``); None when they have none."""
+        read = getattr(self.hook, "read_text", None)
+        return read(text) if read is not None else None
+
     @property
     def manifest(self) -> dict:
         return dict(getattr(self.hook, "manifest", {}))

@@ -302,10 +302,13 @@ def _boxes_overlap(a: dict, b: dict) -> bool:
 
 
 def _check_timeline(page: Page, card) -> int:
-    """A time axis whose tick labels keep apart; six lanes, each a query row and a hit row; no two labels
-    in a row intersect, and none runs out of its row. Returns how many labels it saw."""
+    """A time axis whose tick labels keep apart; six lanes (after an "opening" lane when a text was read as
+    opening styles), each a query row and a hit row; no two labels in a row intersect, and none runs out of
+    its row. Returns how many labels it saw."""
     lanes = page.css(".timeline .lane[data-dim]", card)
-    assert [lane.get_attribute("data-dim") for lane in lanes] == [
+    names = [lane.get_attribute("data-dim") for lane in lanes]
+    assert names.index("opening") == 0 if "opening" in names else True
+    assert [n for n in names if n != "opening"] == [
         "subject",
         "aesthetics",
         "camera",
@@ -412,6 +415,14 @@ def test_page_text_clip_and_filters(server, browser, tmp_path):
     for card in cards:
         _check_timeline(page, card)
     page.shot("02-text-search.png")
+
+    # Text that names no structure: no cards, and the page says why.
+    box = browser.find_element(By.ID, "text-query")
+    box.clear()
+    box.send_keys("xyzzy", Keys.ENTER)
+    page.wait.until(lambda d: "names no structure" in d.find_element(By.ID, "status").text)
+    assert not page.cards()
+    assert "No hits: the text names no structure" in browser.find_element(By.ID, "query-info").text
 
     # Filters: orientation chips: only the portrait video passes "portrait".
     page.open_details("filters-box")

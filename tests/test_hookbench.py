@@ -189,3 +189,13 @@ def test_eval_hooks_real_cli_on_a_small_split(shared_data: Path, tmp_path: Path)
     again = CliRunner().invoke(app, args)  # everything kept: nothing is rendered or encoded again
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout.strip().splitlines()[-1]) == doc
+    rhythm = CliRunner().invoke(app, [*args, "--rhythm", "tune"])  # edit-rhythm re-ranking, tuned on train
+    assert rhythm.exit_code == 0, rhythm.output
+    tuned = json.loads(rhythm.stdout.strip().splitlines()[-1])
+    assert tuned["benchmark"]["rhythm"]["tuned_on_train"] is True
+    for side in ("heldout", "train"):
+        assert tuned[side]["systems"]["encoder"] == doc[side]["systems"]["encoder"]  # reported beside it
+        assert 0.0 <= tuned[side]["systems"]["encoder_rhythm"]["p_at_5"] <= 1.0
+    bad = CliRunner().invoke(app, [*args, "--rhythm", "0.1"])
+    assert bad.exit_code != 0
+    assert "ALPHA,TIMING" in str(bad.exception)

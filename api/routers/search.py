@@ -114,23 +114,34 @@ def _clip_search(services: Services, path: Path, shown: str, params: ClipSearchP
 
 
 def _text_search(services: Services, text: str, body: HookSearchRequest) -> HookSearchResponse:
+    """Read the text (``TextSearch.query``); text matching no structure, or labels no stored hook shows,
+    give no hits and a reason."""
     index = services.index
     weights, filters = weights_of(body.weights), to_filters(body.filters)
-    projected = services.text.projected_query(text)
-    if projected is not None:
-        hits = index.search(projected, weights, body.k, "hook", filters)
-        return HookSearchResponse(query="text", hits=hits_out(hits), method="text_heads")
+    read = services.text.query(text, index.dim)
+    out = HookSearchResponse(
+        query="text",
+        hits=[],
+        read_as=[TextReading(label=lab, dimension=d, similarity=s) for lab, d, s in read.read_as],
+        method=read.method,
+        match_score=read.match_score,
+        match_threshold=read.threshold,
+        reason=read.reason,
+    )
+    if read.reason is not None:
+        return out
+    if read.vector is not None:
+        out.hits = hits_out(index.search(read.vector, weights, body.k, "hook", filters))
+        return out
     from api.catalog_access import videos_with_hook_labels
 
     vocab = default_vocabulary()
-    read = services.text.read_labels(text)
-    labels = [lab for lab, _ in read]
+    labels = [lab for lab, _, _ in read.read_as]
     examples = videos_with_hook_labels(index, labels)
-    reading = [
-        TextReading(label=lab, dimension=vocab.labels[lab].dimension.value, similarity=s) for lab, s in read
-    ]
     if not examples:
-        return HookSearchResponse(query="text", hits=[], read_as=reading, method="label_examples")
+        shown = ", ".join(labels)
+        out.reason = f"no stored video shows the labels the text was read as ({shown}) in its hook"
+        return out
     blocks = np.stack([index.get(v).hook for v in examples])
     query: Any = blocks.mean(axis=0)
     norms = np.linalg.norm(query, axis=1, keepdims=True)
@@ -144,7 +155,8 @@ def _text_search(services: Services, text: str, body: HookSearchRequest) -> Hook
 
         have = {(t.dimension.value, t.label) for t in rec.tags_in(h0, h1)}
         h.shared_tags = [SharedTag(d, lab) for d, lab in sorted(wanted & have)]
-    return HookSearchResponse(query="text", hits=hits_out(hits), read_as=reading, method="label_examples")
+    out.hits = hits_out(hits)
+    return out
 
 
 @router.post(

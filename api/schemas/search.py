@@ -37,18 +37,39 @@ class ClipSearchParams(RequestModel):
 
 
 class TextReading(BaseModel):
-    label: str
-    dimension: str
-    similarity: float
+    label: str = Field(description="A vocabulary label, or an opening style of the hook heads' text side")
+    dimension: str | None = Field(
+        default=None, description="The label's dimension (None for an opening style, which spans them all)"
+    )
+    similarity: float = Field(description="MiniLM cosine of the text with the label's best sentence")
 
 
 class HookSearchResponse(BaseModel):
     query: Literal["video_id", "clip", "text"]
     hits: list[HitOut]
     read_as: list[TextReading] | None = Field(
-        default=None, description="Text queries: the vocabulary labels the text was read as"
+        default=None,
+        description="Text queries: the labels (vocabulary labels, or the opening styles the hook heads know) "
+        "the text was read as, best first",
     )
-    method: str | None = Field(default=None, description="Text queries: text_heads or label_examples")
+    method: Literal["text_heads", "label_examples"] | None = Field(
+        default=None,
+        description="Text queries: text_heads (the heads' text side projects the text) or label_examples "
+        "(the mean hook of stored videos carrying the labels read)",
+    )
+    match_score: float | None = Field(
+        default=None,
+        description="Text queries: the best similarity in read_as; below match_threshold the text matches "
+        "no structure and hits is empty",
+    )
+    match_threshold: float | None = Field(
+        default=None, description="Text queries: the match score a text needs (Settings.text_match_threshold)"
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why hits is empty when it is: the text names no known structure (with its best match "
+        "and the threshold), or no stored hook shows the labels it was read as",
+    )
     query_video_id: str | None = None
 
 

@@ -287,7 +287,7 @@ async function search() {
       const text = $("text-query").value.trim();
       if (!text) { status("describe the opening you are looking for", true); return; }
       data = await (await postJson("/v1/search/hooks", Object.assign({ text }, body))).json();
-      state.query = { mode: m, text, readAs: data.read_as || [], method: data.method, window: (data.hits[0] && data.hits[0].window) || [0, 3] };
+      state.query = { mode: m, text, readAs: data.read_as || [], method: data.method, reason: data.reason, match: data.match_score, window: (data.hits[0] && data.hits[0].window) || [0, 3] };
     } else {
       const id = $("video-select").value;
       if (!id) { status("choose a stored video", true); return; }
@@ -336,9 +336,10 @@ function renderQuery() {
   } else {
     $("query-caption").textContent = "";
     info.append(el("h3", { text: `“${q.text}”` }));
+    if (q.reason) info.append(el("p", { class: "reason", text: `No hits: ${q.reason}.` }));
     if (q.readAs.length) {
-      info.append(el("p", { class: "muted", text: q.method === "text_heads" ? "Searched with the trained text heads; read as:" : "Read as these tags (the search uses the hooks of videos that carry them):" }),
-        el("div", { class: "chips read-as" }, ...q.readAs.map((r) => el("span", { class: "chip", title: `similarity ${fmt(r.similarity)}`, text: `${r.dimension} · ${r.label}` }))));
+      info.append(el("p", { class: "muted", text: q.method === "text_heads" ? "Searched with the trained text heads; read as (opening styles):" : "Read as these tags (the search uses the hooks of videos that carry them):" }),
+        el("div", { class: "chips read-as" }, ...q.readAs.map((r) => el("span", { class: "chip", title: `similarity ${fmt(r.similarity)}`, text: `${r.dimension || "style"} · ${r.label}` }))));
     } else {
       info.append(el("p", { class: "muted", text: q.method === "text_heads" ? "Searched with the trained text heads." : "The text matched no tag of the vocabulary closely enough." }));
     }
@@ -374,7 +375,7 @@ function renderHits(hits, weights, f) {
   const cards = $("cards");
   cards.replaceChildren();
   const what = { video: "stored video", clip: "uploaded clip", text: "text" }[state.query.mode];
-  status(`${hits.length} similar hook${hits.length === 1 ? "" : "s"} for the ${what}${f ? " (filtered: " + $("filters-summary").textContent + ")" : ""}`);
+  status(`${hits.length} similar hook${hits.length === 1 ? "" : "s"} for the ${what}${f ? " (filtered: " + $("filters-summary").textContent + ")" : ""}${!hits.length && state.query.reason ? ": " + state.query.reason : ""}`);
   resultsHead("Similar hooks",
     "Match = weighted mean of the six per-dimension cosines between the two hooks, on a −1…1 scale " +
     "(1: the same structure, 0: unrelated, −1: opposite). Bars: each dimension's cosine; ×w: its weight.");
@@ -509,11 +510,13 @@ function drawTimeline(box, d, win, shared) {
   box.replaceChildren();
   const axis = el("div", { class: "axis", "aria-hidden": "true" });
   box.append(el("div", { class: "lane axis-lane" }, el("span", { class: "lane-name muted", text: "time" }), axis));
-  for (const dim of DIMENSIONS) {
+  // A text read as opening styles (the hook heads' labels span every dimension) gets a lane of its own.
+  const lanes = qItems.some((t) => !t.dimension) ? [null, ...DIMENSIONS] : DIMENSIONS;
+  for (const dim of lanes) {
     const rows = el("div", { class: "rows" });
     for (const [who, items] of [["q", qItems], ["h", hitItems]]) {
-      const row = el("div", { class: `trow ${who}`, dataset: { who }, title: who === "q" ? "query" : "hit", "aria-label": `${who === "q" ? "query" : "hit"} ${dim}` });
-      for (const t of items.filter((x) => x.dimension === dim)) {
+      const row = el("div", { class: `trow ${who}`, dataset: { who }, title: who === "q" ? "query" : "hit", "aria-label": `${who === "q" ? "query" : "hit"} ${dim || "opening"}` });
+      for (const t of items.filter((x) => (x.dimension || null) === dim)) {
         const key = `${t.dimension}:${t.label}`;
         const tag = el("div", { class: `tag ${who}${both.has(key) ? " shared" : ""}${t.read ? " read" : ""}`, title: t.title, dataset: { t0: String(t.t0), t1: String(t.t1) } },
           el("span", { class: "span" }), el("span", { class: "label", text: t.label.replace(/_/g, " ") }));
@@ -522,7 +525,7 @@ function drawTimeline(box, d, win, shared) {
       if (!row.children.length) row.classList.add("empty");
       rows.append(row);
     }
-    box.append(el("div", { class: "lane", dataset: { dim } }, el("span", { class: "lane-name", text: dim }), rows));
+    box.append(el("div", { class: "lane", dataset: { dim: dim || "opening" } }, el("span", { class: "lane-name", text: dim || "opening" }), rows));
   }
   box.dataset.span = String(span);
   layoutTimeline(box);

@@ -76,11 +76,16 @@ class TextAnchors:
     labels: list[str]
     null: np.ndarray | None = None  # a unit direction the trained video embeddings barely use
 
-    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+    def label_similarity(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n, 384) MiniLM embeddings -> (n, L): each label's best sentence cosine (how the text is read)."""
         sims = np.atleast_2d(embeddings) @ self.sentences.T
         per_label = np.full((len(sims), len(self.centroids)), -np.inf)
         for j in range(len(self.centroids)):
             per_label[:, j] = sims[:, self.owner == j].max(axis=1)
+        return per_label
+
+    def __call__(self, embeddings: np.ndarray) -> np.ndarray:
+        per_label = self.label_similarity(embeddings)
         best = per_label.max(axis=1, keepdims=True)
         w = np.exp((per_label - best) / TEXT_TEMPERATURE)
         mix = _unit((w / w.sum(axis=1, keepdims=True)) @ self.centroids)
@@ -133,6 +138,26 @@ class ContrastiveHeads:
         from encoder.contrastive.text import TextEncoder
 
         return self.project_text_embeddings(dimension, TextEncoder.shared().embed(texts))
+
+    def read_text(self, text: str) -> list[tuple[str, str | None, float]] | None:
+        """What ``project_text`` reads ``text`` as: (label, its dimension, best sentence cosine) over the
+        labels of every dimension's ``TextAnchors``, best first; a label anchored in several dimensions (an
+        opening style of the hook heads) appears once, with dimension None. None without anchors."""
+        if not self.text_anchors:
+            return None
+        from encoder.contrastive.text import TextEncoder
+
+        emb = TextEncoder.shared().embed([text])
+        best: dict[str, float] = {}
+        dims: dict[str, set[str]] = {}
+        for d, anchors in self.text_anchors.items():
+            for label, s in zip(anchors.labels, anchors.label_similarity(emb)[0], strict=True):
+                best[label] = max(best.get(label, -1.0), float(s))
+                dims.setdefault(label, set()).add(d.value)
+        return [
+            (label, next(iter(dims[label])) if len(dims[label]) == 1 else None, s)
+            for label, s in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
 
     def save(self, directory: str | Path) -> None:
         """Write ``heads.json`` (manifest) and ``heads.npz`` (weights) to ``directory``."""

@@ -99,6 +99,15 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--heads", help="With --real: a folder of trained projection heads.")
         ] = None,
         seed: Annotated[int, typer.Option("--seed", help="With --real: the renderer's seed.")] = 0,
+        rhythm: Annotated[
+            str | None,
+            typer.Option(
+                "--rhythm",
+                help="With --real: also report the search with its top hits re-ordered by edit rhythm "
+                "(indexer.rhythm): ALPHA,TIMING (TIMING in [0, 1]: the cut times' share), or 'tune' to "
+                "choose them on the training sources.",
+            ),
+        ] = None,
         styles: Annotated[
             str | None, typer.Option("--styles", help="With --real: a comma-separated subset of the styles.")
         ] = None,
@@ -108,7 +117,7 @@ def register(app: typer.Typer) -> None:
         on real footage re-cut by an independent renderer (held-out and training sources, with baselines)."""
         if real:
             _eval_hooks_real(
-                data_dir_opt, videos, split_file, weights, tune_weights, heads, seed, styles, as_json
+                data_dir_opt, videos, split_file, weights, tune_weights, heads, seed, styles, as_json, rhythm
             )
             return
         from sv6d.cli.evaluation import eval_hooks
@@ -144,6 +153,7 @@ def _eval_hooks_real(
     seed: int,
     styles: str | None,
     as_json: bool,
+    rhythm: str | None = None,
 ) -> None:
     from tqdm import tqdm
 
@@ -159,6 +169,17 @@ def _eval_hooks_real(
         raise ConfigError(f"{vdir}: no such folder of source videos (give --videos DIR)")
     if tune and weights:
         raise ConfigError("--weights and --tune-weights exclude each other")
+    rhythm_params: tuple[float, float] | None = None
+    if rhythm is not None and rhythm != "tune":
+        try:
+            alpha, timing = (float(x) for x in rhythm.split(","))
+        except ValueError:
+            raise ConfigError(
+                f"--rhythm takes ALPHA,TIMING (two numbers) or 'tune', got {rhythm!r}"
+            ) from None
+        if not (alpha >= 0 and 0 <= timing <= 1):
+            raise ConfigError(f"--rhythm: ALPHA must be >= 0 and TIMING in [0, 1], got {rhythm!r}")
+        rhythm_params = (alpha, timing)
     split = load_split(split_file)
     encoder = build_encoder(**encoder_options("evidence", None, heads, 3.0))
     with tqdm(desc="hook benchmark", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
@@ -172,6 +193,8 @@ def _eval_hooks_real(
             seed=seed,
             tune=tune,
             on_progress=lambda _msg: bar.update(1),
+            rhythm=rhythm_params,
+            tune_rhythm_on_train=rhythm == "tune",
         )
 
     def render(r: dict[str, Any]) -> None:
@@ -181,6 +204,7 @@ def _eval_hooks_real(
                 continue
             systems = r[side]["systems"]
             names = ["encoder", "baseline_structural", "baseline_colour_histogram"]
+            names[1:1] = ["encoder_rhythm"] if "encoder_rhythm" in systems else []
             rows: list[list[Any]] = [[s, *(systems[n]["by_style"].get(s, "") for n in names)] for s in shown]
             rows.append([f"P@{K} all", *(systems[n][f"p_at_{K}"] for n in names)])
             rows.append([f"same footage@{K}", *(systems[n][f"same_footage_at_{K}"] for n in names)])
@@ -189,7 +213,9 @@ def _eval_hooks_real(
                 f"(chance P@{K} {systems['chance'][f'p_at_{K}']}, same footage "
                 f"{systems['chance'][f'same_footage_at_{K}']})"
             )
-            print_table(["style", "encoder", "structural baseline", "colour histogram"], rows, title)
+            heads = ["style", "encoder", "structural baseline", "colour histogram"]
+            heads[2:2] = ["encoder + rhythm"] if "encoder_rhythm" in systems else []
+            print_table(heads, rows, title)
             dims = [
                 [n.removeprefix("dimension_"), m[f"p_at_{K}"], m[f"same_footage_at_{K}"]]
                 for n, m in systems.items()

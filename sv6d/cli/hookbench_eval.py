@@ -78,23 +78,56 @@ def _records(
     return done
 
 
+# Hits of the hook search that the edit-rhythm stage re-orders (``indexer.rhythm``).
+RHYTHM_TOP_N = 30
+
+
 def search_rankings(
-    records: Sequence[SV6DRecord], weights: Mapping[str, float] | None, k: int
-) -> dict[str, list[str]]:
-    """Each record's similar hooks among the others, through the real index (FAISS ``Flat``: exact)."""
+    records: Sequence[SV6DRecord],
+    weights: Mapping[str, float] | None,
+    k: int,
+    rhythm: Sequence[tuple[float, float]] = (),
+) -> list[dict[str, list[str]]]:
+    """Each record's similar hooks among the others, through the real index (FAISS ``Flat``: exact): the
+    plain ranking, then one per ``(alpha, timing)`` of ``rhythm`` with the top ``RHYTHM_TOP_N`` hits
+    re-ordered by edit rhythm (``indexer.rhythm.rerank_hooks``)."""
     import tempfile
 
-    from indexer import open_index
+    from indexer import open_index, parse_weights
+    from indexer.rhythm import rerank_hooks
 
-    out: dict[str, list[str]] = {}
+    w = parse_weights(weights, "hook")
+    by_id = {r.video_id: r for r in records}
+    out: list[dict[str, list[str]]] = [{} for _ in range(1 + len(rhythm))]
     with (
         tempfile.TemporaryDirectory(prefix="sv6d-hookbench-") as tmp,
         open_index(f"faiss://{tmp}", recipe="Flat") as index,
     ):
         index.upsert(list(records))
         for r in records:
-            out[r.video_id] = [h.video_id for h in index.similar_hooks(r.video_id, k=k, weights=weights)]
+            hits = index.similar_hooks(r.video_id, k=max(k, RHYTHM_TOP_N) if rhythm else k, weights=weights)
+            out[0][r.video_id] = [h.video_id for h in hits[:k]]
+            for i, (alpha, timing) in enumerate(rhythm, 1):
+                ranked = rerank_hooks(r, hits, by_id.__getitem__, w, alpha, timing)
+                out[i][r.video_id] = [h.video_id for h in ranked[:k]]
     return out
+
+
+RHYTHM_GRID = tuple((a, t) for a in (0.01, 0.02, 0.05, 0.1, 0.2, 0.4) for t in (0.0, 0.5, 0.75, 1.0))
+
+
+def tune_rhythm(
+    records: Sequence[SV6DRecord], clips: Sequence[Clip], weights: Mapping[str, float] | None
+) -> tuple[float, float]:
+    """The ``(alpha, timing)`` of ``RHYTHM_GRID`` with the best P@5 (ties: fewer same-footage hits, then the
+    grid's order). Run it on training sources only."""
+    ranked = search_rankings(records, weights, K, RHYTHM_GRID)[1:]
+
+    def key(i: int) -> tuple[float, float, int]:
+        m = _metrics(clips, ranked[i])
+        return (m[f"p_at_{K}"], -m[f"same_footage_at_{K}"], -i)
+
+    return RHYTHM_GRID[max(range(len(RHYTHM_GRID)), key=key)]
 
 
 def weighted_rankings(records: Sequence[SV6DRecord], weights: np.ndarray) -> dict[str, list[str]]:
@@ -105,16 +138,13 @@ def weighted_rankings(records: Sequence[SV6DRecord], weights: np.ndarray) -> dic
     return _rank_by_similarity(ids, cos @ weights)
 
 
-NONSENSE_QUERIES = ("xyzzy", "the quarterly tax report", "purple elephant banana")
-
-
 def text_recall(
     clips: Sequence[Clip], records: Sequence[SV6DRecord], heads: Any, weights: Mapping[str, float] | None
 ) -> dict[str, Any] | None:
     """Text -> hook recall@10 with one plain-English query per style (``sv6d.hookbench.text_queries``),
     through the heads' text side (None when the heads have none), and the best hit's score for each query
     and for nonsense queries (a calibrated reading gives nonsense lower scores than real queries)."""
-    from sv6d.hookbench.text_queries import TEXT_QUERIES
+    from sv6d.hookbench.text_queries import NONSENSE_QUERIES, TEXT_QUERIES
 
     if not callable(getattr(heads, "project_text", None)) or len(getattr(heads, "text_heads", {})) < 6:
         return None
@@ -185,13 +215,19 @@ def run_benchmark(
     sides: Sequence[str] = SIDES,
     tune: bool = False,
     on_progress: Callable[[str], None] | None = None,
+    rhythm: tuple[float, float] | None = None,
+    tune_rhythm_on_train: bool = False,
 ) -> dict[str, Any]:
     """Render (cached in ``work_dir``), encode (cached per encoder identity), search and score; the
-    ``--json`` document of ``sv6d eval-hooks --real``."""
+    ``--json`` document of ``sv6d eval-hooks --real``. ``rhythm`` = ``(alpha, timing)`` (or chosen on the
+    training sources with ``tune_rhythm_on_train``) adds the system ``encoder_rhythm``: the encoder's search
+    with its top hits re-ordered by edit rhythm (``indexer.rhythm``)."""
     from indexer import parse_weights
     from sv6d.hookbench import baselines
 
-    names = [n for n in (*split.train, *split.heldout) if split.side(n) in sides or tune]
+    names = [
+        n for n in (*split.train, *split.heldout) if split.side(n) in sides or tune or tune_rhythm_on_train
+    ]
     render_dir = work_dir / f"{RENDER_VERSION}-seed{seed}"
     rendered = render_benchmark(
         videos_dir,
@@ -245,6 +281,9 @@ def run_benchmark(
         train_clips = [c for c in clips if c.side == "train"]
         tuned = tune_weights([records[c.clip.clip_id] for c in train_clips], train_clips)
         weights = tuned
+    if tune_rhythm_on_train:
+        train_clips = [c for c in clips if c.side == "train"]
+        rhythm = tune_rhythm([records[c.clip.clip_id] for c in train_clips], train_clips, weights)
 
     out: dict[str, Any] = {
         "benchmark": {
@@ -263,6 +302,14 @@ def run_benchmark(
                 d.value: float(x) for d, x in zip(DIMENSIONS, parse_weights(weights, "hook"), strict=True)
             },
             "weights_tuned_on_train": tuned is not None,
+            "rhythm": None
+            if rhythm is None
+            else {
+                "alpha": rhythm[0],
+                "timing": rhythm[1],
+                "top_n": RHYTHM_TOP_N,
+                "tuned_on_train": tune_rhythm_on_train,
+            },
         }
     }
     for side in sides:
@@ -274,8 +321,10 @@ def run_benchmark(
         hist = np.stack([feats[i][0] for i in ids])
         z = (np.stack([feats[i][1] for i in ids]) - mu) / sd
         dist = np.linalg.norm(z[:, None, :] - z[None, :, :], axis=-1)
+        ranked = search_rankings(recs, weights, K, [rhythm] if rhythm is not None else [])
         rows: dict[str, Any] = {
-            "encoder": _metrics(side_clips, search_rankings(recs, weights, k=K)),
+            "encoder": _metrics(side_clips, ranked[0]),
+            **({"encoder_rhythm": _metrics(side_clips, ranked[1])} if rhythm is not None else {}),
             "baseline_colour_histogram": _metrics(side_clips, _rank_by_similarity(ids, hist @ hist.T)),
             "baseline_structural": _metrics(side_clips, _rank_by_similarity(ids, -dist)),
         }

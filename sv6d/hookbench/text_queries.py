@@ -21,3 +21,15 @@ TEXT_QUERIES: dict[str, str] = {
     "split_screen": "two clips on screen at once, side by side or picture in picture",
     "punch_in_beat": "the zoom punches in on every beat of the music",
 }
+
+# Text that names no structure: a calibrated reading scores these below every real query. The first three
+# were written with TEXT_QUERIES; the last three were added when the API's text-match threshold
+# (``Settings.text_match_threshold``) was chosen on these two sets.
+NONSENSE_QUERIES: tuple[str, ...] = (
+    "xyzzy",
+    "the quarterly tax report",
+    "purple elephant banana",
+    "hello world",
+    "cats",
+    "recipe for lasagna",
+)
