@@ -193,6 +193,7 @@ class Services:
         from ranker.catalog import ItemCatalog
         from ranker.context import build_context
         from ranker.serve import Recommender
+        from ranker.training import SERVING_CANDIDATES
 
         events_path = self.events.path
         events_mtime = events_path.stat().st_mtime_ns if events_path.exists() else 0
@@ -217,7 +218,11 @@ class Services:
                 self.events.read(), catalog, datetime.now(UTC), neighbours=IndexNeighbours(self.index)
             )
             self._recommender = Recommender(
-                ctx, self._model, logger=self._feature_logger, fallback_note=self._model_note
+                ctx,
+                self._model,
+                SERVING_CANDIDATES,
+                logger=self._feature_logger,
+                fallback_note=self._model_note,
             )
             self._recommender_key = (index_key, events_mtime)
             return self._recommender

@@ -10,7 +10,8 @@ Two sources of training requests, both labelled by likes:
   ``label_horizon_days`` after the request.
 
 The model reads every feature of the serving schema except the collaborative group (the collaborative channels
-are off by default in serving, so those columns would be constant there).
+are off in serving, so those columns would be constant there); serving's candidates (``SERVING_CANDIDATES``)
+add the ``cold`` channel (new videos by their cold-start prior, ``ranker.cold``) to the default quotas.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from ranker.aggregates import AggregateConfig
-from ranker.candidates import CandidateConfig
+from ranker.candidates import COLD_CHANNEL, CandidateConfig
 from ranker.catalog import ItemCatalog
 from ranker.context import NeighbourSource, build_context
 from ranker.features import COLLAB_GROUPS, FeatureSchema, read_feature_log
@@ -33,6 +34,8 @@ from ranker.model import RankerModel, train_ranker
 from sv6d.errors import SV6DError
 
 FEATURE_LOG_DIR = "feature_log"
+# The candidates serving (and training for serving) generate: the defaults plus the cold channel.
+SERVING_CANDIDATES = CandidateConfig(quotas={**CandidateConfig().quotas, COLD_CHANNEL: 50})
 
 
 def serving_schema() -> FeatureSchema:
@@ -124,7 +127,7 @@ def train_from_logs(
         users = sorted(u for u in labels if u in ctx.users.index)
         if cfg.max_users_per_snapshot is not None and len(users) > cfg.max_users_per_snapshot:
             users = sorted(rng.choice(users, size=cfg.max_users_per_snapshot, replace=False).tolist())
-        x, y, g = training_rows(ctx, labels, users, CandidateConfig(), schema, offset)
+        x, y, g = training_rows(ctx, labels, users, SERVING_CANDIDATES, schema, offset)
         offset += len(users)
         xs.append(x)
         ys.append(y)
