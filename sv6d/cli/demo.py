@@ -99,7 +99,7 @@ def recommend_from_trained_model(data_dir: Path, records: list[Any], console: An
     from ranker.model import RankerModel
     from ranker.registry import latest_model
     from ranker.simulate import simulate_events
-    from ranker.training import TrainConfig, train_data_dir
+    from ranker.training import TrainConfig, serving_schema, train_data_dir
 
     console.print(
         f"[bold]4/4[/] SIMULATED platform: {DEMO_USERS['n_users']} simulated users engage; a ranker"
@@ -113,7 +113,12 @@ def recommend_from_trained_model(data_dir: Path, records: list[Any], console: An
             r.raise_for_status()
         latest = latest_model(data_dir)
         n_events = client.app.state.services.events.read().height  # type: ignore[attr-defined]
-        if latest is None or RankerModel.load(latest).training.get("events") != n_events:
+        last = RankerModel.load(latest) if latest is not None else None
+        # Reuse the newest model when it was trained on these very events under the serving schema.
+        if last is None or (last.training.get("events"), last.schema_version) != (
+            n_events,
+            serving_schema().version,
+        ):
             train_data_dir(data_dir, TrainConfig(snapshots=2))
         client.post("/v1/admin/reload-model").raise_for_status()
         body = client.post("/v1/recommend", json={"user_id": "su0", "k": 1}).json()
