@@ -6,7 +6,10 @@ same with command-line overrides.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from api.jobs import EncoderLike
 from api.metrics import BodyLimitMiddleware, HeaderLimitMiddleware, MetricsMiddleware
 from api.problems import UnexpectedErrorMiddleware, install_handlers
-from api.routers import events, health, jobs, recommend, search, videos
+from api.routers import admin, events, health, jobs, recommend, search, videos
 from api.schemas.search import ClipSearchParams, HookSearchRequest
 from api.schemas.videos import PathIngestRequest
 from api.services import Services
@@ -66,9 +69,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = Services(settings, index=index, encoder_factory=encoder_factory)
         metrics_holder["metrics"] = app.state.services.metrics
+        hup = _reload_on_sighup(app.state.services)
         try:
             yield
         finally:
+            hup()
             app.state.services.close()
 
     app = FastAPI(
@@ -84,6 +89,7 @@ def create_app(
         search.router,
         recommend.router,
         events.router,
+        admin.router,
         health.router,
     ):
         app.include_router(r)
@@ -114,6 +120,27 @@ def create_app(
     app.add_middleware(_LazyMetrics, holder=metrics_holder)
     _install_openapi(app, settings.limits)
     return app
+
+
+def _reload_on_sighup(services: Services) -> Callable[[], None]:
+    """Make SIGHUP reload the ranker model (as ``POST /v1/admin/reload-model`` does); returns the undo.
+
+    Signal handlers belong to the main thread: under uvicorn the lifespan runs there; elsewhere (an app
+    driven from another thread, as TestClient does) SIGHUP is left alone and the admin route remains."""
+    if not hasattr(signal, "SIGHUP") or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+
+    def on_hup() -> None:
+        log.info("SIGHUP: reloading the ranker model")
+        loop.run_in_executor(None, services.reload_model)
+
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo
 
 
 class _LazyMetrics:

@@ -91,6 +91,15 @@ class Services:
         self._catalog: Any = None
         self._catalog_key: tuple[Any, ...] | None = None
         self._recommender_lock = threading.Lock()
+        self._feature_logger: Any = None
+        if settings.log_features:
+            from ranker.features import FeatureLogger
+            from ranker.training import FEATURE_LOG_DIR
+
+            self._feature_logger = FeatureLogger(settings.data_dir / FEATURE_LOG_DIR)
+        self._model: Any = None
+        self._model_note = ""
+        self.reload_model()
         self.text = TextSearch(settings, lambda: getattr(self.encoder(), "heads", None))
 
     # ------------------------------------------------------------------ index writes
@@ -129,6 +138,48 @@ class Services:
                     )
             return self._encoder
 
+    # ------------------------------------------------------------------ ranker model
+
+    def _read_model(self) -> tuple[Any, str]:
+        """(model, "") for the configured or newest saved model, else (None, why the blend is used)."""
+        from ranker.model import RankerModel, SchemaMismatchError, check_schema
+        from ranker.registry import latest_model, models_dir
+        from ranker.training import serving_schema
+
+        explicit = self.settings.ranker_model_dir
+        path = Path(explicit) if explicit is not None else latest_model(self.settings.data_dir)
+        if path is None:
+            where = models_dir(self.settings.data_dir)
+            log.info("ranker: no trained model in %s; recommend serves the fallback blend", where)
+            return None, "no trained model (sv6d ranker train): scores are the fallback blend"
+        schema = serving_schema()
+        try:
+            model = RankerModel.load(path)
+            check_schema(model.schema_version, model.feature_names, schema, where=f"model {path.name}")
+        except SchemaMismatchError as exc:
+            note = f"{exc}; refused, scores are the fallback blend"
+            log.warning("ranker: %s", note)
+            return None, note
+        except Exception as exc:  # a damaged model folder must not take the service down
+            note = f"model {path.name} could not be loaded ({type(exc).__name__}); scores are the blend"
+            log.warning("ranker: %s: %s", note, exc)
+            return None, note
+        log.info("ranker: model %s loaded (feature schema %s)", model.model_id, model.schema_version)
+        return model, ""
+
+    def reload_model(self) -> tuple[Any, str]:
+        """Load the newest saved model (or the configured one); the next request is scored by it."""
+        model, note = self._read_model()
+        with self._recommender_lock:
+            self._model, self._model_note = model, note
+            self._recommender = None
+        return model, note
+
+    def model_status(self) -> tuple[Any, str]:
+        """(the model that scores, or None; why there is none)."""
+        with self._recommender_lock:
+            return self._model, self._model_note
+
     # ------------------------------------------------------------------ recommender
 
     def recommender(self) -> Any:
@@ -143,6 +194,7 @@ class Services:
         from ranker.catalog import ItemCatalog
         from ranker.context import build_context
         from ranker.serve import Recommender
+        from ranker.training import SERVING_CANDIDATES
 
         events_path = self.events.path
         events_mtime = events_path.stat().st_mtime_ns if events_path.exists() else 0
@@ -166,13 +218,13 @@ class Services:
             ctx = build_context(
                 self.events.read(), catalog, datetime.now(UTC), neighbours=IndexNeighbours(self.index)
             )
-            model = None
-            mdir = self.settings.ranker_model_dir
-            if mdir is not None and Path(mdir).exists():
-                from ranker.model import RankerModel
-
-                model = RankerModel.load(mdir)
-            self._recommender = Recommender(ctx, model)
+            self._recommender = Recommender(
+                ctx,
+                self._model,
+                SERVING_CANDIDATES,
+                logger=self._feature_logger,
+                fallback_note=self._model_note,
+            )
             self._recommender_key = (index_key, events_mtime)
             return self._recommender
 

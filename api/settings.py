@@ -97,7 +97,12 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     encoder_backbone: str = "evidence"
     hook_s: float = Field(default=3.0, gt=0)
-    ranker_model_dir: Path | None = None
+    ranker_model_dir: Path | None = Field(
+        default=None, description="A saved ranker model folder; default: the newest under DATA_DIR/models"
+    )
+    log_features: bool = Field(
+        default=True, description="Log each recommend request's candidate features (training data)"
+    )
     heads_dir: Path | None = Field(default=None, description="Trained contrastive heads (text search)")
     text_label_threshold: float = Field(default=0.35, ge=-1, le=1)
     text_match_threshold: float = Field(

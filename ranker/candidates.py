@@ -7,9 +7,12 @@ Channels (names are fixed: the feature schema has one indicator per channel):
 - ``fresh``: newest uploads (first seen, without upload times) within the freshness window;
 - ``covisit``: videos co-engaged (positively) with the user's recent positives by other users;
 - ``itemknn``: cosine item-kNN neighbours of the user's recent positives (``RankingContext.item_similarity``);
-- ``als``: nearest items in ALS factor space to the recent positives (``RankingContext.als_item_vectors``).
+- ``als``: nearest items in ALS factor space to the recent positives (``RankingContext.als_item_vectors``);
+- ``cold``: videos with few plays, best cold-start prior first (``ranker.cold``: expected engagement from the
+  SV6D record alone); empty without video content.
 
-The two collaborative channels default to a quota of 0 (off): they exist wherever there is engagement, with or
+The two collaborative channels and ``cold`` default to a quota of 0 (off; serving turns ``cold`` on, see
+``ranker.training.SERVING_CANDIDATES``): they exist wherever there is engagement, with or
 without video content.
 
 Already-seen videos and negatives are never candidates.
@@ -30,7 +33,16 @@ from sv6d.errors import ConfigError
 
 NEIGHBOUR_CHANNELS = tuple(f"nb_{d.value}" for d in DIMENSIONS)
 COLLAB_CHANNELS = ("itemknn", "als")
-CHANNELS: tuple[str, ...] = (*NEIGHBOUR_CHANNELS, "hook", "popular", "fresh", "covisit", *COLLAB_CHANNELS)
+COLD_CHANNEL = "cold"
+CHANNELS: tuple[str, ...] = (
+    *NEIGHBOUR_CHANNELS,
+    "hook",
+    "popular",
+    "fresh",
+    "covisit",
+    *COLLAB_CHANNELS,
+    COLD_CHANNEL,
+)
 CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
 # One weights mapping for every query of a batch, or one per query (None: all six dimensions equally).
 WeightsArg = Mapping[str, float] | None | Sequence[Mapping[str, float] | None]
@@ -49,6 +61,7 @@ class CandidateConfig:
             "covisit": 200,
             "itemknn": 0,
             "als": 0,
+            COLD_CHANNEL: 0,
         }
     )
     n_seeds: int = 3
@@ -58,7 +71,7 @@ class CandidateConfig:
         return int(self.quotas.get(key, 0))
 
     def __post_init__(self) -> None:
-        valid = {"neighbours", "hook", "popular", "fresh", "covisit", *COLLAB_CHANNELS}
+        valid = {"neighbours", "hook", "popular", "fresh", "covisit", *COLLAB_CHANNELS, COLD_CHANNEL}
         bad = sorted(set(self.quotas) - valid)
         if bad:
             raise ConfigError(
@@ -362,6 +375,8 @@ def generate_candidates(
     for name in COLLAB_CHANNELS:
         if len(req.recent_positives) and cfg.quota(name) > 0:
             found[name] = _top_scored(ctx.collab_scores(req, name), excluded, cfg.quota(name))
+    if cat.video is not None and cfg.quota(COLD_CHANNEL) > 0:
+        found[COLD_CHANNEL] = _take_unseen(ctx.cold_order(), excluded, cfg.quota(COLD_CHANNEL))
     return _merge(found)
 
 

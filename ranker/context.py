@@ -191,6 +191,24 @@ class RankingContext:
             self.cache["als_item_vectors"] = vec
         return vec
 
+    def cold_prior(self) -> np.ndarray:
+        """(N,) every video's expected like rate from its record alone (``ranker.cold``); NaN: none."""
+        out = self.cache.get("cold_prior")
+        if out is None:
+            from ranker.cold import cold_prior
+
+            out = self.cache["cold_prior"] = cold_prior(self)
+        return out
+
+    def cold_order(self) -> np.ndarray:
+        """Cold videos (few plays, already uploaded), best prior first (``ranker.cold.cold_order``)."""
+        out = self.cache.get("cold_order")
+        if out is None:
+            from ranker.cold import cold_order
+
+            out = self.cache["cold_order"] = cold_order(self)
+        return out
+
     def collab_scores(self, req: Request, kind: str) -> np.ndarray:
         """(N,) ``itemknn`` (Σ of the recent positives' neighbour rows) or ``als`` (cosine of each item's
         factors to the sum of the recent positives' unit factors) scores; cached on the request."""

@@ -10,12 +10,15 @@ Systems: ``popularity`` (decayed plays in the first window), ``recency`` (newest
 ``structural`` (mean per-dimension similarity to the user's positive profile; needs content),
 ``lgbm_engagement`` (LightGBM on engagement, creator, user, context and channel features),
 ``lgbm_structure`` (LightGBM on every feature but the collaborative ones; needs content),
-``lgbm_collab`` (``lgbm_engagement`` plus the item-kNN / ALS channel indicators and scores), and the
+``lgbm_collab`` (``lgbm_engagement`` plus the item-kNN / ALS channel indicators and scores),
+``lgbm_cold`` (``lgbm_structure`` plus the cold-start prior and the cold channel's indicator; needs content;
+the channel itself is on when ``candidates.quotas.cold`` > 0, for every system), and the
 baselines of ``ranker.baselines`` (``pop_decay``, ``itemknn``, ``ease``, ``als``, ``bpr``), each scored twice:
 re-ranking the shared candidate set (scope ``candidates``, like every other system) and over the catalogue
 known at the window's start (``<name>_catalogue``). Metrics are end-to-end (every like in the window counts);
 the report adds the ceiling (likes on videos seen before the window, inside the candidates, perfect-ranking
-NDCG@10) and a conditional NDCG@10 (likes inside the candidates only), labelled apart. Several windows are
+NDCG@10), a conditional NDCG@10 (likes inside the candidates only) and the cold slice (likes on videos with
+no event before the window), labelled apart. Several windows are
 pooled with intervals and sign-flip tests that resample or flip each user's windows together.
 """
 
@@ -48,7 +51,13 @@ from ranker.candidates import (
 from ranker.catalog import ItemCatalog
 from ranker.context import NeighbourSource, RankingContext, build_context
 from ranker.events import load_events, load_kuairand
-from ranker.features import COLLAB_GROUPS, ENGAGEMENT_GROUPS, FeatureSchema, assemble_features
+from ranker.features import (
+    COLD_GROUPS,
+    COLLAB_GROUPS,
+    ENGAGEMENT_GROUPS,
+    FeatureSchema,
+    assemble_features,
+)
 from ranker.metrics import (
     bootstrap_ci,
     cluster_bootstrap_ci,
@@ -68,9 +77,10 @@ SYSTEMS = (
     "lgbm_engagement",
     "lgbm_structure",
     "lgbm_collab",
+    "lgbm_cold",
     *BASELINES,
 )
-CONTENT_SYSTEMS = frozenset({"structural", "lgbm_structure"})
+CONTENT_SYSTEMS = frozenset({"structural", "lgbm_structure", "lgbm_cold"})
 RUN_DEPTH = 100
 # A baseline ranking the whole catalogue known at the cutoff (not only the shared candidates) is reported as
 # "<baseline>_catalogue".
@@ -282,7 +292,8 @@ def _train_models(
     model_feats = {
         "lgbm_engagement": schema.select(ENGAGEMENT_GROUPS),
         # Every feature but the collaborative ones (added later, so this system keeps its feature list).
-        "lgbm_structure": schema.select(set(schema.groups) - COLLAB_GROUPS),
+        "lgbm_structure": schema.select(set(schema.groups) - COLLAB_GROUPS - COLD_GROUPS),
+        "lgbm_cold": schema.select(set(schema.groups) - COLLAB_GROUPS),
         "lgbm_collab": schema.select(ENGAGEMENT_GROUPS | COLLAB_GROUPS),
     }
     models: dict[str, RankerModel] = {}
@@ -384,6 +395,9 @@ def _run_window(
     perfect_cands: list[float] = []
     perfect_cat: list[float] = []
     cond_qrels: dict[str, set[str]] = {}
+    # The cold slice: likes on videos with no event before the window (first seen inside it).
+    cold_qrels: dict[str, set[str]] = {}
+    n_cold_in_cands = 0
     seen_before = set(vids[int(i)] for i in known)
 
     def add(system: str, user: str, ranked: list[str]) -> None:
@@ -416,6 +430,9 @@ def _run_window(
         perfect_cat.append(_ndcg10([vids[int(i)] for i in reach_pos[np.isin(reach_pos, allowed)]], rel))
         if in_cands:
             cond_qrels[u] = in_cands
+        if rel - reach:
+            cold_qrels[u] = rel - reach
+            n_cold_in_cands += len(in_cands - reach)
         for b, sc in base_scores.items():
             add(
                 f"{b}{CATALOGUE_SUFFIX}",
@@ -444,7 +461,10 @@ def _run_window(
         n_boot=cfg.n_boot,
         seed=cfg.seed,
     )
+    cold, _ = evaluate_runs(runs, cold_qrels, len(ds.catalog), n_boot=cfg.n_boot, seed=cfg.seed)
     for s in summary:
+        summary[s]["ndcg_at_10_cold"] = cold[s]["ndcg_at_10"] if s in cold else None
+        summary[s]["recall_at_50_cold"] = cold[s]["recall_at_50"] if s in cold else None
         summary[s]["scope"] = "catalogue" if s.endswith(CATALOGUE_SUFFIX) else "candidates"
         summary[s]["ndcg_at_10_conditional"] = cond[s]["ndcg_at_10"] if s in cond else None
         summary[s]["p_vs_best_ndcg_at_10"] = (
@@ -463,6 +483,11 @@ def _run_window(
         "perfect_ndcg_at_10_candidates": float(np.mean(perfect_cands)) if perfect_cands else float("nan"),
         "perfect_ndcg_at_10_catalogue": float(np.mean(perfect_cat)) if perfect_cat else float("nan"),
         "users_with_positive_in_candidates": len(cond_qrels),
+        "n_cold_positives": n_pos - n_seen_before,
+        "cold_users": len(cold_qrels),
+        "cold_share_in_candidates": (
+            n_cold_in_cands / (n_pos - n_seen_before) if n_pos > n_seen_before else float("nan")
+        ),
     }
     held = {u: sorted(v) for u, v in qrels.items()}
     cand_recall = candidate_recall(ctx, held, cfg.candidates)
@@ -860,6 +885,24 @@ def render_report(result: dict[str, Any]) -> str:
         "end-to-end (likes outside the set still count in the ideal).",
         "",
     ]
+    lines += [
+        "## Cold videos (likes on videos with no event before the window)",
+        "",
+        "| window | system | NDCG@10 (cold likes only) | Recall@50 (cold likes only) |",
+        "|---|---|---|---|",
+    ]
+    for w in windows:
+        c = w["ceiling"]
+        for s, r in w["systems"].items():
+            if r.get("ndcg_at_10_cold") is not None:
+                lines.append(
+                    f"| {w['window']} | {s} | {_fmt(r['ndcg_at_10_cold'])} | {_fmt(r['recall_at_50_cold'])} |"
+                )
+        lines.append(
+            f"\nWindow {w['window']}: {c.get('n_cold_positives')} cold likes of {c.get('cold_users')} users; "
+            f"{_fmt(c.get('cold_share_in_candidates'), 3)} of them inside the candidates.\n"
+        )
+    lines.append("")
     for w in windows:
         lines += [
             f"## Window {w['window']}: test [{w['test_start']}, {w['test_end'] or 'end of data'})",

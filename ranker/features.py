@@ -17,13 +17,14 @@ import numpy as np
 import polars as pl
 
 from ranker.aggregates import SIGNALS, AggregateConfig
-from ranker.candidates import CHANNELS, COLLAB_CHANNELS, NEIGHBOUR_CHANNELS, CandidateSet
+from ranker.candidates import CHANNELS, COLD_CHANNEL, COLLAB_CHANNELS, NEIGHBOUR_CHANNELS, CandidateSet
 from ranker.context import RankingContext, Request
 from sv6d.dimensions import DIMENSIONS
 from sv6d.record_io import atomic_write_bytes
 
 # 2: the collaborative channels (ch_itemknn, ch_als) and scores (knn_score, als_score), group "collab".
-FEATURE_SCHEMA_VERSION = "2"
+# 3: the cold-start prior (cold_prior) and the cold channel (ch_cold), group "cold".
+FEATURE_SCHEMA_VERSION = "3"
 
 # Feature groups: experiments choose which a model may use (e.g. "engagement only" drops structure and tags).
 STRUCTURE_GROUPS = frozenset({"structure", "tags"})
@@ -31,6 +32,8 @@ ENGAGEMENT_GROUPS = frozenset({"engagement", "creator", "user", "context", "chan
 # Collaborative-filtering channels and scores (item-kNN, ALS): a group of their own, so that the systems
 # defined before it (engagement only, every feature but these) keep their exact feature lists.
 COLLAB_GROUPS = frozenset({"collab"})
+# The cold-start prior and its channel (ranker.cold): a group of their own for the same reason.
+COLD_GROUPS = frozenset({"cold"})
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,12 @@ class FeatureSchema:
         for c in CHANNELS:
             # Neighbour and hook channels exist only through structure: they belong to that group.
             group = "structure" if c in NEIGHBOUR_CHANNELS or c == "hook" else "channel"
-            feats.append((f"ch_{c}", "collab" if c in COLLAB_CHANNELS else group))
-        feats += [("knn_score", "collab"), ("als_score", "collab")]
+            if c in COLLAB_CHANNELS:
+                group = "collab"
+            elif c == COLD_CHANNEL:
+                group = "cold"
+            feats.append((f"ch_{c}", group))
+        feats += [("knn_score", "collab"), ("als_score", "collab"), ("cold_prior", "cold")]
         return cls(FEATURE_SCHEMA_VERSION, tuple(n for n, _ in feats), tuple(g for _, g in feats))
 
     def select(self, groups: frozenset[str] | set[str]) -> list[str]:
@@ -82,6 +89,7 @@ class _Plan:
     covisit_col: int
     knn_col: int
     als_col: int
+    cold_col: int
     age_col: int
     duration_col: int
     channel_cols: np.ndarray  # (len(CHANNELS),)
@@ -129,6 +137,7 @@ def _plan(ctx: RankingContext, schema: FeatureSchema) -> _Plan:
         covisit_col=col.get("covisit_log", -1),
         knn_col=col.get("knn_score", -1),
         als_col=col.get("als_score", -1),
+        cold_col=col.get("cold_prior", -1),
         age_col=col.get("age_days", -1),
         duration_col=col.get("duration_s", -1),
         channel_cols=cols([f"ch_{c}" for c in CHANNELS]),
@@ -211,6 +220,8 @@ def assemble_features(
         out[:, plan.knn_col] = ctx.collab_scores(req, "itemknn")[pos]
     if len(req.recent_positives) and plan.als_col >= 0:
         out[:, plan.als_col] = ctx.collab_scores(req, "als")[pos]
+    if plan.cold_col >= 0 and cat.video is not None:
+        out[:, plan.cold_col] = ctx.cold_prior()[pos]
     if plan.age_col >= 0:
         out[:, plan.age_col] = (ctx.as_of_s - ctx.upload_time_s()[pos]) / 86400.0
     assert cat.duration_s is not None

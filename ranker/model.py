@@ -60,6 +60,11 @@ class RankerModel:
     feature_names: list[str]
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # What it was trained on (data, snapshots, counts); written to the manifest as is.
+    training: dict[str, Any] = field(default_factory=dict)
+    # The folder name it was loaded from (a registry model's id); None for a model not loaded from disk.
+    model_id: str | None = None
+    saved_at: str | None = None
 
     def columns(self, schema: FeatureSchema) -> np.ndarray:
         """Indices of this model's features in ``schema`` (raises SchemaMismatchError if absent)."""
@@ -85,6 +90,7 @@ class RankerModel:
             "feature_names": self.feature_names,
             "metrics": self.metrics,
             "params": self.params,
+            "training": self.training,
             "lightgbm_version": lightgbm.__version__,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -112,6 +118,9 @@ class RankerModel:
             feature_names=list(manifest["feature_names"]),
             metrics=manifest.get("metrics", {}),
             params=manifest.get("params", {}),
+            training=manifest.get("training", {}),
+            model_id=folder.name,
+            saved_at=manifest.get("saved_at"),
         )
 
 

@@ -21,6 +21,7 @@ from sv6d.errors import ConfigError
 DEFAULT_MMR_LAMBDA = 0.8
 # MMR considers only this many times k of the best-scored candidates (the tail cannot reach the top k anyway).
 MMR_POOL_FACTOR = 5
+FALLBACK_NOTE = "no trained model: scores are the fallback blend (see ranker.serve.fallback_scores)"
 
 
 @dataclass
@@ -39,6 +40,7 @@ class RecommendResult:
     n_candidates: int = 0
     request_id: str | None = None
     features: np.ndarray | None = field(default=None, repr=False)
+    model_id: str | None = None  # the saved model that scored (``RankerModel.model_id``), None for the blend
 
 
 def _percentile(x: np.ndarray) -> np.ndarray:
@@ -123,6 +125,7 @@ class Recommender:
         candidate_config: CandidateConfig | None = None,
         mmr_lambda: float = DEFAULT_MMR_LAMBDA,
         logger: FeatureLogger | None = None,
+        fallback_note: str | None = None,
     ) -> None:
         if not 0.0 <= mmr_lambda <= 1.0:
             raise ConfigError(f"mmr_lambda must be in [0, 1], got {mmr_lambda}")
@@ -134,6 +137,7 @@ class Recommender:
         self.candidate_config = candidate_config or CandidateConfig()
         self.mmr_lambda = mmr_lambda
         self.logger = logger
+        self.fallback_note = fallback_note or FALLBACK_NOTE
 
     def score(self, req: Request, cands: CandidateSet) -> tuple[np.ndarray, np.ndarray]:
         """(features, scores) for ``cands`` under the model, or the fallback blend without one."""
@@ -178,11 +182,7 @@ class Recommender:
             for i, v in zip(top, shown, strict=True)
         ]
         scorer = "lightgbm" if self.model is not None else "fallback_blend"
-        note = (
-            ""
-            if self.model
-            else "no trained model: scores are the fallback blend (see ranker.serve.fallback_scores)"
-        )
+        note = "" if self.model else self.fallback_note
         rid = None
         if self.logger is not None:
             rank = np.full(len(cands), -1)
@@ -190,7 +190,8 @@ class Recommender:
             rid = self.logger.log(
                 self.schema, req.user_id, [ids[int(p)] for p in cands.positions], feats, scores, rank
             )
-        return RecommendResult(items, scorer, note, len(cands), rid, feats)
+        model_id = self.model.model_id if self.model is not None else None
+        return RecommendResult(items, scorer, note, len(cands), rid, feats, model_id)
 
 
 def recommend(

@@ -97,3 +97,40 @@ n_perm = 500
     assert "SIMULATED" in report
     assert "lgbm_structure − lgbm_engagement" in report
     assert "paired randomization test p =" in report
+
+
+@pytest.mark.slow
+def test_simulated_experiment_reports_the_cold_slice(tmp_path) -> None:
+    from ranker.experiment import run_experiment
+
+    recs_path = tmp_path / "records.parquet"
+    write_records(recs_path, _records(60))
+    cfg = tmp_path / "sim.toml"
+    cfg.write_text(
+        f"""
+name = "sim-cold"
+systems = ["popularity", "lgbm_structure", "lgbm_cold"]
+[data]
+source = "simulated"
+[simulated]
+records = "{recs_path}"
+n_users = 100
+impressions = 25
+[split]
+train_cutoffs = [0.5]
+test_start = 0.75
+[candidates.quotas]
+cold = 10
+[evaluation]
+n_boot = 50
+n_perm = 100
+"""
+    )
+    res = run_experiment(cfg, tmp_path / "run")
+    ceiling = res["windows"][0]["ceiling"]
+    assert ceiling["n_cold_positives"] > 0  # videos uploaded inside the test window were liked
+    assert 0 < ceiling["cold_share_in_candidates"] <= 1
+    assert res["windows"][0]["candidate_recall"]["cold"] > 0
+    for s in ("popularity", "lgbm_structure", "lgbm_cold"):
+        assert 0 <= res["systems"][s]["ndcg_at_10_cold"] <= 1
+    assert "## Cold videos" in (tmp_path / "run" / "report.md").read_text()

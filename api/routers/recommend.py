@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter
 
 from api.deps import Authorized, ServicesDep, check_k
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.schemas.recommend import RecommendationOut, RecommendRequest, RecommendResponse
+from api.schemas.recommend import ModelOut, RecommendationOut, RecommendRequest, RecommendResponse
+
+if TYPE_CHECKING:
+    from ranker.model import RankerModel
 
 router = APIRouter(prefix="/v1", tags=["recommend"], dependencies=[Authorized], responses=PROBLEM_RESPONSES)
+
+
+def model_out(model: RankerModel) -> ModelOut:
+    """What a response says about the model that scored."""
+    from ranker.training import describe
+
+    return ModelOut(**describe(model))
 
 
 @router.post(
@@ -33,6 +45,7 @@ def recommend(body: RecommendRequest, services: ServicesDep) -> RecommendRespons
             for i in result.items
         ],
         scorer=result.scorer,
+        model=model_out(rec.model) if result.model_id is not None else None,
         note=result.note,
         n_candidates=result.n_candidates,
     )

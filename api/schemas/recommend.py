@@ -42,9 +42,28 @@ class RecommendationOut(BaseModel):
     channels: list[str] = Field(description="Candidate channels that produced this video")
 
 
+class ModelOut(BaseModel):
+    """A saved ranker model (a folder under ``<data_dir>/models``)."""
+
+    id: str | None = Field(description="The model folder's name (time saved, schema version, random suffix)")
+    feature_schema_version: str
+    saved_at: str | None = None
+    valid_ndcg_at_10: float | None = Field(default=None, description="On requests held out in training")
+    trained_on_events: int | None = None
+
+
+class ModelStatus(BaseModel):
+    """Which model the service scores with, or why it uses the fallback blend."""
+
+    scorer: str = Field(description="lightgbm or fallback_blend")
+    model: ModelOut | None = None
+    note: str = Field(default="", description="Why there is no model (none saved, or one refused)")
+
+
 class RecommendResponse(BaseModel):
     items: list[RecommendationOut]
     scorer: str = Field(description="lightgbm when a trained ranker is loaded, else fallback_blend")
+    model: ModelOut | None = Field(default=None, description="The model that scored; null for the blend")
     note: str = ""
     n_candidates: int
 

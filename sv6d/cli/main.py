@@ -28,6 +28,7 @@ COMMAND_MODULES: list[str] = [
     "sv6d.cli.cmd_cuts",
     "sv6d.cli.cmd_serve",
     "sv6d.cli.cmd_experiment",
+    "sv6d.cli.cmd_ranker",
     "sv6d.cli.cmd_heads",
 ]
 
