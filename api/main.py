@@ -176,6 +176,49 @@ def _state_limits(doc: dict[str, Any], limits: Limits) -> None:
             param["schema"]["maximum"] = limits.max_thumbs
 
 
+# OpenAPI links: what a client (or a stateful test) does next with an answer. (source path, method, status)
+# -> [(link name, target path, method, {parameter: runtime expression})].
+_LINKS: dict[tuple[str, str, str], list[tuple[str, str, str, dict[str, str]]]] = {
+    ("/v1/videos", "post", "202"): [
+        ("GetJob", "/v1/jobs/{job_id}", "get", {"job_id": "$response.body#/job_id"}),
+        ("CancelJob", "/v1/jobs/{job_id}", "delete", {"job_id": "$response.body#/job_id"}),
+    ],
+    ("/v1/jobs", "get", "200"): [
+        ("GetJob", "/v1/jobs/{job_id}", "get", {"job_id": "$response.body#/jobs/0/job_id"}),
+    ],
+    ("/v1/videos", "get", "200"): [
+        ("GetVideo", "/v1/videos/{video_id}", "get", {"video_id": "$response.body#/video_ids/0"}),
+        ("GetThumbs", "/v1/videos/{video_id}/thumbs", "get", {"video_id": "$response.body#/video_ids/0"}),
+        (
+            "GetMediaLink",
+            "/v1/videos/{video_id}/media-link",
+            "get",
+            {"video_id": "$response.body#/video_ids/0"},
+        ),
+        ("DeleteVideo", "/v1/videos/{video_id}", "delete", {"video_id": "$response.body#/video_ids/0"}),
+    ],
+    ("/v1/search/hooks", "post", "200"): [
+        ("GetHit", "/v1/videos/{video_id}", "get", {"video_id": "$response.body#/hits/0/video_id"}),
+    ],
+    ("/v1/search/similar", "post", "200"): [
+        ("GetHit", "/v1/videos/{video_id}", "get", {"video_id": "$response.body#/hits/0/video_id"}),
+    ],
+}
+
+
+def _add_links(doc: dict[str, Any]) -> None:
+    paths = doc.get("paths", {})
+    for (path, method, status), links in _LINKS.items():
+        response = paths.get(path, {}).get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        out = response.setdefault("links", {})
+        for name, target, target_method, params in links:
+            op = paths.get(target, {}).get(target_method)
+            if op is not None and "operationId" in op:
+                out[name] = {"operationId": op["operationId"], "parameters": params}
+
+
 def _install_openapi(app: FastAPI, limits: Limits) -> None:
     from fastapi.openapi.utils import get_openapi
 
@@ -189,6 +232,7 @@ def _install_openapi(app: FastAPI, limits: Limits) -> None:
                     comps.setdefault(name, sub)
                 comps[model.__name__] = schema
             _state_limits(doc, limits)
+            _add_links(doc)
             app.openapi_schema = doc
         return app.openapi_schema
 

@@ -114,3 +114,42 @@ def test_invalid_requests_are_refused_with_documented_problems(api_schema):
     assert not failures, "\n\n".join(failures)
     print("statuses", dict(statuses))
     assert not [code for code in statuses if code >= 500]
+
+
+def test_stateful_sequences_follow_the_documented_links(api_schema):
+    """Sequences of calls chained by the document's OpenAPI links (ingest -> job -> cancel, list -> video ->
+    thumbs / media link / delete, search -> a hit's video): no server error, every answer as documented."""
+    doc = api_schema.raw_schema
+    linked = [
+        (path, method)
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        for response in op.get("responses", {}).values()
+        if response.get("links")
+    ]
+    assert len(linked) >= 5, linked
+
+    calls: Counter[tuple[str, str, int]] = Counter()
+
+    class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):
+            return {"headers": {"X-API-Key": KEY}}
+
+        def after_call(self, response, case):
+            calls[(case.operation.method.upper(), case.operation.path, response.status_code)] += 1
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
+    )
+    # the links were followed: stored videos reached by the ids a list or a search answered with
+    assert calls[("GET", "/v1/videos/{video_id}", 200)] > 0, calls
+    assert not [c for c in calls if c[2] >= 500], calls
