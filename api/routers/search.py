@@ -61,6 +61,14 @@ def hits_out(hits: list[Hit]) -> list[HitOut]:
     return [HitOut.model_validate(h.to_json()) for h in hits]
 
 
+def hook_weights_used(weights: dict[str, float] | None) -> dict[str, float]:
+    """The weights a hook search applies: the indexer's own reading (its tuned defaults when none)."""
+    from indexer import parse_weights
+    from sv6d.dimensions import DIMENSIONS
+
+    return {d.value: float(w) for d, w in zip(DIMENSIONS, parse_weights(weights, "hook"), strict=True)}
+
+
 @router.post(
     "/hooks",
     response_model=HookSearchResponse,
@@ -81,9 +89,16 @@ async def search_hooks(request: Request, services: ServicesDep) -> HookSearchRes
                 weights_of(body.weights),
                 to_filters(body.filters),
             )
-            return HookSearchResponse(query="video_id", hits=hits_out(hits), query_video_id=body.video_id)
+            return HookSearchResponse(
+                query="video_id",
+                hits=hits_out(hits),
+                query_video_id=body.video_id,
+                weights=hook_weights_used(weights_of(body.weights)),
+            )
         assert body.text is not None
-        return await run_in_threadpool(_text_search, services, body.text, body)
+        out = await run_in_threadpool(_text_search, services, body.text, body)
+        out.weights = hook_weights_used(weights_of(body.weights))
+        return out
     form = await request.form(max_files=1, max_fields=5)
     params = form_json(form.get("params"), ClipSearchParams, "params")
     check_k(params.k, settings)
@@ -94,7 +109,9 @@ async def search_hooks(request: Request, services: ServicesDep) -> HookSearchRes
         hits = await run_in_threadpool(_clip_search, services, saved, shown, params)
     finally:
         saved.unlink(missing_ok=True)
-    return HookSearchResponse(query="clip", hits=hits_out(hits))
+    return HookSearchResponse(
+        query="clip", hits=hits_out(hits), weights=hook_weights_used(weights_of(params.weights))
+    )
 
 
 def _clip_search(services: Services, path: Path, shown: str, params: ClipSearchParams) -> list[Hit]:

@@ -47,6 +47,11 @@ class TextReading(BaseModel):
 class HookSearchResponse(BaseModel):
     query: Literal["video_id", "clip", "text"]
     hits: list[HitOut]
+    weights: dict[str, float] | None = Field(
+        default=None,
+        description="The weight of each dimension the search used: the request's (a dimension it leaves out "
+        "weighs 1), or the service's tuned hook weights when it named none",
+    )
     read_as: list[TextReading] | None = Field(
         default=None,
         description="Text queries: the labels (vocabulary labels, or the opening styles the hook heads know) "

@@ -2,14 +2,16 @@
 // forbids both): the DOM is built with createElement/textContent and positioned through element.style.
 "use strict";
 const DIMENSIONS = ["subject", "aesthetics", "camera", "editing", "narrative", "dissemination"];
+// tuned: no weights sent, so the service uses its own tuned hook weights (it answers with them)
 const PRESETS = {
+  tuned: null,
   balanced: { subject: 1, aesthetics: 1, camera: 1, editing: 1, narrative: 1, dissemination: 1 },
   editing: { subject: 0.25, aesthetics: 0.25, camera: 0.5, editing: 3, narrative: 1.5, dissemination: 0.5 },
   camera: { subject: 0.25, aesthetics: 0.5, camera: 3, editing: 1, narrative: 0.5, dissemination: 0.25 },
   packaging: { subject: 0.5, aesthetics: 1.5, camera: 0.25, editing: 0.5, narrative: 1, dissemination: 3 },
   look: { subject: 1.5, aesthetics: 3, camera: 0.5, editing: 0.25, narrative: 0.25, dissemination: 0.5 },
 };
-const PRESET_NAMES = { balanced: "balanced", editing: "editing rhythm", camera: "camera", packaging: "packaging", look: "look" };
+const PRESET_NAMES = { tuned: "tuned default", balanced: "balanced", editing: "editing rhythm", camera: "camera", packaging: "packaging", look: "look" };
 const DETAIL_PREFETCH = 200;
 const ROW_H = 18; // px per sub-row of a timeline row (labels that would overlap go to another sub-row)
 
@@ -18,7 +20,8 @@ const state = {
   details: new Map(), // video id → Promise of its /v1/videos/{id}
   links: new Map(), // video id → Promise of its media link
   query: null, // {mode, record?, file?, text?, readAs?, window}
-  weights: Object.assign({}, PRESETS.balanced),
+  weights: null, // null: the service's tuned defaults (the "tuned" preset)
+  defaultWeights: Object.assign({}, PRESETS.balanced), // what the service last said its defaults are
   positive: [],
   negative: [],
   lastHits: [],
@@ -144,6 +147,7 @@ function buildWeights() {
     const input = el("input", { type: "range", min: "0", max: "3", step: "0.25", value: "1", "data-dim": d, id: `w-${d}` });
     const out = el("output", { for: `w-${d}`, text: "1.00" });
     input.addEventListener("input", () => {
+      if (state.weights === null) state.weights = Object.assign({}, state.defaultWeights);
       state.weights[d] = Number(input.value);
       out.textContent = fmt(input.value);
       markPreset(null);
@@ -154,13 +158,18 @@ function buildWeights() {
 }
 
 function applyPreset(name) {
-  state.weights = Object.assign({}, PRESETS[name]);
+  state.weights = PRESETS[name] === null ? null : Object.assign({}, PRESETS[name]);
+  showWeights(state.weights || state.defaultWeights);
+  markPreset(name);
+}
+
+function showWeights(weights) {
   for (const d of DIMENSIONS) {
     const input = $(`w-${d}`);
-    input.value = String(state.weights[d]);
-    input.nextElementSibling.textContent = fmt(state.weights[d]);
+    const w = weights[d] === undefined ? 1 : weights[d];
+    input.value = String(w);
+    input.nextElementSibling.textContent = fmt(w);
   }
-  markPreset(name);
 }
 
 function markPreset(name) {
@@ -268,7 +277,8 @@ async function attachStoredMedia(video, button, id, win) {
 
 async function search() {
   const k = Math.max(1, Math.min(100, Number($("k").value) || 8));
-  const body = { k, weights: Object.assign({}, state.weights) };
+  const body = { k };
+  if (state.weights !== null) body.weights = Object.assign({}, state.weights);
   const f = filters();
   if (f) body.filters = f;
   const m = mode();
@@ -295,10 +305,13 @@ async function search() {
       data = await res.json();
       state.query = { mode: m, record, window: record.hook_window };
     }
-    state.query.weights = body.weights;
+    // the weights the service used: the ones sent, or its tuned defaults when none were
+    const used = data.weights || body.weights || state.defaultWeights;
+    if (state.weights === null) { state.defaultWeights = Object.assign({}, used); showWeights(used); }
+    state.query.weights = used;
     renderQuery();
     state.lastHits = data.hits;
-    renderHits(data.hits, body.weights, f);
+    renderHits(data.hits, used, f);
   } catch (e) { status(`search failed: ${e.message}`, true); }
 }
 
@@ -643,7 +656,7 @@ async function recommend() {
     status(`${Math.min(k, data.items.filter((i) => i.video_id !== seed).length)} recommendations from ${data.n_candidates} candidates${data.note ? " · " + data.note : ""}`);
     if (!data.items.some((i) => i.video_id !== seed)) cards.append(el("p", { class: "empty", text: "No candidates left: remove an example or widen the catalog." }));
     const items = data.items.filter((i) => i.video_id !== seed).slice(0, k);
-    for (const item of items) cards.append(card({ id: item.video_id, rec: item, weights: state.weights }));
+    for (const item of items) cards.append(card({ id: item.video_id, rec: item, weights: state.weights || state.defaultWeights }));
   } catch (e) { status(`recommendation failed: ${e.message}`, true); }
 }
 
