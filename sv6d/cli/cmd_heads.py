@@ -126,6 +126,14 @@ def _check_heads_dir(path: Path) -> None:
         raise ConfigError(f"heads folder {path}: no heads.json manifest (save heads with `sv6d train-heads`)")
 
 
+def _training_table(r: dict[str, Any], what: str) -> None:
+    print_table(
+        ["dimension", "val mAP", "best epoch", "temperature"],
+        [[d, m["val_map"], m["best_epoch"], m["temperature"]] for d, m in r["metrics"].items()],
+        f"{what} {r['version']} -> {r['heads']}",
+    )
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train-heads")
     def train_heads_cmd(
@@ -166,15 +174,7 @@ def register(app: typer.Typer) -> None:
             "videos": heads.manifest["splits"],
             "metrics": heads.manifest["metrics"],
         }
-        emit(
-            result,
-            as_json,
-            lambda r: print_table(
-                ["dimension", "val mAP", "best epoch", "temperature"],
-                [[d, m["val_map"], m["best_epoch"], m["temperature"]] for d, m in r["metrics"].items()],
-                f"heads {r['version']} -> {r['heads']}",
-            ),
-        )
+        emit(result, as_json, lambda r: _training_table(r, "heads"))
 
     @app.command("reproject")
     def reproject_cmd(
@@ -331,12 +331,4 @@ def register(app: typer.Typer) -> None:
         heads.save(target)
         result = {"heads": str(target), "version": heads.version, **heads.manifest["data"]}
         result["metrics"] = heads.manifest["metrics"]
-        emit(
-            result,
-            as_json,
-            lambda r: print_table(
-                ["dimension", "val mAP", "best epoch", "temperature"],
-                [[d, m["val_map"], m["best_epoch"], m["temperature"]] for d, m in r["metrics"].items()],
-                f"hook heads {r['version']} -> {r['heads']}",
-            ),
-        )
+        emit(result, as_json, lambda r: _training_table(r, "hook heads"))
