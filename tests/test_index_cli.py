@@ -36,10 +36,12 @@ def test_index_then_hooks_json(tmp_path: Path, shards: list[Path]) -> None:
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["query"]["video_id"] == "v3"
+    assert out["query"]["weights"]["editing"] == 2.0
+    assert out["query"]["weights"]["camera"] == 1.0  # left out: 1
     assert len(out["hits"]) == 5
     assert "v3" not in {h["video_id"] for h in out["hits"]}
     for h in out["hits"]:
-        assert set(h) == {"video_id", "score", "scores", "window", "shared_tags"}
+        assert set(h) == {"video_id", "score", "match", "scores", "window", "shared_tags"}
         assert set(h["scores"]) == {
             "subject",
             "aesthetics",
@@ -50,6 +52,7 @@ def test_index_then_hooks_json(tmp_path: Path, shards: list[Path]) -> None:
         }
         expected = sum(h["scores"].values()) + h["scores"]["editing"]
         assert h["score"] == pytest.approx(expected, abs=1e-5)
+        assert h["match"] == pytest.approx(expected / 7, abs=1e-4)  # weights 1 + 2 + four of 1
         assert len(h["window"]) == 2
         assert all(set(t) == {"dimension", "label"} for t in h["shared_tags"])
     table = runner.invoke(app, ["hooks", "v3", "--k", "3", "--data-dir", str(data)])

@@ -92,22 +92,33 @@ def register(app: typer.Typer) -> None:
         with ix:
             query = ix.get(video_id)
             hits = ix.similar_hooks(video_id, k=k, weights=w or None)
+        from indexer import parse_weights
+        from sv6d.dimensions import DIMENSIONS
+
+        # the weights the search used (its tuned defaults when none were given); "match" is their weighted
+        # mean of the per-dimension cosines (-1..1), "score" the raw weighted sum
+        used = {d.value: float(x) for d, x in zip(DIMENSIONS, parse_weights(w or None, "hook"), strict=True)}
+        total = sum(used.values())
         result = {
-            "query": {"video_id": video_id, "window": list(query.hook_window), "weights": w},
+            "query": {"video_id": video_id, "window": list(query.hook_window), "weights": used},
             "hits": [
-                {key: h.to_json()[key] for key in ("video_id", "score", "scores", "window", "shared_tags")}
+                {
+                    **{
+                        key: h.to_json()[key]
+                        for key in ("video_id", "score", "scores", "window", "shared_tags")
+                    },
+                    "match": round(h.score / total, 4),
+                }
                 for h in hits
             ],
         }
 
         def render(r: dict[str, Any]) -> None:
-            from sv6d.dimensions import DIMENSIONS
-
             dims = [d.value for d in DIMENSIONS]
             rows = [
                 [
                     h["video_id"],
-                    h["score"],
+                    h["match"],
                     *[h["scores"][d] for d in dims],
                     f"{h['window'][0]:.2f}-{h['window'][1]:.2f}s",
                     ", ".join(f"{t['dimension']}:{t['label']}" for t in h["shared_tags"]),
@@ -115,7 +126,11 @@ def register(app: typer.Typer) -> None:
                 for h in r["hits"]
             ]
             q = r["query"]
-            title = f"similar hooks of {q['video_id']} (hook {q['window'][0]:.2f}-{q['window'][1]:.2f}s)"
-            print_table(["video_id", "score", *dims, "window", "shared tags"], rows, title)
+            weights = ", ".join(f"{d}={v:g}" for d, v in q["weights"].items())
+            title = (
+                f"similar hooks of {q['video_id']} (hook {q['window'][0]:.2f}-{q['window'][1]:.2f}s; "
+                f"match = weighted mean of the cosines, -1..1; weights {weights})"
+            )
+            print_table(["video_id", "match", *dims, "window", "shared tags"], rows, title)
 
         emit(result, as_json, render)

@@ -57,8 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     with open_index(None, data_dir=data_dir, read_only=True) as index:
         hits = index.similar_hooks(query.video_id, k=args.k)
-    table = Table(title=f"similar hooks to {query.video_id} [{query_entry.archetype}]")
-    for col in ["video", "archetype", "score", "subj", "aest", "cam", "edit", "narr", "diss"]:
+    from indexer import parse_weights
+
+    total = float(parse_weights(None, "hook").sum())  # the tuned default hook weights the search used
+    table = Table(
+        title=f"similar hooks to {query.video_id} [{query_entry.archetype}] "
+        "(match: weighted mean of the per-dimension cosines, -1..1)"
+    )
+    for col in ["video", "archetype", "match", "subj", "aest", "cam", "edit", "narr", "diss"]:
         table.add_column(col, no_wrap=True)
     table.add_column("shared hook tags", overflow="fold")
     for h in hits:
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(
             h.video_id,
             archetype_of.get(h.video_id, "?"),
-            f"{h.score:.3f}",
+            f"{h.score / total:.3f}",
             *(
                 f"{s[d]:.2f}"
                 for d in ["subject", "aesthetics", "camera", "editing", "narrative", "dissemination"]
