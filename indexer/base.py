@@ -194,6 +194,20 @@ class CandidateBatch:
             seg = np.asarray([c.segment_index for c in cands], dtype=np.int64)
         return cls([c.video_id for c in cands], blocks, windows, seg)
 
+    def candidates(self) -> list[Candidate]:
+        """The batch back as one ``Candidate`` per row (``of`` the other way round)."""
+        windows = self.windows.tolist() if self.windows is not None else None
+        segs = self.segment_index.tolist() if self.segment_index is not None else None
+        return [
+            Candidate(
+                vid,
+                self.blocks[i],
+                (windows[i][0], windows[i][1]) if windows is not None else None,
+                segs[i] if segs is not None else None,
+            )
+            for i, vid in enumerate(self.video_ids)
+        ]
+
 
 def parse_weights(weights: WeightsArg, level: str | None = None) -> np.ndarray:
     """Weights per dimension name as a (6,) array; unnamed dimensions weigh 1. Errors list valid names.

@@ -534,18 +534,7 @@ class FaissIndex(VectorIndex):
     def _candidates(
         self, level: Level, qvec: np.ndarray, n: int, filters: Filters, exclude: frozenset[str]
     ) -> list[Candidate]:
-        cb = self._candidate_batches(level, qvec.reshape(1, -1), n, filters, [exclude])[0]
-        windows = cb.windows.tolist() if cb.windows is not None else None
-        segs = cb.segment_index.tolist() if cb.segment_index is not None else None
-        return [
-            Candidate(
-                vid,
-                cb.blocks[i],
-                (windows[i][0], windows[i][1]) if windows is not None else None,
-                segs[i] if segs is not None else None,
-            )
-            for i, vid in enumerate(cb.video_ids)
-        ]
+        return self._candidate_batches(level, qvec.reshape(1, -1), n, filters, [exclude])[0].candidates()
 
     def _candidate_batches(
         self, level: Level, qvecs: np.ndarray, n: int, filters: Filters, excludes: Sequence[frozenset[str]]

@@ -487,8 +487,7 @@ class EdgeIndex(VectorIndex):
     def _candidates(
         self, level: Level, qvec: np.ndarray, n: int, filters: Filters, exclude: frozenset[str]
     ) -> list[Candidate]:
-        dim = self._dim or 0
-        return _as_candidates(self._candidate_batches(level, qvec[None], n, filters, [exclude])[0], dim)
+        return self._candidate_batches(level, qvec[None], n, filters, [exclude])[0].candidates()
 
     def _candidate_batches(
         self, level: Level, qvecs: np.ndarray, n: int, filters: Filters, excludes: Sequence[frozenset[str]]
@@ -514,15 +513,3 @@ class EdgeIndex(VectorIndex):
         ]
 
 
-def _as_candidates(cb: CandidateBatch, dim: int) -> list[Candidate]:
-    windows = cb.windows.tolist() if cb.windows is not None else None
-    segs = cb.segment_index.tolist() if cb.segment_index is not None else None
-    return [
-        Candidate(
-            vid,
-            cb.blocks[i],
-            (windows[i][0], windows[i][1]) if windows is not None else None,
-            segs[i] if segs is not None else None,
-        )
-        for i, vid in enumerate(cb.video_ids)
-    ]
