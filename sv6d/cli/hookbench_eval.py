@@ -262,17 +262,20 @@ def run_benchmark(
     if feature_cache.is_file():
         with np.load(feature_cache) as z:
             feats = {str(i): (z["hist"][n], z["struct"][n]) for n, i in enumerate(z["ids"])}
-    for c in clips:
-        if c.clip.clip_id not in feats:
-            frames = baselines.hook_frames(c.clip.path)
-            feats[c.clip.clip_id] = (baselines.colour_histogram(frames), baselines.structural(frames))
-    ids_all = sorted(feats)
-    np.savez(
-        feature_cache,
-        ids=np.array(ids_all),
-        hist=np.stack([feats[i][0] for i in ids_all]),
-        struct=np.stack([feats[i][1] for i in ids_all]),
-    )
+    missing = [c for c in clips if c.clip.clip_id not in feats]
+    for c in missing:
+        frames = baselines.hook_frames(c.clip.path)
+        feats[c.clip.clip_id] = (baselines.colour_histogram(frames), baselines.structural(frames))
+    if missing:  # written only when something was added, and atomically (a kill leaves the old file)
+        ids_all = sorted(feats)
+        tmp = feature_cache.with_name("baselines.tmp.npz")
+        np.savez(
+            tmp,
+            ids=np.array(ids_all),
+            hist=np.stack([feats[i][0] for i in ids_all]),
+            struct=np.stack([feats[i][1] for i in ids_all]),
+        )
+        tmp.replace(feature_cache)
     train_struct = np.stack([feats[c.clip.clip_id][1] for c in clips if c.side == "train"])
     mu, sd = train_struct.mean(0), train_struct.std(0) + 1e-9
 
