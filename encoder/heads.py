@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from encoder.types import WindowFeatures
 from sv6d.dimensions import DIMENSIONS, Dimension
 from sv6d.errors import ConfigError
 
@@ -52,6 +53,21 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     if (norms == 0).any() or not np.isfinite(x).all():
         raise ValueError("projected features contain a zero or non-finite row")
     return (x / norms).astype(np.float32)
+
+
+# What hook heads take: the hook window's raw features alone, or those and their difference from the whole
+# video's (``hook_head_input``): an opening told apart by how it departs from the rest of its own video, so
+# that what the footage shows (its palette, its faces, its usual pace) cancels out.
+HOOK_ONLY = "hook"
+HOOK_AND_CONTRAST = "hook+contrast"
+HOOK_INPUTS = (HOOK_ONLY, HOOK_AND_CONTRAST)
+
+
+def hook_head_input(hook: np.ndarray, video: np.ndarray) -> np.ndarray:
+    """The ``HOOK_AND_CONTRAST`` input of hook heads: ``[hook, hook - video]`` along the last axis (raw
+    features of one dimension; the same rows in both). Training and encoding both build it here."""
+    hook = np.asarray(hook, dtype=np.float32)
+    return np.concatenate([hook, hook - np.asarray(video, dtype=np.float32)], axis=-1)
 
 
 class FixedLayoutHeads:
@@ -133,13 +149,26 @@ class LevelHeads:
         self.hook = hook
         self.dim = int(base.dim)
         self.version = f"{base.version}+hook:{hook.version}"
+        self.hook_input = str(getattr(hook, "manifest", {}).get("input", HOOK_ONLY))
+        if self.hook_input not in HOOK_INPUTS:
+            raise ConfigError(f"hook heads take {self.hook_input!r} input; known: {', '.join(HOOK_INPUTS)}")
 
     def project(self, dimension: Dimension, features: np.ndarray) -> np.ndarray:
         return self.base.project(dimension, features)
 
-    def project_level(self, level: str, dimension: Dimension, features: np.ndarray) -> np.ndarray:
-        """``project`` for one level: ``"hook"`` through the hook heads, anything else the base heads."""
-        return (self.hook if level == "hook" else self.base).project(dimension, features)
+    def project_level(
+        self, level: str, dimension: Dimension, features: np.ndarray, video: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``project`` for one level: ``"hook"`` through the hook heads, anything else the base heads.
+        ``video``: the whole video's raw features of ``dimension``, which hook heads trained on
+        ``HOOK_AND_CONTRAST`` input need beside the hook's (``hook_head_input``)."""
+        if level != "hook":
+            return self.base.project(dimension, features)
+        if self.hook_input == HOOK_AND_CONTRAST:
+            if video is None:
+                raise ConfigError("these hook heads compare the hook with the whole video: give its features")
+            features = hook_head_input(features, np.broadcast_to(video, features.shape))
+        return self.hook.project(dimension, features)
 
     @property
     def text_heads(self) -> dict:
@@ -176,9 +205,22 @@ class LevelHeads:
         return cls(load_heads(path / "base"), load_heads(path / "hook"))
 
 
-def project_window(heads: Heads, level: str, dimension: Dimension, features: np.ndarray) -> np.ndarray:
-    """Project one level's features ("video", "hook" or "segment") with heads that may differ per level."""
+def project_window(
+    heads: Heads, level: str, dimension: Dimension, features: np.ndarray, video: np.ndarray | None = None
+) -> np.ndarray:
+    """Project one level's features ("video", "hook" or "segment") with heads that may differ per level;
+    ``video``: the whole video's features of ``dimension`` (hook heads may compare the hook with them)."""
     per_level = getattr(heads, "project_level", None)
     if callable(per_level):
-        return np.asarray(per_level(level, dimension, features))
+        return np.asarray(per_level(level, dimension, features, video))
     return heads.project(dimension, features)
+
+
+def project_block(heads: Heads, window: WindowFeatures, level: str, video: WindowFeatures) -> np.ndarray:
+    """(6, dim) projected vectors of one window of a video whose whole-video window is ``video``."""
+    return np.concatenate(
+        [
+            project_window(heads, level, d, window.features[d][None, :], video.features[d][None, :])
+            for d in DIMENSIONS
+        ]
+    )

@@ -23,8 +23,8 @@ import numpy as np
 
 from encoder.backbone import Backbone, get_backbone
 from encoder.decode import MIN_CLIP_S
-from encoder.heads import Heads, project_window
-from encoder.types import BackboneOutput, DecodedVideo, WindowFeatures
+from encoder.heads import Heads, project_block, project_window
+from encoder.types import BackboneOutput, DecodedVideo
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
 from sv6d.record import EncoderInfo, Segment, SV6DRecord
@@ -232,11 +232,6 @@ class Encoder:
             out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )
 
-    def _block(self, window: WindowFeatures, level: str) -> np.ndarray:
-        return np.concatenate(
-            [project_window(self.heads, level, d, window.features[d][None, :]) for d in DIMENSIONS]
-        )
-
     def _record(
         self,
         out: BackboneOutput,
@@ -273,8 +268,8 @@ class Encoder:
             created_at=created_at,
             encoder=self.info,
             hook_window=(out.hook.start_s, out.hook.end_s),
-            video=self._block(out.video, "video"),
-            hook=self._block(out.hook, "hook"),
+            video=project_block(self.heads, out.video, "video", out.video),
+            hook=project_block(self.heads, out.hook, "hook", out.video),
             segments=segments,
             tags=out.tags,
             energy=out.energy,

@@ -45,10 +45,10 @@ DEFAULT_NEGATIVE_WEIGHT = 0.5
 DEFAULT_HOOK_WEIGHTS: dict[str, float] = {
     "subject": 0.0,
     "aesthetics": 0.5,
-    "camera": 0.5,
-    "editing": 1.0,
+    "camera": 1.0,
+    "editing": 2.0,
     "narrative": 0.0,
-    "dissemination": 0.5,
+    "dissemination": 1.0,
 }
 
 Query = np.ndarray | Mapping[str, Any] | str | SV6DRecord

@@ -1,4 +1,4 @@
-"""Evidence that holds on real footage (evidence-1.6): real clips re-cut by the benchmark's independent
+"""Evidence that holds on real footage (evidence-1.6, 1.7): real clips re-cut by the benchmark's independent
 renderer (ffmpeg filter graphs), measured by the evidence backbone, compared with the same footage opened
 plainly. Watermarked footage on purpose: its text is always there, a caption over the hook is not."""
 
@@ -17,7 +17,16 @@ pytestmark = [
 ]
 
 SOURCE = "hands_peppers_watermark.mp4"
-STYLES = ["fade_from_black", "caption_hook", "freeze_frame_open", "jump_cuts"]
+STYLES = [
+    "fade_from_black",
+    "caption_hook",
+    "freeze_frame_open",
+    "jump_cuts",
+    "montage",
+    "whip_pan",
+    "split_screen",
+    "speed_ramp",
+]
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +77,41 @@ def test_jump_cuts_inside_one_take_are_change_events(hook_features) -> None:
     jumps = hook_features["jump_cuts"]["spike_rate"]
     assert jumps > hook_features["caption_hook"]["spike_rate"] + 0.15
     assert jumps > hook_features["freeze_frame_open"]["spike_rate"] + 0.15
+
+
+def test_a_whip_pan_is_a_burst_of_blur_along_one_axis(hook_features) -> None:
+    """evidence-1.7: for a few frames a whip smears the picture along its direction; a plain opening's
+    sharpest and least sharp frames differ little, and not along one axis."""
+    whip, plain = hook_features["whip_pan"], hook_features["caption_hook"]
+    assert whip["blur_burst"] > plain["blur_burst"] + 0.3, (whip["blur_burst"], plain["blur_burst"])
+    assert whip["blur_axis"] > plain["blur_axis"] + 0.1, (whip["blur_axis"], plain["blur_axis"])
+
+
+def test_a_split_screen_shows_a_seam_and_parts_that_change_apart(hook_features) -> None:
+    """evidence-1.7: two moments at once leave a straight seam (side by side) or a border (picture in
+    picture) that stays put. (Its grid cells changing apart, ``region_sync_min``, is no rule on its own: a
+    caption's onset also changes one part of the picture alone.)"""
+    split, plain = hook_features["split_screen"], hook_features["caption_hook"]
+    seam = max(split["seam_v"], split["seam_h"])
+    assert seam > max(plain["seam_v"], plain["seam_h"]) + 0.3, (split, plain)
+
+
+def test_jump_cuts_keep_the_colours_across_cuts_a_montage_does_not(hook_features) -> None:
+    """evidence-1.7: across a jump cut the colours stay those of the one take; a montage of distinct
+    moments changes them."""
+    jumps, montage = hook_features["jump_cuts"], hook_features["montage"]
+    assert jumps["cut_continuity"] > montage["cut_continuity"], (
+        jumps["cut_continuity"],
+        montage["cut_continuity"],
+    )
+
+
+def test_slow_motion_moves_less_than_the_same_footage_at_speed(hook_features) -> None:
+    """evidence-1.7: a slowed opening (blended in-between frames) changes less per frame than its own
+    footage at normal speed, against the clip's body."""
+    slow, plain = hook_features["speed_ramp"], hook_features["caption_hook"]
+    assert slow["blend_share"] >= plain["blend_share"], (slow["blend_share"], plain["blend_share"])
+    assert slow["change_contrast"] < plain["change_contrast"], (
+        slow["change_contrast"],
+        plain["change_contrast"],
+    )

@@ -17,6 +17,7 @@ from encoder.contrastive.cache import FeatureCache
 from encoder.contrastive.corpus import GeneratedVideo
 from encoder.contrastive.labels import NONE, LabelSource, assign_labels
 from encoder.contrastive.train import LabelledFeatures
+from encoder.heads import project_block
 from encoder.types import BackboneOutput, WindowFeatures
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
@@ -153,12 +154,6 @@ def merge(*parts: LabelledFeatures) -> LabelledFeatures:
     }
 
 
-def _block(heads, window: WindowFeatures, level: str) -> np.ndarray:  # type: ignore[no-untyped-def]
-    from encoder.heads import project_window
-
-    return np.concatenate([project_window(heads, level, d, window.features[d][None, :]) for d in DIMENSIONS])
-
-
 def reproject(cache: FeatureCache, heads: Any, out_path: str | Path | None = None) -> list[SV6DRecord]:
     """Rebuild every cached video's record with ``heads`` (no backbone run); optionally write a parquet shard.
 
@@ -186,10 +181,14 @@ def reproject(cache: FeatureCache, heads: Any, out_path: str | Path | None = Non
                     fingerprint=cache.fingerprint,
                 ),
                 hook_window=tuple(meta.get("hook_window", (out.hook.start_s, out.hook.end_s))),
-                video=_block(heads, out.video, "video"),
-                hook=_block(heads, out.hook, "hook"),
+                video=project_block(heads, out.video, "video", out.video),
+                hook=project_block(heads, out.hook, "hook", out.video),
                 segments=[
-                    Segment(start_s=s.start_s, end_s=s.end_s, vectors=_block(heads, s, "segment"))
+                    Segment(
+                        start_s=s.start_s,
+                        end_s=s.end_s,
+                        vectors=project_block(heads, s, "segment", out.video),
+                    )
                     for s in out.segments
                 ],
                 tags=[Tag.model_validate(t) for t in meta.get("tags", [])],

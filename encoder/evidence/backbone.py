@@ -21,13 +21,15 @@ from encoder.evidence.measure import measure, unchecked_shot_mids
 from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
-EVIDENCE_VERSION = "evidence-1.6"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
+EVIDENCE_VERSION = "evidence-1.7"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
 # 1.2: audio onsets need a minimum spectral rise (held sounds no longer read as onsets);
 # 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band, a fade right
 # after a cut; thumbnails through swscale's BGR path; 1.4: grey frames by chroma too (black-and-white footage
 # whose noisy black bars inflate HSV saturation gets its monochrome jump cuts); 1.5: a camera-motion step
 # whose similarity fit explains under a quarter of the tracked corners is invalid (shaky, blurred footage);
-# 1.6: change events (spike_rate, frozen_k, change_contrast) and caption schedule + text_excess (hook vs body)
+# 1.6: change events (spike_rate, frozen_k, change_contrast) and caption schedule + text_excess (hook vs
+# body); 1.7: every-frame picture evidence (picture.py): seams and grid-region sync, blur bursts, beat
+# regularity, colour continuity across change events, blended in-between frames, motion level, diversity
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None

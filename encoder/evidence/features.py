@@ -26,6 +26,11 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | aesthetics | low_key_ratio | share of frames with mean luma < LOW_KEY_LUMA |
 | aesthetics | high_key_ratio | share of frames with mean luma > HIGH_KEY_LUMA |
 | aesthetics | light_shift_0 .. light_shift_5 | 4 * (part k mean luma - window mean luma), in [-1, 1] |
+| aesthetics | seam_v | log((strongest inner column edge + 1) / (median column edge + 1)), <= 3 (a seam) |
+| aesthetics | seam_h | the same over rows (a stacked split screen, a picture-in-picture border) |
+| aesthetics | region_sync | mean correlation of the 3 x 3 grid cells' frame-change series (1: moves as one) |
+| aesthetics | region_sync_min | the least correlated pair of cells (two pictures changing independently) |
+| aesthetics | region_spread | log((busiest cell's mean change + 0.5) / (stillest cell's + 0.5)), <= 3 |
 | aesthetics | bias | 1 |
 | camera | pan_x | content motion x (frame widths / s) / 0.5, clipped to [-1, 1] (+ = pan left) |
 | camera | pan_y | content motion y (frame heights / s) / 0.5, clipped to [-1, 1] (+ = tilt up) |
@@ -38,6 +43,8 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | camera | static_ratio | share of steps slower than STATIC_STEP_SPEED |
 | camera | zoom_0 .. zoom_5 | median log-scale rate of the steps in part k / 0.3, clipped to [-1, 1] |
 | camera | speed_0 .. speed_5 | median translation speed of the steps in part k / 0.5, clipped to 1 |
+| camera | blur_burst | log((median thumb sharpness + 0.5) / (least sharp thumb's + 0.5)), <= 5 (a whip) |
+| camera | blur_axis | how far the least sharp thumb's x/y sharpness ratio departs from the window's |
 | camera | bias | 1 |
 | editing | cut_rate | cuts per second / 3, clipped to 1 |
 | editing | shot_length | log2(mean shot length s) / 4, clipped to [-1, 1] |
@@ -52,6 +59,12 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | editing | spike_rate | thumbnails with a change spike > SPIKE_EVENT, per second / 3, clipped to 1 |
 | editing | frozen_0 .. frozen_5 | share of part k's thumbs within FROZEN_DIFF grey levels of the one before |
 | editing | change_contrast | log2((window's mean thumb change + C) / (rest's + C)) / 3, C = CONTRAST_FLOOR |
+| editing | spike_regularity | 1 - CV of the intervals between change events (>= 3 events), else 0 |
+| editing | cut_continuity | mean colour-histogram overlap across change events (1 without any) |
+| editing | blend_ratio | median |frame - mean of neighbours| / (|next - previous| / 2) if moving, <= 1.5 |
+| editing | blend_share | share of moving frames with that ratio < BLEND_FRAME (blended in-between frames) |
+| editing | motion_level | log(mean thumb change + 0.5) / 3 (grey levels per frame) |
+| editing | diversity | mean (1 - similarity) of up to 6 analysis frames spread over the window |
 | editing | bias | 1 |
 | narrative | energy_mean | mean energy |
 | narrative | energy_std | 2 * std of energy, clipped to 1 |
@@ -127,6 +140,10 @@ SPIKE_EVENT = 1.0  # change spike from which a thumbnail counts as a cut-like ev
 FROZEN_DIFF = 0.05  # grey levels: a thumbnail this close to the one before is frozen (codec noise is ~0.01)
 CONTRAST_FLOOR = 0.25  # grey levels added to both sides of change_contrast so stills do not divide by ~0
 TEXT_FULL = 0.1  # text-line coverage that counts as full (caption_k, text_excess)
+SEAM_MARGIN = 8  # seams are looked for away from the frame's edges: not in the outer 1/8 of either side
+MOVING_SPAN = 1.0  # grey levels of |next - previous| / 2 from which a frame is moving (blend_ratio)
+BLEND_FRAME = 0.35  # blend ratio below which a moving frame is an in-between (blended) frame
+DIVERSITY_FRAMES = 6  # analysis frames compared for diversity
 
 # (name, centre, spread) per component; centre/spread are the typical value and spread heads standardise with.
 _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
@@ -151,6 +168,11 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("low_key_ratio", 0.2, 0.4),
         ("high_key_ratio", 0.2, 0.4),
         *[(f"light_shift_{i}", 0.0, 0.3) for i in range(SCHEDULE_BINS)],
+        ("seam_v", 0.8, 0.6),
+        ("seam_h", 0.65, 0.5),
+        ("region_sync", 0.75, 0.25),
+        ("region_sync_min", 0.45, 0.45),
+        ("region_spread", 0.9, 0.6),
         ("bias", 0.0, 1.0),
     ],
     Dimension.CAMERA: [
@@ -165,6 +187,8 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("static_ratio", 0.5, 0.4),
         *[(f"zoom_{i}", 0.0, 0.4) for i in range(SCHEDULE_BINS)],
         *[(f"speed_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
+        ("blur_burst", 0.3, 1.2),
+        ("blur_axis", 0.1, 0.3),
         ("bias", 0.0, 1.0),
     ],
     Dimension.EDITING: [
@@ -181,6 +205,12 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("spike_rate", 0.1, 0.2),
         *[(f"frozen_{i}", 0.05, 0.2) for i in range(SCHEDULE_BINS)],
         ("change_contrast", 0.0, 0.4),
+        ("spike_regularity", 0.1, 0.3),
+        ("cut_continuity", 0.9, 0.25),
+        ("blend_ratio", 0.9, 0.3),
+        ("blend_share", 0.05, 0.3),
+        ("motion_level", 0.45, 0.3),
+        ("diversity", 0.15, 0.2),
         ("bias", 0.0, 1.0),
     ],
     Dimension.NARRATIVE: [
@@ -319,12 +349,98 @@ def _frame_sel(m: Measurements, start: float, end: float) -> np.ndarray:
     return sel
 
 
+def _thumb_sel(m: Measurements, start: float, end: float) -> np.ndarray:
+    """Indices of the thumbnails inside ``[start, end]`` that have picture measurements."""
+    tt = m.thumb_times_s
+    if len(m.picture) != len(tt) or not len(tt):
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(_in(tt, start, end))
+
+
+def _seam(profiles: np.ndarray) -> float:
+    """log((strongest inner line edge + 1) / (median line edge + 1)) of the window-mean edge profile."""
+    if profiles.ndim != 2 or profiles.shape[1] < 3 * SEAM_MARGIN or not len(profiles):
+        return 0.0
+    prof = profiles.mean(axis=0)
+    inner = prof[len(prof) // SEAM_MARGIN : len(prof) - len(prof) // SEAM_MARGIN]
+    return _clip(float(np.log((inner.max() + 1.0) / (np.median(prof) + 1.0))), 0.0, 3.0)
+
+
+def picture_layout(m: Measurements, start: float, end: float) -> list[float]:
+    """seam_v, seam_h, region_sync, region_sync_min, region_spread of ``[start, end]``."""
+    idx = _thumb_sel(m, start, end)
+    idx = idx[idx > 0]  # the first thumbnail has no change
+    if len(idx) < 3:
+        return [0.0, 0.0, 1.0, 1.0, 0.0]
+    pic = m.picture
+    r = pic.regions[idx].astype(np.float64).T  # (cells, frames)
+    spread = _clip(float(np.log((r.mean(axis=1).max() + 0.5) / (r.mean(axis=1).min() + 0.5))), 0.0, 3.0)
+    centred = r - r.mean(axis=1, keepdims=True)
+    sd = np.sqrt((centred**2).mean(axis=1)) + 1e-3
+    corr = (centred @ centred.T) / (r.shape[1] * sd[:, None] * sd[None, :])
+    pairs = corr[np.triu_indices(len(r), 1)]
+    return [
+        _seam(pic.col_edges[idx]),
+        _seam(pic.row_edges[idx]),
+        _clip(float(pairs.mean()), -1.0, 1.0),
+        _clip(float(pairs.min()), -1.0, 1.0),
+        spread,
+    ]
+
+
+def picture_blur(m: Measurements, start: float, end: float) -> list[float]:
+    """blur_burst, blur_axis of ``[start, end]``."""
+    idx = _thumb_sel(m, start, end)
+    if len(idx) < 2:
+        return [0.0, 0.0]
+    ex, ey = m.picture.grad_x[idx].astype(np.float64), m.picture.grad_y[idx].astype(np.float64)
+    sharp = ex + ey
+    k = int(np.argmin(sharp))
+    burst = float(np.log((np.median(sharp) + 0.5) / (sharp[k] + 0.5)))
+    axis = abs(
+        float(np.log((ex[k] + 0.3) / (ey[k] + 0.3)) - np.log((np.median(ex) + 0.3) / (np.median(ey) + 0.3)))
+    )
+    return [_clip(burst, 0.0, 5.0), _clip(axis, 0.0, 3.0)]
+
+
+def picture_time(m: Measurements, start: float, end: float) -> list[float]:
+    """spike_regularity, cut_continuity, blend_ratio, blend_share, motion_level, diversity of a window."""
+    idx = _thumb_sel(m, start, end)
+    regularity, continuity, ratio, share, level = 0.0, 1.0, 1.0, 0.0, 0.0
+    if len(idx) >= 3 and len(m.spikes) == len(m.thumb_times_s):
+        events = idx[(idx > 0) & (m.spikes[idx] > SPIKE_EVENT)]
+        if len(events) >= 3:
+            gaps = np.diff(m.thumb_times_s[events])
+            regularity = _clip(1.0 - float(gaps.std() / max(gaps.mean(), 1e-6)))
+        if len(events):
+            continuity = float(m.picture.hist_sim[events].mean())
+        span, blend = m.picture.span[idx], m.picture.blend[idx]
+        moving = np.isfinite(span) & (span > MOVING_SPAN)
+        if moving.sum() >= 3:
+            r = blend[moving] / span[moving]
+            ratio = _clip(float(np.median(r)), 0.0, 1.5)
+            share = float((r < BLEND_FRAME).mean())
+        if len(m.thumb_diffs) == len(m.thumb_times_s):
+            level = _clip(float(np.log(m.thumb_diffs[idx[idx > 0]].mean() + 0.5)) / 3, -1.0, 1.0)
+    frames = np.flatnonzero(_in(m.times_s, start, end))
+    diversity = 0.0
+    if len(frames) >= 2:
+        pick = frames[np.unique(np.linspace(0, len(frames) - 1, DIVERSITY_FRAMES).round().astype(int))]
+        diversity = float(
+            np.mean([1.0 - m.frame_sim(int(a), int(b)) for i, a in enumerate(pick) for b in pick[i + 1 :]])
+        )
+    return [regularity, continuity, ratio, share, level, _clip(diversity)]
+
+
 def aesthetics_features(m: Measurements, start: float, end: float) -> np.ndarray:
     c = m.colour
     sel = _frame_sel(m, start, end)
     orient = _clip(float(np.log(m.height / m.width) / np.log(16 / 9)), -1, 1)
     if not sel.any():
-        return np.array([0, 0, 0, 0, 0, orient, 0, 1, 0, *([0] * SCHEDULE_BINS), 1], dtype=np.float32)
+        return np.array(
+            [0, 0, 0, 0, 0, orient, 0, 1, 0, *([0] * SCHEDULE_BINS), *picture_layout(m, start, end), 1],
+            dtype=np.float32,
+        )
     luma = c.luma[sel]
     return np.array(
         [
@@ -340,6 +456,7 @@ def aesthetics_features(m: Measurements, start: float, end: float) -> np.ndarray
             *np.clip(
                 4 * (binned_mean(m.times_s, c.luma.astype(np.float64), start, end) - luma.mean()), -1, 1
             ),
+            *picture_layout(m, start, end),
             1.0,
         ],
         dtype=np.float32,
@@ -382,6 +499,7 @@ def camera_features(m: Measurements, start: float, end: float) -> np.ndarray:
             static_ratio,
             *zoom_bins,
             *speed_bins,
+            *picture_blur(m, start, end),
             1.0,
         ],
         dtype=np.float32,
@@ -436,6 +554,7 @@ def editing_features(m: Measurements, start: float, end: float) -> np.ndarray:
             spike_rate,
             *frozen_bins,
             contrast,
+            *picture_time(m, start, end),
             1.0,
         ],
         dtype=np.float32,

@@ -17,6 +17,7 @@ from encoder.evidence.editing import Cut, fades, measure_cuts, similarity_from_s
 from encoder.evidence.faces import FaceTrack, detect_faces, select_face_frames
 from encoder.evidence.motion import MotionSteps
 from encoder.evidence.narrative import energy_curve
+from encoder.evidence.picture import PictureTrack
 from encoder.evidence.stream import FrameMeasures, frame_measures
 from encoder.evidence.text import FrameText
 from encoder.evidence.whole import measure_whole
@@ -50,6 +51,7 @@ class Measurements:
     thumb_times_s: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     spikes: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # whole.change_spikes
     thumb_diffs: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))  # thumb_differences
+    picture: PictureTrack = dataclasses.field(default_factory=PictureTrack)  # per thumbnail (picture.py)
 
     def frame_sim(self, i: int, j: int) -> float:
         """Similarity of analysis frames i and j (editing.similarity_from_signatures)."""
@@ -178,6 +180,7 @@ def measure(
         thumb_times_s=thumb_times,
         spikes=whole.spikes,
         thumb_diffs=whole.diffs,
+        picture=whole.picture,
     )
     out.first_last_similarity = out.window_first_last(0.0, info.duration_s)
     return out

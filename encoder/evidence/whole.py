@@ -1,5 +1,5 @@
 """Measurements of a whole decoded video that need neither shots nor transitions: the audio track, the change
-spikes of the thumbnails and the static tail.
+spikes of the thumbnails, the every-frame picture evidence (``picture``) and the static tail.
 
 They are split from ``measure`` so that they can run beside the transition detector (``stream.FrameMeasurer``
 computes them in its worker thread once decoding ends, while the caller's thread detects transitions);
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from encoder.evidence.audio import AudioTrack, analyse_audio
+from encoder.evidence.picture import PictureTrack, picture_track
 from encoder.types import DecodedVideo
 
 SPIKE_NOISE = 2.0  # grey levels added to the local median change: codec noise and grain are not cuts
@@ -22,13 +23,14 @@ SPIKE_NEIGHBOURS = 3  # frames either side that give the local median change
 @dataclass
 class WholeMeasures:
     """``audio``: loudness and onsets; ``spikes``: ``change_spikes`` per thumbnail; ``tail_static_s`` and
-    ``tail_start_s``: ``static_tail``; ``diffs``: ``thumb_differences``."""
+    ``tail_start_s``: ``static_tail``; ``diffs``: ``thumb_differences``; ``picture``: ``picture_track``."""
 
     audio: AudioTrack
     spikes: np.ndarray
     tail_static_s: float
     tail_start_s: float
     diffs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    picture: PictureTrack = field(default_factory=PictureTrack)
 
 
 def measure_whole(decoded: DecodedVideo) -> WholeMeasures:
@@ -44,6 +46,7 @@ def measure_whole(decoded: DecodedVideo) -> WholeMeasures:
         tail_static_s=tail_s,
         tail_start_s=tail_start,
         diffs=diffs,
+        picture=picture_track(thumbs),
     )
 
 

@@ -365,9 +365,11 @@ def hook_features(
     encoder: Any,
     on_progress: Callable[[str], None] | None = None,
 ) -> list[tuple[Clip, dict]]:
-    """The training sources' clips (one render per seed) with the backbone's raw hook features per dimension,
+    """The training sources' clips (one render per seed) with their hook heads' input per dimension
+    (``encoder.heads.hook_head_input``: the raw hook features beside their difference from the whole clip's),
     encoded once into each render's feature cache."""
     from encoder.contrastive.cache import FeatureCache
+    from encoder.heads import hook_head_input
 
     fingerprint = encoder.backbone.fingerprint()
     out: list[tuple[Clip, dict]] = []
@@ -388,7 +390,9 @@ def hook_features(
                     on_progress(f"encode {c.clip_id}")
                 encoder.encode_file(c.path, video_id=c.clip_id)
             features, _ = cache.get(c.clip_id)
-            out.append((Clip(c, "train", split.footage(c.source)), features.hook.features))
+            hook, video = features.hook.features, features.video.features
+            inputs = {d: hook_head_input(hook[d], video[d]) for d in DIMENSIONS}
+            out.append((Clip(c, "train", split.footage(c.source)), inputs))
     return out
 
 
@@ -403,7 +407,7 @@ GENERATED_SEED = 1  # never 0: the generated corpus that sv6d eval-hooks scores 
 
 
 def generated_hook_features(folder: Path, n: int, on_progress: Callable[[str], None] | None = None) -> list:
-    """(label, hook features) of the first ``n`` videos of the seed-``GENERATED_SEED`` generated corpus in
+    """(label, hook heads' input) of the first ``n`` videos of the seed-``GENERATED_SEED`` generated corpus in
     ``folder`` (generated and encoded there when missing), labelled by ``GENERATED_AS_STYLE``."""
     from encoder.contrastive.cache import FeatureCache
     from encoder.contrastive.workflow import encode_entries
@@ -417,10 +421,15 @@ def generated_hook_features(folder: Path, n: int, on_progress: Callable[[str], N
     if on_progress:
         on_progress(f"encode {len(entries)} generated videos")
     encode_entries(backbone, entries, cache)
-    return [
-        (GENERATED_AS_STYLE.get(e.archetype, e.archetype), cache.get(e.video_id)[0].hook.features)
-        for e in entries
-    ]
+    from encoder.heads import hook_head_input
+
+    out = []
+    for e in entries:
+        features = cache.get(e.video_id)[0]
+        hook, video = features.hook.features, features.video.features
+        label = GENERATED_AS_STYLE.get(e.archetype, e.archetype)
+        out.append((label, {d: hook_head_input(hook[d], video[d]) for d in DIMENSIONS}))
+    return out
 
 
 def train_hook_heads(
@@ -444,7 +453,7 @@ def train_hook_heads(
     use real footage only (0). Returns ``ContrastiveHeads`` whose manifest
     names the data (hashes), the command, the seeds and the backbone fingerprint they were trained on."""
     from encoder.contrastive.train import train_heads
-    from encoder.heads import FixedLayoutHeads
+    from encoder.heads import HOOK_AND_CONTRAST, FixedLayoutHeads
     from encoder.pipeline import Encoder
     from sv6d.errors import ConfigError
 
@@ -472,6 +481,7 @@ def train_hook_heads(
     heads.manifest.update(
         {
             "trained_for": "hook",
+            "input": HOOK_AND_CONTRAST,
             "backbone": {"name": "evidence", "fingerprint": encoder.backbone.fingerprint()},
             "data": {
                 "render_version": RENDER_VERSION,
