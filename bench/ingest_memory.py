@@ -1,0 +1,104 @@
+"""Peak memory of ``sv6d ingest`` against the number of videos (streaming ingest must stay flat).
+
+Writes ``--videos`` small generated clips (96x64, 10 fps, 3 s, three shots of distinct textures: the test
+suite's ``cut_video`` family, the fastest videos to encode), runs ``sv6d ingest`` on them into a fresh data
+directory as a child process, and samples the resident memory of its process tree every 0.2 s (psutil):
+the driver's peak, the largest worker's peak and the peak of the whole tree. One JSON line on stdout.
+
+    python -m bench.ingest_memory --videos 200 --workdir /tmp/ingest-memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_S = 0.2
+
+
+def write_clips(folder: Path, n: int) -> list[Path]:
+    """``n`` distinct 3 s clips (kept when already there)."""
+    from tests.helpers_video import moving, scene, write_video
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"clip{i:05d}.mp4"
+        if not path.is_file():
+            frames: list[np.ndarray] = []
+            for k in range(3):
+                frames += moving(scene(1000 + 3 * i + k), 10)
+            write_video(path, frames, fps=10)
+        paths.append(path)
+    return paths
+
+
+def measure(cmd: list[str]) -> dict[str, float]:
+    """Run ``cmd``; peak RSS (MiB) of the driver, of the largest child and of the whole tree."""
+    import psutil
+
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    root = psutil.Process(proc.pid)
+    peak_driver = peak_child = peak_tree = 0
+    while proc.poll() is None:
+        try:
+            driver = root.memory_info().rss
+            children = []
+            for c in root.children(recursive=True):
+                try:
+                    children.append(c.memory_info().rss)
+                except psutil.Error:
+                    pass
+        except psutil.Error:
+            break
+        peak_driver = max(peak_driver, driver)
+        peak_child = max([peak_child, *children])
+        peak_tree = max(peak_tree, driver + sum(children))
+        time.sleep(SAMPLE_S)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
+    mib = 1024 * 1024
+    result = json.loads(out)
+    return {
+        "encoded": len(result["encoded"]),
+        "failed": len(result["failed"]),
+        "wall_s": round(time.monotonic() - start, 1),
+        "peak_driver_mib": round(peak_driver / mib, 1),
+        "peak_worker_mib": round(peak_child / mib, 1),
+        "peak_tree_mib": round(peak_tree / mib, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ingest-memory"))
+    args = parser.parse_args()
+    clips = args.workdir / "clips"
+    write_clips(clips, args.videos)
+    listing = args.workdir / f"list-{args.videos}.txt"
+    listing.write_text("".join(f"{clips / f'clip{i:05d}.mp4'}\n" for i in range(args.videos)))
+    data = args.workdir / f"data-{args.videos}"
+    shutil.rmtree(data, ignore_errors=True)
+    cmd = [sys.executable, "-m", "sv6d.cli.main", "ingest", str(listing), "--data-dir", str(data)]
+    cmd += ["--workers", str(args.workers), "--json"]
+    result = measure(cmd)
+    from indexer import open_index
+
+    with open_index(None, data_dir=data, read_only=True) as index:
+        result["indexed"] = index.count()
+    print(json.dumps({"videos": args.videos, "workers": args.workers, **result}))
+
+
+if __name__ == "__main__":
+    main()
