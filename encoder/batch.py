@@ -377,16 +377,18 @@ def build_encoder(**options: Any) -> Any:
     return Encoder.from_spec(spec, feature_store=feature_store, **opts)
 
 
-def die_with_parent() -> None:
+def die_with_parent(parent: int | None = None) -> None:
     """Make this process end when the process that started it ends, however that one ends (SIGKILL too).
 
     On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
     thread also polls the parent id and exits the process when it changes (the parent died and the process
-    was re-parented), which covers other systems and the window before ``prctl`` ran.
+    was re-parented), which covers other systems. ``parent``: the pid of the process that started this one
+    (pass it: a parent that died while this process was starting up, before this call, is only seen by
+    comparing with it).
     """
     import threading
 
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
@@ -408,8 +410,8 @@ def die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(encoder_options: dict[str, Any]) -> None:
-    die_with_parent()
+def _init_worker(encoder_options: dict[str, Any], parent: int | None = None) -> None:
+    die_with_parent(parent)
     # One thread per library inside each worker: the processes are the parallelism.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -490,7 +492,7 @@ def encode_batch(
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options,)
+            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options, os.getpid())
         )
 
     pool: ProcessPoolExecutor | None = None
