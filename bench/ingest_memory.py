@@ -44,8 +44,13 @@ def measure(cmd: list[str]) -> dict[str, float]:
     """Run ``cmd``; peak RSS (MiB) of the driver, of the largest child and of the whole tree."""
     import psutil
 
+    import tempfile
+
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # files, not pipes: a pipe nobody reads while sampling would block the child on its final JSON
+    out_file = tempfile.TemporaryFile("w+")
+    err_file = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
     root = psutil.Process(proc.pid)
     peak_driver = peak_child = peak_tree = 0
     while proc.poll() is None:
@@ -63,7 +68,10 @@ def measure(cmd: list[str]) -> dict[str, float]:
         peak_child = max([peak_child, *children])
         peak_tree = max(peak_tree, driver + sum(children))
         time.sleep(SAMPLE_S)
-    out, err = proc.communicate()
+    proc.wait()
+    out_file.seek(0)
+    err_file.seek(0)
+    out, err = out_file.read(), err_file.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
     mib = 1024 * 1024

@@ -198,12 +198,14 @@ def register(app: typer.Typer) -> None:
         """Rebuild record vectors from cached features with the current heads (no backbone run), re-index."""
         from encoder.contrastive.heads import load_heads
         from encoder.contrastive.workflow import reproject
+        from encoder.heads import check_heads_backbone
         from indexer import open_index
         from sv6d.cli.workflows import index_records
 
         _check_heads_dir(heads_dir)
         heads = load_heads(heads_dir)
         cache = _cache_for(cache_dir, fingerprint, heads)
+        check_heads_backbone(heads, cache.fingerprint)
         records = reproject(cache, heads, out)
         with open_index(index, data_dir=data_dir(data_dir_opt)) as idx:
             # Identity the cache does not hold (title, caption, creator...) is kept from the indexed record.
@@ -214,7 +216,8 @@ def register(app: typer.Typer) -> None:
                 else r
                 for r in records
             ]
-            # An index holding vectors of other heads refuses these (ConfigError): use a fresh data directory.
+            # An index holding vectors of other heads refuses these (ConfigError): a data directory changes
+            # heads with `sv6d upgrade`.
             indexed = index_records(idx, merged, only_missing=False)
         result = {
             "records": len(records),
