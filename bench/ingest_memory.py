@@ -11,12 +11,15 @@ the driver's peak, the largest worker's peak and the peak of the whole tree. One
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,49 +43,51 @@ def write_clips(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def measure(cmd: list[str]) -> dict[str, float]:
+def measure(cmd: list[str]) -> dict[str, Any]:
     """Run ``cmd``; peak RSS (MiB) of the driver, of the largest child and of the whole tree."""
     import psutil
 
-    import tempfile
-
-    start = time.monotonic()
     # files, not pipes: a pipe nobody reads while sampling would block the child on its final JSON
-    out_file = tempfile.TemporaryFile("w+")
-    err_file = tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
-    root = psutil.Process(proc.pid)
-    peak_driver = peak_child = peak_tree = 0
-    while proc.poll() is None:
-        try:
-            driver = root.memory_info().rss
-            children = []
-            for c in root.children(recursive=True):
-                try:
-                    children.append(c.memory_info().rss)
-                except psutil.Error:
-                    pass
-        except psutil.Error:
-            break
-        peak_driver = max(peak_driver, driver)
-        peak_child = max([peak_child, *children])
-        peak_tree = max(peak_tree, driver + sum(children))
-        time.sleep(SAMPLE_S)
-    proc.wait()
-    out_file.seek(0)
-    err_file.seek(0)
-    out, err = out_file.read(), err_file.read()
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, text=True)
+        root = psutil.Process(proc.pid)
+        peak_child = peak_tree = 0
+        driver_trace: list[int] = []
+        while proc.poll() is None:
+            try:
+                driver = root.memory_info().rss
+                children = []
+                for c in root.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        children.append(c.memory_info().rss)
+            except psutil.Error:
+                break
+            driver_trace.append(driver)
+            peak_child = max([peak_child, *children])
+            peak_tree = max(peak_tree, driver + sum(children))
+            time.sleep(SAMPLE_S)
+        proc.wait()
+        wall = time.monotonic() - start
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err[-2000:]}")
     mib = 1024 * 1024
     result = json.loads(out)
+    trace = driver_trace or [0]
     return {
         "encoded": len(result["encoded"]),
         "failed": len(result["failed"]),
-        "wall_s": round(time.monotonic() - start, 1),
-        "peak_driver_mib": round(peak_driver / mib, 1),
+        "wall_s": round(wall, 1),
+        "peak_driver_mib": round(max(trace) / mib, 1),
         "peak_worker_mib": round(peak_child / mib, 1),
         "peak_tree_mib": round(peak_tree / mib, 1),
+        # the driver's peak so far at each tenth of the run: flat, or growing with the videos done
+        "driver_peak_by_tenth_mib": [
+            round(max(trace[: max(1, len(trace) * k // 10)]) / mib, 1) for k in range(1, 11)
+        ],
     }
 
 

@@ -151,7 +151,8 @@ def register(app: typer.Typer) -> None:
         seed: SeedOpt = 0,
         as_json: JsonOption = False,
     ) -> None:
-        """Train contrastive heads on cached features of the generated corpus; save them with a manifest."""
+        """Train contrastive heads on cached features of the generated corpus; save them with a manifest, and
+        the encoder spec that uses them beside them (``encoder.json``: ``sv6d ingest --spec HEADS_DIR``)."""
         from encoder.contrastive.train import TrainConfig
         from encoder.contrastive.workflow import train_on_cache
 
@@ -167,8 +168,16 @@ def register(app: typer.Typer) -> None:
         )
         heads.manifest["backbone"] = {"name": backbone, "fingerprint": cache.fingerprint}
         heads.save(out)
+        spec_file = None
+        if backbone == "evidence" or checkpoint is not None:  # (a default tiny checkpoint is temporary)
+            from encoder.spec import EncoderSpec, save_beside_heads
+
+            spec = EncoderSpec.from_options(backbone, checkpoint, out, hook_s)
+            spec = spec.model_copy(update={"head_version": heads.version, "fingerprint": cache.fingerprint})
+            spec_file = str(save_beside_heads(spec, out))
         result = {
             "heads": str(out),
+            "spec": spec_file,
             "version": heads.version,
             "fingerprint": cache.fingerprint,
             "videos": heads.manifest["splits"],
