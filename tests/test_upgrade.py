@@ -107,12 +107,19 @@ def test_upgrade_reprojects_kept_features_reencodes_the_rest_and_switches(tmp_pa
 
 def test_a_killed_upgrade_leaves_the_old_index_answering_and_the_rerun_finishes(tmp_path: Path) -> None:
     from encoder.spec import data_dir_spec
+    from indexer import open_index
     from sv6d.cli.upgrade import upgrade
     from sv6d.datadir import manifest_path
+    from sv6d.errors import ConfigError
 
     data, _ = _data_dir(tmp_path, 4)
     heads = _new_heads(tmp_path / "heads")
     answers = _answers(data)
+    # another writer (an ingest, an API serving the directory) would write into the generation being
+    # replaced: the upgrade is refused while one holds the index
+    with open_index(None, data_dir=data), pytest.raises(ConfigError, match="writer lock"):
+        upgrade(data, data_dir_spec(data).changed(heads=heads), workers=1)  # type: ignore[union-attr]
+    assert not (data / "gen-1").exists()
     manifest = manifest_path(data).read_bytes()
     # SIGKILL in the middle: after two of the four videos were re-projected into the new generation
     script = textwrap.dedent(

@@ -11,8 +11,11 @@ window) in one command, without ever showing readers a half-upgraded index.
    crash before it leaves them in force, and the next ``sv6d upgrade`` resumes the unfinished generation
    (records already re-projected or re-encoded by the same encoder are kept).
 
-The previous generation's folders stay until the next upgrade (a reader that opened them before the switch
-keeps working); the ones before it are removed. Only the data directory's own FAISS index is upgraded.
+The current index's writer lock is held from start to switch, so no ingest (CLI or API) writes into the
+generation being replaced meanwhile; an API process that opened the old generation keeps serving it until it
+is restarted. The previous generation's folders stay until the next upgrade (a reader that opened them
+before the switch keeps working); the ones before it are removed. Only the data directory's own FAISS index
+is upgraded.
 """
 
 from __future__ import annotations
@@ -63,7 +66,26 @@ def upgrade(
 ) -> UpgradeResult:
     """Re-project or re-encode every stored video with ``spec``'s encoder, index the new records in a new
     generation and switch to it atomically (see the module docstring). Inputs that fail (a source file gone
-    and no features kept) stop the switch unless ``drop_failed`` (then they leave the data directory)."""
+    and no features kept) stop the switch unless ``drop_failed`` (then they leave the data directory).
+    Another writer of the data directory's index (an ingest, an API) makes it a ConfigError."""
+    from indexer import open_index
+
+    root = Path(data_dir).resolve()
+    new_spec = spec.resolved()
+    # The current index's writer lock is held until the switch: an ingest meanwhile (the CLI, or an API
+    # serving this data directory) would write into the generation being replaced, so it is refused instead.
+    with open_index(None, data_dir=root) as old_index:
+        return _upgrade(root, new_spec, old_index, workers, drop_failed, on_progress)
+
+
+def _upgrade(
+    root: Path,
+    new_spec: EncoderSpec,
+    old_index: Any,
+    workers: int,
+    drop_failed: bool,
+    on_progress: Callable[[str, str], None] | None,
+) -> UpgradeResult:
     from encoder.batch import ShardStore, encode_batch, encoder_identity, spec_options
     from encoder.contrastive.cache import FeatureCache
     from encoder.spec import bind_data_dir, data_dir_spec
@@ -71,15 +93,12 @@ def upgrade(
     from sv6d.datadir import features_dir, read_data_manifest, records_dir
     from sv6d.errors import ConfigError
 
-    root = Path(data_dir).resolve()
     before = read_data_manifest(root)
     old_spec = data_dir_spec(root)
-    new_spec = spec.resolved()
     old_store = ShardStore(records_dir(root))
     latest = old_store.latest()
-    with open_index(None, data_dir=root, read_only=True) as old_index:
-        recipe = getattr(old_index, "recipe", None)
-        indexed_before = old_index.count()
+    recipe = getattr(old_index, "recipe", None)
+    indexed_before = old_index.count()
     result = UpgradeResult(
         data_dir=str(root),
         generation_before=before.generation,
