@@ -48,6 +48,11 @@ def test_spec_round_trips_as_json_with_heads_relative_to_the_file(tmp_path: Path
     # sampling other than the default keys the feature store apart from the default's features
     assert encoder.features_fingerprint.startswith(encoder.backbone.fingerprint() + "-s")
     assert EncoderSpec().build().features_fingerprint == encoder.backbone.fingerprint()
+    # a data directory's feature store keeps the backbone outputs only when the spec says so
+    kept = EncoderSpec().build(feature_store=tmp_path / "features").feature_cache
+    assert kept is not None
+    assert kept.dir == tmp_path / "features" / encoder.backbone.fingerprint()
+    assert EncoderSpec(keep_features=False).build(feature_store=tmp_path / "features").feature_cache is None
 
 
 def test_bad_specs_are_refused_naming_the_problem(tmp_path: Path) -> None:
