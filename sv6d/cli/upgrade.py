@@ -69,8 +69,12 @@ def upgrade(
     and no features kept) stop the switch unless ``drop_failed`` (then they leave the data directory).
     Another writer of the data directory's index (an ingest, an API) makes it a ConfigError."""
     from indexer import open_index
+    from sv6d.datadir import records_dir
+    from sv6d.errors import ConfigError
 
     root = Path(data_dir).resolve()
+    if not records_dir(root).is_dir():
+        raise ConfigError(f"{root} holds no records to upgrade (ingest videos first)")
     new_spec = spec.resolved()
     # The current index's writer lock is held until the switch: an ingest meanwhile (the CLI, or an API
     # serving this data directory) would write into the generation being replaced, so it is refused instead.
