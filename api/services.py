@@ -64,6 +64,7 @@ class Services:
         self._encoder_factory = encoder_factory
         self._encoder: EncoderLike | None = None
         self._encoder_lock = threading.Lock()
+        self._bound = False
         self.jobs = JobStore(settings.jobs_dir)
         requeued, failed = self.jobs.recover(settings.job_max_attempts)
         if requeued or failed:
@@ -111,6 +112,18 @@ class Services:
             if not replace and self.index.contains(record.video_id):
                 raise ConflictError(conflict_message(record.video_id))
             self.index.upsert(with_ingest_time([record]))
+            self._bind_encoder()
+
+    def _bind_encoder(self) -> None:
+        """Record the encoder that wrote into the data directory, the first time (see ``encoder_spec``)."""
+        if self._bound or self._encoder_factory is not None or self._encoder is None:
+            return
+        from encoder.spec import bind_data_dir, data_dir_spec
+
+        spec = getattr(self._encoder, "spec", None)
+        if spec is not None and data_dir_spec(self.settings.data_dir) is None:
+            bind_data_dir(self.settings.data_dir, spec)
+        self._bound = True
 
     def delete_video(self, video_id: str) -> int:
         with self.write_lock:
@@ -132,11 +145,40 @@ class Services:
                     self._encoder = self._encoder_factory()
                 else:
                     from encoder.pipeline import Encoder
+                    from sv6d.datadir import features_dir
 
-                    self._encoder = Encoder(
-                        backbone=self.settings.encoder_backbone, hook_s=self.settings.hook_s
+                    self._encoder = Encoder.from_spec(
+                        self.encoder_spec(), feature_store=features_dir(self.settings.data_dir)
                     )
             return self._encoder
+
+    def encoder_spec(self) -> Any:
+        """The data directory's encoder (its manifest's ``EncoderSpec``), so that the API ingests exactly as
+        ``sv6d ingest`` does; for a data directory that records none, the settings' (``encoder_spec``, else
+        ``encoder_backbone``, ``heads_dir`` and ``hook_s``), recorded as its encoder with the first write."""
+        from encoder.spec import EncoderSpec, data_dir_spec
+
+        current = data_dir_spec(self.settings.data_dir)
+        configured = (
+            EncoderSpec.load(self.settings.encoder_spec)
+            if self.settings.encoder_spec is not None
+            else EncoderSpec.from_options(
+                self.settings.encoder_backbone, None, self.settings.heads_dir, self.settings.hook_s
+            )
+        )
+        if current is None:
+            return configured
+        if not configured.resolved().same_encoder(current) and (
+            self.settings.encoder_spec is not None or self.settings.heads_dir is not None
+        ):
+            log.warning(
+                "encoder: the settings name %s, the data directory %s holds records of %s: ingesting with "
+                "the data directory's (change it with `sv6d upgrade`)",
+                configured.describe(),
+                self.settings.data_dir,
+                current.describe(),
+            )
+        return current
 
     # ------------------------------------------------------------------ ranker model
 

@@ -97,13 +97,21 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits)
     encoder_backbone: str = "evidence"
     hook_s: float = Field(default=3.0, gt=0)
+    encoder_spec: Path | None = Field(
+        default=None,
+        description="An encoder spec (encoder.json, or a heads folder holding one) for a data directory that "
+        "records no encoder yet; one that does ingests with its own (sv6d upgrade changes it)",
+    )
     ranker_model_dir: Path | None = Field(
         default=None, description="A saved ranker model folder; default: the newest under DATA_DIR/models"
     )
     log_features: bool = Field(
         default=True, description="Log each recommend request's candidate features (training data)"
     )
-    heads_dir: Path | None = Field(default=None, description="Trained contrastive heads (text search)")
+    heads_dir: Path | None = Field(
+        default=None,
+        description="Trained heads: text search, and the encoder of a data directory that records none",
+    )
     text_label_threshold: float = Field(default=0.35, ge=-1, le=1)
     text_match_threshold: float = Field(
         default=0.3,
@@ -156,7 +164,9 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         """The FAISS directory (only meaningful when the location is not a URL)."""
-        return Path(self.index_location) if self.index_location else self.data_dir / "index"
+        from sv6d.datadir import index_dir
+
+        return Path(self.index_location) if self.index_location else index_dir(self.data_dir)
 
     @property
     def index_is_url(self) -> bool:

@@ -19,6 +19,7 @@ import hashlib
 import multiprocessing as mp
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -50,6 +51,14 @@ CONTENT_ID_SCHEMA = {
 # A file whose mtime is this close to the moment its id was verified may still be being written in the same
 # clock tick ("racy git"): its id is not remembered, so the next resume hashes it again.
 RACY_MTIME_NS = 2_000_000_000
+# Linux prctl option: the signal a process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+# How often a worker checks that its parent is alive (the fallback of PR_SET_PDEATHSIG).
+PARENT_POLL_S = 1.0
+# Streaming commits: finished records are handed on (e.g. to the index) every this many videos...
+DEFAULT_COMMIT_EVERY = 32
+# ...or this many seconds after the oldest uncommitted one finished, whichever comes first.
+DEFAULT_COMMIT_INTERVAL_S = 10.0
 
 
 class StoredRecord(NamedTuple):
@@ -126,6 +135,56 @@ class BatchResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"encoded": self.encoded, "failed": self.failed, "skipped": self.skipped}
+
+
+class Committer:
+    """Hands finished records on in batches while a run goes on: every ``every`` records, or once the oldest
+    waiting record has waited ``interval_s`` seconds, and at the end (``flush``). Both engines use it to
+    stream records into the index, so a long run is searchable as it goes and holds at most one batch."""
+
+    def __init__(
+        self,
+        commit: Callable[[list[SV6DRecord]], None] | None,
+        every: int = DEFAULT_COMMIT_EVERY,
+        interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
+    ) -> None:
+        if every < 1 or interval_s <= 0:
+            raise ValueError(f"commit every {every} records / {interval_s} s: both must be positive")
+        self._commit = commit
+        self.every = every
+        self.interval_s = interval_s
+        self._pending: list[SV6DRecord] = []
+        self._since: float | None = None
+        self.batches = 0
+
+    def add(self, record: SV6DRecord) -> None:
+        if self._commit is None:
+            return
+        if not self._pending:
+            self._since = time.monotonic()
+        self._pending.append(record)
+        if len(self._pending) >= self.every:
+            self.flush()
+        else:
+            self.tick()
+
+    def time_left(self) -> float | None:
+        """Seconds until the waiting records are due (None: nothing waits)."""
+        if not self._pending or self._since is None:
+            return None
+        return max(0.0, self._since + self.interval_s - time.monotonic())
+
+    def tick(self) -> None:
+        """Commit the waiting records when they have waited long enough."""
+        left = self.time_left()
+        if left is not None and left <= 0:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending and self._commit is not None:
+            batch, self._pending, self._since = self._pending, [], None
+            self._commit(batch)
+            self.batches += 1
 
 
 class ShardStore:
@@ -286,28 +345,73 @@ class EncoderSetupError(SV6DError):
     encoded, so the batch stops instead of recording every file as failed."""
 
 
-def build_encoder(**options: Any) -> Any:
-    """An ``encoder.pipeline.Encoder`` from plain options (picklable, so workers can rebuild it).
+def spec_options(spec: Any, feature_store: str | Path | None = None, **runtime: Any) -> dict[str, Any]:
+    """The picklable options ``build_encoder`` takes for an ``encoder.spec.EncoderSpec`` (what the CLI, the
+    pool and the Ray engine pass around)."""
+    options: dict[str, Any] = {"spec": spec.to_json(), **runtime}
+    if feature_store is not None:
+        options["feature_store"] = str(feature_store)
+    return options
 
-    Keys: ``backbone`` (name), ``backbone_options`` (dict, e.g. ``{"checkpoint": DIR}``), ``heads_dir``
-    (a saved heads folder), ``hook_s``; anything else goes to ``Encoder`` as is.
+
+def build_encoder(**options: Any) -> Any:
+    """An ``encoder.pipeline.Encoder`` from plain, picklable options, through ``Encoder.from_spec``.
+
+    Keys: ``spec`` (an ``EncoderSpec`` or its JSON data), ``feature_store`` (a feature store root), and the
+    runtime options of ``Encoder.from_spec`` (``overlap``, ``opencv_threads``). Without ``spec``, the flat
+    keys ``backbone`` (name), ``backbone_options`` (dict, e.g. ``{"checkpoint": DIR}``), ``heads_dir``,
+    ``hook_s`` and ``dim`` make one.
     """
-    from encoder.backbone import get_backbone
     from encoder.pipeline import Encoder
+    from encoder.spec import EncoderSpec
 
     opts = dict(options)
-    name = opts.pop("backbone", "evidence")
-    backbone = get_backbone(name, **opts.pop("backbone_options", {}))
-    heads_dir = opts.pop("heads_dir", None)
-    heads = None
-    if heads_dir is not None:
-        from encoder.contrastive.heads import load_heads
+    feature_store = opts.pop("feature_store", None)
+    spec = opts.pop("spec", None)
+    if spec is None:
+        backbone = {"name": opts.pop("backbone", "evidence"), **opts.pop("backbone_options", {})}
+        flat = {k: opts.pop(k) for k in ("hook_s", "dim") if k in opts}
+        heads_dir = opts.pop("heads_dir", None)
+        heads = str(Path(heads_dir).expanduser().resolve()) if heads_dir is not None else None
+        spec = EncoderSpec.from_json({"backbone": backbone, "heads": heads, **flat}, where="encoder options")
+    return Encoder.from_spec(spec, feature_store=feature_store, **opts)
 
-        heads = load_heads(heads_dir)
-    return Encoder(backbone=backbone, heads=heads, **opts)
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Make this process end when the process that started it ends, however that one ends (SIGKILL too).
+
+    On Linux the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
+    thread also polls the parent id and exits the process when it changes (the parent died and the process
+    was re-parented), which covers other systems. ``parent``: the pid of the process that started this one
+    (pass it: a parent that died while this process was starting up, before this call, is only seen by
+    comparing with it).
+    """
+    import threading
+
+    parent = os.getppid() if parent is None else parent
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl: the thread below covers it
+            pass
+    if os.getppid() != parent:  # pragma: no cover - the parent died before prctl ran
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(encoder_options: dict[str, Any]) -> None:
+def _init_worker(encoder_options: dict[str, Any], parent: int | None = None) -> None:
+    die_with_parent(parent)
     # One thread per library inside each worker: the processes are the parallelism.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -361,6 +465,9 @@ def encode_batch(
     shard_size: int = DEFAULT_SHARD_SIZE,
     on_progress: Callable[[str, str], None] | None = None,
     fingerprint: str | None = None,
+    on_records: Callable[[list[SV6DRecord]], None] | None = None,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
 ) -> BatchResult:
     """Encode every input not already done; record failures and go on; compact parts into shards.
 
@@ -371,7 +478,11 @@ def encode_batch(
     differently. ``fingerprint``: compare the backbone fingerprint only, with this one.
 
     ``on_progress(file, status)`` is called once per input with status "encoded", "failed" or "skipped".
+    ``on_records(records)`` receives the newly encoded records in batches while the run goes on (every
+    ``commit_every`` records or ``commit_interval_s`` seconds; see ``Committer``), each batch after its
+    records were stored as parts. Workers end with this process, however it ends (``die_with_parent``).
     """
+    committer = Committer(on_records, commit_every, commit_interval_s)
     store = ShardStore(out_dir)
     store.root.mkdir(parents=True, exist_ok=True)
     files = collect_inputs(inputs)
@@ -381,7 +492,7 @@ def encode_batch(
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
-            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options,)
+            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options, os.getpid())
         )
 
     pool: ProcessPoolExecutor | None = None
@@ -410,13 +521,16 @@ def encode_batch(
                 while queue and len(in_flight) < 2 * width:
                     path = queue.pop(0)
                     in_flight[pool.submit(_encode_in_worker, path)] = path
-                suspects = _drain(in_flight, store, result, on_progress, blame=width == 1)
+                suspects = _drain(
+                    in_flight, store, result, on_progress, blame=width == 1, committer=committer
+                )
                 if suspects:
                     break
         pool = None
         if suspects:
             queue = suspects + queue
             width = 1
+    committer.flush()
     store.compact(shard_size)
     return result
 
@@ -451,10 +565,15 @@ def _drain(
     result: BatchResult,
     on_progress: Callable[[str, str], None] | None,
     blame: bool,
+    committer: Committer | None = None,
 ) -> list[str]:
-    """Collect at least one finished future. When the pool broke, returns the files that were in flight
-    (to retry), or, with ``blame`` (a single file in flight), records that file as failed."""
-    finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+    """Collect the finished futures (waiting for one, or until the committer's waiting records are due).
+    When the pool broke, returns the files that were in flight (to retry), or, with ``blame`` (a single
+    file in flight), records that file as failed."""
+    timeout = committer.time_left() if committer is not None else None
+    finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+    if committer is not None:
+        committer.tick()
     broken = False
     for fut in finished:
         path = in_flight.pop(fut)
@@ -481,6 +600,8 @@ def _drain(
         result.encoded.append({"file": path, "video_id": record.video_id})
         if on_progress:
             on_progress(path, "encoded")
+        if committer is not None:
+            committer.add(record)
     if not broken:
         return []
     suspects = list(in_flight.values())

@@ -205,6 +205,18 @@ class LevelHeads:
         return cls(load_heads(path / "base"), load_heads(path / "hook"))
 
 
+def check_heads_backbone(heads: Heads, fingerprint: str, backbone: str = "the") -> None:
+    """Refuse heads whose manifest names another backbone fingerprint than ``fingerprint`` (heads trained on
+    one backbone's features mean nothing on another's); heads that name none are accepted."""
+    trained_on = (getattr(heads, "manifest", None) or {}).get("backbone") or {}
+    found = trained_on.get("fingerprint") if isinstance(trained_on, dict) else None
+    if found is not None and found != fingerprint:
+        raise ConfigError(
+            f"heads {heads.version!r} were trained on backbone fingerprint {found}, "
+            f"{backbone} backbone here is {fingerprint}: train them again on its features"
+        )
+
+
 def project_window(
     heads: Heads, level: str, dimension: Dimension, features: np.ndarray, video: np.ndarray | None = None
 ) -> np.ndarray:

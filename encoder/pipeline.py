@@ -23,7 +23,7 @@ import numpy as np
 
 from encoder.backbone import Backbone, get_backbone
 from encoder.decode import MIN_CLIP_S
-from encoder.heads import Heads, project_block, project_window
+from encoder.heads import Heads, check_heads_backbone, project_block, project_window
 from encoder.types import BackboneOutput, DecodedVideo
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
@@ -31,6 +31,7 @@ from sv6d.record import EncoderInfo, Segment, SV6DRecord
 
 if TYPE_CHECKING:
     from encoder.shots import ThumbStats
+    from encoder.spec import EncoderSpec
 
 ID_HASH_BYTES = 4 * 1024 * 1024  # how much of the file the default video_id hashes
 
@@ -105,15 +106,7 @@ class Encoder:
                 heads = default_evidence_heads(dim, self.backbone.fingerprint())
             else:
                 raise ConfigError(f"backbone {self.backbone.name!r} needs heads: pass heads=... to Encoder")
-        trained_on = (getattr(heads, "manifest", None) or {}).get("backbone") or {}
-        if isinstance(trained_on, dict) and trained_on.get("fingerprint") not in (
-            None,
-            self.backbone.fingerprint(),
-        ):
-            raise ConfigError(
-                f"heads {heads.version!r} were trained on backbone fingerprint {trained_on['fingerprint']}, "
-                f"this {self.backbone.name} backbone is {self.backbone.fingerprint()}: train them again"
-            )
+        check_heads_backbone(heads, self.backbone.fingerprint(), self.backbone.name)
         self.heads: Heads = heads
         self.hook_s = float(hook_s)
         from encoder.decode import DecodeConfig
@@ -132,6 +125,78 @@ class Encoder:
         self.shot_config = shot_config
         self.overlap = overlap
         self.feature_cache = feature_cache
+        #: The spec this encoder was built from (``from_spec``), else None.
+        self.spec: EncoderSpec | None = None
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: EncoderSpec | dict[str, Any],
+        feature_store: str | os.PathLike[str] | None = None,
+        **runtime: Any,
+    ) -> Encoder:
+        """The encoder an ``encoder.spec.EncoderSpec`` describes (the one way every engine builds it).
+
+        ``feature_store``: a feature store root (a data directory's ``features/``); when given and the spec
+        keeps features, every encode keeps its backbone output there under ``features_fingerprint``.
+        ``runtime``: keyword arguments that change how, not what, is computed (``overlap``,
+        ``opencv_threads``). Heads whose version is not the spec's ``head_version`` are refused."""
+        from encoder.spec import EncoderSpec
+
+        if isinstance(spec, dict):
+            spec = EncoderSpec.from_json(spec)
+        unknown = set(runtime) - {"overlap", "opencv_threads", "shot_config"}
+        if unknown:
+            raise ConfigError(f"Encoder.from_spec: unknown runtime option(s) {sorted(unknown)}")
+        backbone = get_backbone(spec.backbone.name, **spec.backbone.kwargs())
+        heads = None
+        if spec.heads is not None:
+            from encoder.contrastive.heads import load_heads
+
+            heads = load_heads(spec.heads)
+            if spec.head_version is not None and heads.version != spec.head_version:
+                raise ConfigError(
+                    f"heads at {spec.heads} are version {heads.version!r}, the encoder spec names "
+                    f"{spec.head_version!r}: point the spec at the heads it was made with"
+                )
+        encoder = cls(
+            backbone=backbone,
+            heads=heads,
+            hook_s=spec.hook_s,
+            decode_config=spec.decode_config(),
+            dim=spec.dim,
+            **runtime,
+        )
+        if (
+            spec.heads is None
+            and spec.head_version is not None
+            and encoder.heads.version != spec.head_version
+        ):
+            raise ConfigError(
+                f"the {spec.backbone.name} backbone's default heads are version {encoder.heads.version!r}, "
+                f"the encoder spec names {spec.head_version!r}"
+            )
+        encoder.spec = spec
+        if feature_store is not None and spec.keep_features:
+            from encoder.contrastive.cache import FeatureCache
+
+            encoder.feature_cache = FeatureCache(Path(feature_store), encoder.features_fingerprint)
+        return encoder
+
+    @property
+    def features_fingerprint(self) -> str:
+        """What keys this encoder's backbone features in a feature store: the backbone fingerprint, plus a
+        hash of the analysis sampling when it is not the default (the same backbone sampling differently
+        measures different features)."""
+        from encoder.decode import DecodeConfig
+
+        fp = self.backbone.fingerprint()
+        default = DecodeConfig() if self.backbone.name == "evidence" else DecodeConfig(skip_loop_filter=False)
+        default = dataclasses.replace(default, min_duration_s=self.decode_config.min_duration_s)
+        if self.decode_config == default:
+            return fp
+        blob = repr(dataclasses.astuple(self.decode_config)).encode()
+        return f"{fp}-s{hashlib.sha256(blob).hexdigest()[:8]}"
 
     @property
     def info(self) -> EncoderInfo:
@@ -232,6 +297,49 @@ class Encoder:
             out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )
 
+    def _segments(self, out: BackboneOutput) -> list[Segment]:
+        if not out.segments:
+            return []
+        per_dim = [
+            project_window(self.heads, "segment", d, np.stack([w.features[d] for w in out.segments]))
+            for d in DIMENSIONS
+        ]
+        return [
+            Segment(start_s=w.start_s, end_s=w.end_s, vectors=np.stack([p[i] for p in per_dim]))
+            for i, w in enumerate(out.segments)
+        ]
+
+    def can_reproject(self, record: SV6DRecord, features: BackboneOutput) -> bool:
+        """Whether ``reproject`` gives ``record`` exactly as encoding its video again would: the features
+        are this backbone's (same fingerprint as the record's) and were measured over this encoder's hook
+        window."""
+        hook_end = min(self.hook_s, record.duration_s)
+        return (
+            record.encoder.fingerprint == self.backbone.fingerprint()
+            and abs(features.hook.end_s - hook_end) < 1e-6
+            and features.hook.start_s == 0.0
+        )
+
+    def reproject(self, record: SV6DRecord, features: BackboneOutput) -> SV6DRecord:
+        """``record`` with its vectors projected again, by this encoder's heads, from its video's kept
+        backbone ``features`` (``feature_cache``): no decoding. Identity, tags and energy stay (they do not
+        depend on the heads); ``record.encoder`` becomes this encoder's. Refused (ConfigError) when
+        ``can_reproject`` is false."""
+        if not self.can_reproject(record, features):
+            raise ConfigError(
+                f"video {record.video_id}: its kept features (backbone {record.encoder.fingerprint}, hook "
+                f"{features.hook.start_s:g}-{features.hook.end_s:g} s) are not this encoder's "
+                f"({self.backbone.fingerprint()}, hook {self.hook_s:g} s): encode it again"
+            )
+        return record.model_copy(
+            update={
+                "encoder": self.info,
+                "video": project_block(self.heads, features.video, "video", features.video),
+                "hook": project_block(self.heads, features.hook, "hook", features.video),
+                "segments": self._segments(features),
+            }
+        )
+
     def _record(
         self,
         out: BackboneOutput,
@@ -245,15 +353,6 @@ class Encoder:
         created_at: datetime | None,
     ) -> SV6DRecord:
         info = decoded.info
-        segments: list[Segment] = []
-        if out.segments:
-            per_dim = [
-                project_window(self.heads, "segment", d, np.stack([w.features[d] for w in out.segments]))
-                for d in DIMENSIONS
-            ]
-            for i, w in enumerate(out.segments):
-                block = np.stack([p[i] for p in per_dim])
-                segments.append(Segment(start_s=w.start_s, end_s=w.end_s, vectors=block))
         return SV6DRecord(
             video_id=video_id,
             source=source,
@@ -270,7 +369,7 @@ class Encoder:
             hook_window=(out.hook.start_s, out.hook.end_s),
             video=project_block(self.heads, out.video, "video", out.video),
             hook=project_block(self.heads, out.hook, "hook", out.video),
-            segments=segments,
+            segments=self._segments(out),
             tags=out.tags,
             energy=out.energy,
             energy_hz=out.energy_hz,

@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from encoder.batch import (
+    DEFAULT_COMMIT_EVERY,
+    DEFAULT_COMMIT_INTERVAL_S,
     DEFAULT_SHARD_SIZE,
     BatchResult,
+    Committer,
     EncoderIdentity,
     EncoderSetupError,
     ShardStore,
@@ -40,7 +43,8 @@ from sv6d.record_io import frame_to_records, records_to_frame
 
 # Columns of the rows that actors send back to the driver.
 RESULT_COLUMNS = ("file", "ok", "payload", "error")
-DEFAULT_FACTORY = "encoder.pipeline:Encoder"
+# ``build_encoder`` builds through ``Encoder.from_spec``, like the local pool and the API.
+DEFAULT_FACTORY = "encoder.batch:build_encoder"
 LOST_IN_RAY = "the Ray task encoding this file failed (worker process or node lost); rerun to retry"
 
 
@@ -125,7 +129,12 @@ class EncodeActor:
 
 def actor_resources(encoder_options: dict[str, Any], num_gpus_per_worker: float | None) -> dict[str, float]:
     """Ray resources per actor: a GPU for the ``vlm`` backbone (unless overridden), one CPU otherwise."""
-    backbone = encoder_options.get("backbone", "evidence")
+    spec = encoder_options.get("spec")
+    backbone = (
+        spec.get("backbone", {}).get("name", "evidence")
+        if isinstance(spec, dict)
+        else encoder_options.get("backbone", "evidence")
+    )
     gpus = num_gpus_per_worker if num_gpus_per_worker is not None else (1.0 if backbone == "vlm" else 0.0)
     if gpus < 0:
         raise ConfigError(f"num_gpus_per_worker must be >= 0, got {gpus}")
@@ -144,15 +153,20 @@ def encode_batch_ray(
     ray_address: str | None = None,
     num_gpus_per_worker: float | None = None,
     encoder_factory: str = DEFAULT_FACTORY,
+    on_records: Callable[[list[SV6DRecord]], None] | None = None,
+    commit_every: int = DEFAULT_COMMIT_EVERY,
+    commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
 ) -> BatchResult:
-    """``encoder.batch.encode_batch`` on Ray Data: same arguments, result, shard folder and failures table.
+    """``encoder.batch.encode_batch`` on Ray Data: same arguments, result, shard folder and failures table,
+    and the same streaming commits (``on_records`` every ``commit_every`` records or ``commit_interval_s``).
 
     ``workers`` is the size of the actor pool. ``ray_address`` connects to a running cluster (else
     ``$RAY_ADDRESS``, else a local instance started here and shut down at the end; an instance already
     initialised by the caller is used as is). ``num_gpus_per_worker`` overrides the GPUs per actor
     (default 1 for ``vlm``, 0 for ``evidence``; 0.5 packs two actors on a GPU). ``encoder_factory``
-    (``"module:callable"``, default ``encoder.pipeline:Encoder``) builds each actor's encoder from
-    ``encoder_options``; it must be importable on every node.
+    (``"module:callable"``, default ``encoder.batch:build_encoder``: an ``EncoderSpec`` under ``"spec"``,
+    see ``encoder.batch.spec_options``) builds each actor's encoder from ``encoder_options``; it must be
+    importable on every node.
     """
     try:
         import ray
@@ -175,6 +189,7 @@ def encode_batch_ray(
     # Stored records are done only if this encoder made them; a task on the cluster builds the encoder and
     # says which it is (the driver never loads a model).
     started_here = False
+    committer = Committer(on_records, commit_every, commit_interval_s)
 
     def connect() -> None:
         nonlocal started_here
@@ -190,10 +205,13 @@ def encode_batch_ray(
         result, todo = plan_batch(store, files, encoder, retry_failed, on_progress)
         if todo:
             connect()
-            _run(ray, todo, options, encoder_factory, resources, workers, store, result, on_progress)
+            _run(
+                ray, todo, options, encoder_factory, resources, workers, store, result, on_progress, committer
+            )
     finally:
         if started_here:
             ray.shutdown()
+    committer.flush()
     store.compact(shard_size)
     return result
 
@@ -231,6 +249,7 @@ def _run(
     store: ShardStore,
     result: BatchResult,
     on_progress: Callable[[str, str], None] | None,
+    committer: Committer,
 ) -> None:
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
@@ -255,6 +274,7 @@ def _run(
                 result.encoded.append({"file": path, "video_id": record.video_id})
                 if on_progress:
                     on_progress(path, "encoded")
+                committer.add(record)
             else:
                 record_failure(store, result, on_progress, path, str(row["error"]))
     except Exception as exc:

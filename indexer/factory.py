@@ -48,8 +48,11 @@ def _in_process_path(directory: str) -> tuple[str, str]:
 
 
 def index_dir(data_dir: str | Path | None) -> Path:
-    """Where the FAISS files of a data directory live."""
-    return resolve_data_dir(data_dir) / INDEX_SUBDIR
+    """Where the FAISS files of a data directory live: ``<dir>/index``, or the folder of the generation its
+    manifest (``sv6d.datadir``) names as current after an upgrade."""
+    from sv6d.datadir import index_dir as current_index_dir
+
+    return current_index_dir(resolve_data_dir(data_dir))
 
 
 def open_index(

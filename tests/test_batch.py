@@ -132,27 +132,34 @@ def test_ingest_indexes_records_encoded_but_never_indexed(tmp_path: Path) -> Non
         assert workflows.records_not_indexed(index, workflows.records_dir(data)) == []
 
 
-def test_a_changed_encoder_encodes_again_and_ingest_replaces_the_index_entries(tmp_path: Path) -> None:
-    # The workers report which encoder they are: records of another one (here another hook window) are not
-    # done, and ingest replaces their index entries, which keep the same content ids.
+def test_a_changed_encoder_is_refused_by_ingest_and_applied_by_upgrade(tmp_path: Path) -> None:
+    # A data directory records its encoder: an ingest asking for another one (here another hook window) is
+    # refused, naming `sv6d upgrade`, which encodes again what the kept features cannot give (the hook
+    # features depend on the hook window) and switches the index; the content ids stay.
+    from encoder.spec import EncoderSpec, data_dir_spec
     from indexer import open_index
     from sv6d.cli import workflows
+    from sv6d.cli.upgrade import upgrade
+    from sv6d.errors import ConfigError
 
     videos = _videos(tmp_path / "in", 2)
     data = tmp_path / "data"
-    assert len(workflows.ingest(videos, data, workers=1).encoded) == 2
+    first = workflows.ingest(videos, data, workers=1)
+    assert len(first.encoded) == 2
     same = workflows.ingest(videos, data, workers=1)
     assert same.encoded == []
     assert len(same.skipped) == 2
-    short_hook = {"hook_s": 2.0}
-    again = workflows.ingest(videos, data, workers=1, encoder_options=short_hook)
-    assert len(again.encoded) == 2
+    short_hook = EncoderSpec(hook_s=2.0)
+    with pytest.raises(ConfigError, match="sv6d upgrade"):
+        workflows.ingest(videos, data, workers=1, spec=short_hook)
+    result = upgrade(data, data_dir_spec(data).changed(hook_s=2.0), workers=1)
+    assert (result.encoded, result.reprojected, result.switched) == (2, 0, True)
     with open_index(None, data_dir=data, read_only=True) as index:
         assert index.count() == 2
-        for entry in again.encoded:
+        for entry in first.encoded:
             assert index.get(entry["video_id"]).hook_window == (0.0, 2.0)
     assert {r.hook_window for r in ShardStore(workflows.records_dir(data)).read_all()} == {(0.0, 2.0)}
-    assert workflows.ingest(videos, data, workers=1, encoder_options=short_hook).encoded == []
+    assert workflows.ingest(videos, data, workers=1, spec=short_hook).encoded == []
 
 
 def test_encoder_identity_tells_its_own_records() -> None:

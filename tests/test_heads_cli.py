@@ -81,6 +81,13 @@ def test_train_heads_saves_loadable_heads_with_manifest(work, trained):
     assert trained["videos"] == {"train": 6, "val": 2, "test": 2}
     manifest = json.loads((work / "heads_a" / "heads.json").read_text())
     assert manifest["backbone"] == {"name": "evidence", "fingerprint": trained["fingerprint"]}
+    # the encoder spec that uses them is saved beside them (sv6d ingest --spec heads_a)
+    from encoder.spec import EncoderSpec
+
+    spec = EncoderSpec.load(work / "heads_a")
+    assert trained["spec"] == str(work / "heads_a" / "encoder.json")
+    assert (spec.heads, spec.head_version) == (str((work / "heads_a").resolve()), trained["version"])
+    assert spec.build().heads.version == trained["version"]
     assert all(d in heads.text_heads for d in DIMENSIONS)
     assert sorted(p.name for p in (work / "heads_a" / "checkpoints").iterdir()) == sorted(
         f"{d.value}.pt" for d in DIMENSIONS

@@ -138,6 +138,9 @@ def test_actor_resources_give_gpus_to_the_vlm_backbone_only() -> None:
     assert actor_resources({"backbone": "vlm"}, None) == {"num_cpus": 1.0, "num_gpus": 1.0}
     assert actor_resources({"backbone": "evidence"}, None) == {"num_cpus": 1.0, "num_gpus": 0.0}
     assert actor_resources({}, None)["num_gpus"] == 0.0
+    vlm_spec = {"spec": {"backbone": {"name": "vlm", "checkpoint": "/m"}}}
+    assert actor_resources(vlm_spec, None)["num_gpus"] == 1.0
+    assert actor_resources({"spec": {"backbone": {"name": "evidence"}}}, None)["num_gpus"] == 0.0
     assert actor_resources({"backbone": "vlm"}, 0.5)["num_gpus"] == 0.5
     with pytest.raises(ConfigError, match="num_gpus_per_worker must be >= 0, got -1"):
         actor_resources({"backbone": "vlm"}, -1)
@@ -169,8 +172,15 @@ def test_ray_engine_writes_shards_records_failures_and_resumes(tmp_path: Path, v
     progress: list[tuple[str, str]] = []
     factory = f"{__name__}:ProbeEncoder"
 
+    batches: list[list[str]] = []
     first = encode_batch_ray(
-        inputs, out, workers=2, encoder_factory=factory, on_progress=lambda f, s: progress.append((f, s))
+        inputs,
+        out,
+        workers=2,
+        encoder_factory=factory,
+        on_progress=lambda f, s: progress.append((f, s)),
+        on_records=lambda records: batches.append([r.source for r in records]),
+        commit_every=2,
     )
 
     clips = sorted(source_key(p) for p in videos.glob("clip*.mp4"))
@@ -180,6 +190,9 @@ def test_ray_engine_writes_shards_records_failures_and_resumes(tmp_path: Path, v
     assert "broken.mp4" in failed[source_key(videos / "broken.mp4")]
     assert "Ray task encoding this file failed" in failed[source_key(crash)]
     assert sorted(progress) == sorted([(c, "encoded") for c in clips] + [(f, "failed") for f in failed])
+    # the records were handed on (to the index, for sv6d ingest) in batches of 2 while encoding went on
+    assert [len(b) for b in batches] == [2, 1]
+    assert sorted(s for b in batches for s in b) == clips
 
     store = ShardStore(out)
     assert [p.name for p in store.shard_files()] == ["shard-00000.parquet"]

@@ -151,7 +151,8 @@ def register(app: typer.Typer) -> None:
         seed: SeedOpt = 0,
         as_json: JsonOption = False,
     ) -> None:
-        """Train contrastive heads on cached features of the generated corpus; save them with a manifest."""
+        """Train contrastive heads on cached features of the generated corpus; save them with a manifest, and
+        the encoder spec that uses them beside them (``encoder.json``: ``sv6d ingest --spec HEADS_DIR``)."""
         from encoder.contrastive.train import TrainConfig
         from encoder.contrastive.workflow import train_on_cache
 
@@ -167,8 +168,16 @@ def register(app: typer.Typer) -> None:
         )
         heads.manifest["backbone"] = {"name": backbone, "fingerprint": cache.fingerprint}
         heads.save(out)
+        spec_file = None
+        if backbone == "evidence" or checkpoint is not None:  # (a default tiny checkpoint is temporary)
+            from encoder.spec import EncoderSpec, save_beside_heads
+
+            spec = EncoderSpec.from_options(backbone, checkpoint, out, hook_s)
+            spec = spec.model_copy(update={"head_version": heads.version, "fingerprint": cache.fingerprint})
+            spec_file = str(save_beside_heads(spec, out))
         result = {
             "heads": str(out),
+            "spec": spec_file,
             "version": heads.version,
             "fingerprint": cache.fingerprint,
             "videos": heads.manifest["splits"],
@@ -198,12 +207,14 @@ def register(app: typer.Typer) -> None:
         """Rebuild record vectors from cached features with the current heads (no backbone run), re-index."""
         from encoder.contrastive.heads import load_heads
         from encoder.contrastive.workflow import reproject
+        from encoder.heads import check_heads_backbone
         from indexer import open_index
         from sv6d.cli.workflows import index_records
 
         _check_heads_dir(heads_dir)
         heads = load_heads(heads_dir)
         cache = _cache_for(cache_dir, fingerprint, heads)
+        check_heads_backbone(heads, cache.fingerprint)
         records = reproject(cache, heads, out)
         with open_index(index, data_dir=data_dir(data_dir_opt)) as idx:
             # Identity the cache does not hold (title, caption, creator...) is kept from the indexed record.
@@ -214,7 +225,8 @@ def register(app: typer.Typer) -> None:
                 else r
                 for r in records
             ]
-            # An index holding vectors of other heads refuses these (ConfigError): use a fresh data directory.
+            # An index holding vectors of other heads refuses these (ConfigError): a data directory changes
+            # heads with `sv6d upgrade`.
             indexed = index_records(idx, merged, only_missing=False)
         result = {
             "records": len(records),

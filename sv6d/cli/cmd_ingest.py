@@ -11,11 +11,14 @@ import typer
 from sv6d.cli.cmd_encode import (
     BackboneOption,
     CheckpointOption,
+    EngineOption,
     HeadsOption,
     HookOption,
+    RayAddressOption,
+    SpecOption,
     WorkersOption,
     _render,
-    encoder_options,
+    requested_spec,
 )
 from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit
 
@@ -33,6 +36,8 @@ RecipeOption = Annotated[
 
 
 def register(app: typer.Typer) -> None:
+    register_upgrade(app)
+
     @app.command("ingest")
     def ingest(
         paths: Annotated[list[Path], typer.Argument(help="Video files, folders, or list files (.txt).")],
@@ -40,19 +45,31 @@ def register(app: typer.Typer) -> None:
         location: LocationOption = None,
         recipe: RecipeOption = None,
         workers: WorkersOption = 2,
-        backbone: BackboneOption = "evidence",
+        spec: SpecOption = None,
+        backbone: BackboneOption = None,
         checkpoint: CheckpointOption = None,
         heads: HeadsOption = None,
-        hook_s: HookOption = 3.0,
+        hook_s: HookOption = None,
+        engine: EngineOption = "local",
+        ray_address: RayAddressOption = None,
+        commit_every: Annotated[
+            int, typer.Option("--commit-every", min=1, help="Index the encoded records every N videos...")
+        ] = 32,
+        commit_interval: Annotated[
+            float, typer.Option("--commit-interval", min=0.1, help="...or every T seconds, whichever first.")
+        ] = 10.0,
         as_json: JsonOption = False,
     ) -> None:
-        """Encode videos and upsert them into the index (same JSON as ``sv6d encode``)."""
+        """Encode videos and index them as they are encoded (same JSON as ``sv6d encode``).
+
+        Records reach the index in batches while encoding goes on, so a long ingest is searchable as it
+        goes; a killed ingest loses at most the batch in flight, which the next run repairs."""
         from tqdm import tqdm
 
         from encoder.batch import collect_inputs
         from sv6d.cli import workflows
 
-        options = encoder_options(backbone, checkpoint, heads, hook_s)
+        wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
         root = data_dir(data_dir_opt)
         total = len(collect_inputs(paths))
         with tqdm(
@@ -64,8 +81,12 @@ def register(app: typer.Typer) -> None:
                 location=location,
                 recipe=recipe,
                 workers=workers,
-                encoder_options=options,
+                spec=wanted,
                 on_progress=lambda _f, _s: bar.update(1),
+                engine=engine,
+                ray_address=ray_address,
+                commit_every=commit_every,
+                commit_interval_s=commit_interval,
             )
         emit(result.to_json(), as_json, lambda r: _render(r, root))
 
@@ -79,7 +100,7 @@ def register(app: typer.Typer) -> None:
         ),
         data_dir_opt: DataDirOption = None,
         location: LocationOption = None,
-        hook_s: HookOption = 3.0,
+        hook_s: HookOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Draw a record's timeline: shots, tags per dimension, energy curve."""
@@ -87,9 +108,13 @@ def register(app: typer.Typer) -> None:
         from sv6d.timeline import save_timeline
 
         if Path(video).exists():
-            from encoder.pipeline import Encoder
+            from encoder.spec import EncoderSpec, data_dir_spec
 
-            record = Encoder(hook_s=hook_s).encode_file(video)
+            # the data directory's encoder (its manifest's spec) when it has one, else the default
+            spec = data_dir_spec(data_dir(data_dir_opt)) or EncoderSpec()
+            if hook_s is not None:
+                spec = spec.model_copy(update={"hook_s": hook_s})
+            record = spec.build().encode_file(video)
         else:
             record = workflows.find_record(data_dir(data_dir_opt), video, location)
         path = save_timeline(record, out)
@@ -103,3 +128,57 @@ def register(app: typer.Typer) -> None:
             as_json,
             lambda r: print(f"{r['video_id']}: {len(r['tags'])} tags, timeline in {r['out']}"),
         )
+
+
+def register_upgrade(app: typer.Typer) -> None:
+    @app.command("upgrade")
+    def upgrade_cmd(
+        data_dir_opt: DataDirOption = None,
+        spec: SpecOption = None,
+        backbone: BackboneOption = None,
+        checkpoint: CheckpointOption = None,
+        heads: HeadsOption = None,
+        hook_s: HookOption = None,
+        workers: WorkersOption = 2,
+        drop_failed: Annotated[
+            bool,
+            typer.Option("--drop-failed", help="Switch even if some videos cannot be upgraded (drops them)."),
+        ] = False,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Move the data directory to another encoder (new heads, backbone version or hook window): re-project
+        kept backbone features, re-encode the rest, then switch the index to the new generation atomically.
+        Options not given keep the data directory's current encoder settings."""
+        from tqdm import tqdm
+
+        from encoder.spec import EncoderSpec, data_dir_spec
+        from sv6d.cli.upgrade import upgrade
+        from sv6d.errors import ConfigError
+
+        root = data_dir(data_dir_opt)
+        if spec is not None:
+            wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
+        else:
+            if backbone is None and checkpoint is None and heads is None and hook_s is None:
+                raise ConfigError(
+                    "sv6d upgrade: name the new encoder (--heads, --hook-s, --backbone or --spec)"
+                )
+            wanted = (data_dir_spec(root) or EncoderSpec()).changed(
+                backbone=backbone, checkpoint=checkpoint, heads=heads, hook_s=hook_s
+            )
+        with tqdm(desc="upgrade", unit="video", file=sys.stderr, disable=None, leave=False) as bar:
+            result = upgrade(root, wanted, workers, drop_failed, on_progress=lambda _f, _s: bar.update(1))
+
+        def render(r: dict[str, Any]) -> None:
+            if not r["switched"]:
+                print(f"{r['data_dir']} already holds records of this encoder (heads {r['head_version']})")
+                return
+            print(
+                f"{r['data_dir']}: generation {r['generation_before']} -> {r['generation']}, heads "
+                f"{r['head_version_before']} -> {r['head_version']}; {r['records_before']} records before, "
+                f"{r['records']} after ({r['reprojected']} re-projected from kept features, {r['encoded']} "
+                f"encoded again, {r['kept']} from an interrupted run); index {r['indexed_before']} -> "
+                f"{r['indexed']}" + (f"; dropped {len(r['dropped'])}" if r["dropped"] else "")
+            )
+
+        emit(result.to_json(), as_json, render)

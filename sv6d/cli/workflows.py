@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from encoder.batch import BatchResult
+    from encoder.spec import EncoderSpec
     from indexer.base import VectorIndex
     from sv6d.record import SV6DRecord
 
@@ -18,29 +19,60 @@ UPSERT_BATCH = 256
 
 
 def records_dir(data_dir: Path) -> Path:
-    return data_dir / "records"
+    """The data directory's current record shards (``sv6d.datadir``)."""
+    from sv6d.datadir import records_dir as current
+
+    return current(data_dir)
 
 
 def encode_paths(
     paths: Iterable[str | Path],
     data_dir: Path,
     workers: int = 2,
-    encoder_options: dict[str, Any] | None = None,
+    spec: EncoderSpec | None = None,
     retry_failed: bool = False,
     on_progress: Callable[[str, str], None] | None = None,
     out_dir: Path | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    on_records: Callable[[list[SV6DRecord]], None] | None = None,
+    commit_every: int | None = None,
+    commit_interval_s: float | None = None,
 ) -> BatchResult:
-    """Encode into ``DATA_DIR/records`` (or ``out_dir``), resumably."""
-    from encoder.batch import encode_batch
+    """Encode into the data directory's records (or ``out_dir``), resumably, with the data directory's
+    encoder (``encoder.spec.spec_for_data_dir``: the one it records; ``spec`` when it records none, which is
+    then recorded; a different ``spec`` is refused) keeping backbone features in its feature store. With
+    ``out_dir`` the data directory is not involved: ``spec`` (or the default) encodes, keeping no features.
+    ``engine``: ``local`` (processes here) or ``ray``. ``on_records``: streaming commits (``Committer``)."""
+    from encoder.batch import DEFAULT_COMMIT_EVERY, DEFAULT_COMMIT_INTERVAL_S, encode_batch, spec_options
+    from encoder.spec import EncoderSpec, spec_for_data_dir
+    from sv6d.datadir import features_dir
+    from sv6d.errors import ConfigError
 
-    return encode_batch(
-        paths,
-        out_dir or records_dir(data_dir),
-        workers=workers,
-        encoder_options=encoder_options,
-        retry_failed=retry_failed,
-        on_progress=on_progress,
-    )
+    if out_dir is None:
+        spec = spec_for_data_dir(data_dir, spec)
+        options = spec_options(spec, features_dir(data_dir))
+    else:
+        options = spec_options(spec or EncoderSpec())
+    kwargs: dict[str, Any] = {
+        "workers": workers,
+        "encoder_options": options,
+        "retry_failed": retry_failed,
+        "on_progress": on_progress,
+        "on_records": on_records,
+        "commit_every": commit_every or DEFAULT_COMMIT_EVERY,
+        "commit_interval_s": commit_interval_s or DEFAULT_COMMIT_INTERVAL_S,
+    }
+    target = out_dir or records_dir(data_dir)
+    if engine == "ray":
+        from encoder.ray_engine import encode_batch_ray
+
+        return encode_batch_ray(paths, target, ray_address=ray_address, **kwargs)
+    if engine != "local":
+        raise ConfigError(f"unknown engine {engine!r}; valid engines: local, ray")
+    if ray_address is not None:
+        raise ConfigError("a Ray address only applies to the ray engine")
+    return encode_batch(paths, target, **kwargs)
 
 
 def stored_records(shard_dir: Path) -> list[SV6DRecord]:
@@ -66,19 +98,48 @@ def ingest(
     location: str | None = None,
     recipe: str | None = None,
     workers: int = 2,
-    encoder_options: dict[str, Any] | None = None,
+    spec: EncoderSpec | None = None,
     on_progress: Callable[[str, str], None] | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    commit_every: int | None = None,
+    commit_interval_s: float | None = None,
 ) -> BatchResult:
-    """Encode then upsert into the index: the records encoded now (new videos, and videos encoded again by
-    a changed encoder, whose index entries are replaced), and records encoded earlier but never indexed (a
-    crash between the two steps), so a re-run repairs an interrupted ingest."""
+    """Encode and index as one stream: stored records the index lacks (a run killed between encoding and
+    indexing) are indexed first, then newly encoded records are upserted in batches while encoding goes on
+    (every ``commit_every`` videos or ``commit_interval_s`` seconds), so a long ingest is searchable as it
+    goes and a kill costs the index at most the batch in flight; the re-run repairs it."""
     from indexer import open_index
 
-    result = encode_paths(paths, data_dir, workers, encoder_options, on_progress=on_progress)
-    encoded = {e["video_id"] for e in result.encoded}
     with open_index(location, data_dir=data_dir, recipe=recipe) as index:
-        index_records(index, records_not_indexed(index, records_dir(data_dir), encoded), only_missing=False)
-    return result
+        index_missing(index, records_dir(data_dir))
+        return encode_paths(
+            paths,
+            data_dir,
+            workers,
+            spec,
+            on_progress=on_progress,
+            engine=engine,
+            ray_address=ray_address,
+            on_records=lambda records: _upsert(index, records),
+            commit_every=commit_every,
+            commit_interval_s=commit_interval_s,
+        )
+
+
+def _upsert(index: VectorIndex, records: list[SV6DRecord]) -> None:
+    index_records(index, records, only_missing=False)
+
+
+def index_missing(index: VectorIndex, shard_dir: Path) -> int:
+    """Index the stored records the index lacks, ``UPSERT_BATCH`` at a time (memory stays one batch)."""
+    from encoder.batch import ShardStore
+
+    store = ShardStore(shard_dir)
+    stored = sorted({s.video_id for s in store.latest().values()} - set(index.video_ids()))
+    for start in range(0, len(stored), UPSERT_BATCH):
+        index_records(index, store.read_all(stored[start : start + UPSERT_BATCH]), only_missing=False)
+    return len(stored)
 
 
 def records_not_indexed(
