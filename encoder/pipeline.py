@@ -24,7 +24,7 @@ import numpy as np
 from encoder.backbone import Backbone, get_backbone
 from encoder.decode import MIN_CLIP_S
 from encoder.heads import Heads, project_window
-from encoder.types import BackboneOutput, DecodedVideo, WindowFeatures
+from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
 from sv6d.record import EncoderInfo, Segment, SV6DRecord
@@ -53,6 +53,19 @@ def compose_text(title: str | None, caption: str | None, hashtags: Sequence[str]
     tags = " ".join("#" + h.lstrip("#") for h in (hashtags or []) if h.strip())
     parts = [x.strip() for x in (title, caption, tags) if x and x.strip()]
     return " \n".join(parts) if parts else None
+
+
+@dataclasses.dataclass
+class _Measured:
+    decoded: DecodedVideo
+    transitions: list[Transition]
+    shots: list[Shot]
+    hook_window: tuple[float, float]
+    text: str | None
+
+    def item(self) -> tuple[DecodedVideo, list[Transition], list[Shot], tuple[float, float], str | None]:
+        """What ``Backbone.encode`` takes, as one tuple (an item of a backbone's ``encode_batch``)."""
+        return (self.decoded, self.transitions, self.shots, self.hook_window, self.text)
 
 
 class Encoder:
@@ -118,8 +131,12 @@ class Encoder:
         self.hook_s = float(hook_s)
         from encoder.decode import DecodeConfig
 
+        own_decode = getattr(self.backbone, "decode_config", None)
         if decode_config is not None:
             cfg = decode_config
+        elif callable(own_decode):
+            # A backbone that samples its own frames (the VLM: its rate, cap and resolution) says how.
+            cfg = own_decode()
         elif self.backbone.name == "evidence":
             cfg = DecodeConfig()
         else:
@@ -206,6 +223,23 @@ class Encoder:
         ``frame_sink``: the backbone's ``frame_sink()`` that ``decode`` fed, if any (its measurements are
         used instead of measuring the frames again); ``thumb_stats``: ``encoder.shots.thumb_stats`` of the
         thumbnails when already computed (a ``ThumbStatsStream`` that ``decode`` fed)."""
+        item = self._measure(decoded, title, caption, hashtags, thumb_stats)
+        args = (item.decoded, item.transitions, item.shots, item.hook_window)
+        if frame_sink is not None:
+            out = self.backbone.encode(*args, text=item.text, frame_sink=frame_sink)  # type: ignore[call-arg]
+        else:
+            out = self.backbone.encode(*args, text=item.text)
+        return self._finish(out, item, video_id, title, caption, hashtags, creator, created_at, source)
+
+    def _measure(
+        self,
+        decoded: DecodedVideo,
+        title: str | None = None,
+        caption: str | None = None,
+        hashtags: Sequence[str] | None = None,
+        thumb_stats: ThumbStats | None = None,
+    ) -> _Measured:
+        """Transitions, shots, hook window and text of a decoded video: what the backbone is given."""
         from encoder.shots import detect_transitions, shots_from_transitions
 
         info = decoded.info
@@ -213,24 +247,96 @@ class Encoder:
             raise VideoInputError(
                 info.path, f"too short to measure ({info.duration_s:.2f} s; the minimum is {MIN_CLIP_S:g} s)"
             )
-        if video_id is None:
-            video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
         transitions = detect_transitions(decoded, self.shot_config, stats=thumb_stats)
         shots = shots_from_transitions(transitions, info.duration_s)
         hook_window = (0.0, min(self.hook_s, info.duration_s))
-        text = compose_text(title, caption, hashtags)
-        if frame_sink is not None:
-            out = self.backbone.encode(  # type: ignore[call-arg]
-                decoded, transitions, shots, hook_window, text=text, frame_sink=frame_sink
-            )
-        else:
-            out = self.backbone.encode(decoded, transitions, shots, hook_window, text=text)
+        return _Measured(decoded, transitions, shots, hook_window, compose_text(title, caption, hashtags))
+
+    def _finish(
+        self,
+        out: BackboneOutput,
+        item: _Measured,
+        video_id: str | None,
+        title: str | None,
+        caption: str | None,
+        hashtags: Sequence[str] | None,
+        creator: str | None,
+        created_at: datetime | None,
+        source: str | None,
+    ) -> SV6DRecord:
+        info = item.decoded.info
+        if video_id is None:
+            video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
         if self.feature_cache is not None:
-            meta = {"source": source or info.path, "duration_s": info.duration_s, "hook_window": hook_window}
+            meta = {
+                "source": source or info.path,
+                "duration_s": info.duration_s,
+                "hook_window": item.hook_window,
+            }
             self.feature_cache.put(video_id, out, meta)
         return self._record(
-            out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
+            out, item.decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )
+
+    def _decode_and_measure(self, path: str | os.PathLike[str]) -> _Measured:
+        from encoder.decode import decode
+        from encoder.shots import ThumbStatsStream
+
+        stream = ThumbStatsStream(background=True) if self.overlap else None
+        try:
+            decoded = decode(path, self.decode_config, on_thumbs=stream.add if stream is not None else None)
+            return self._measure(decoded, thumb_stats=stream.result() if stream is not None else None)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    def encode_files(self, paths: Sequence[str | os.PathLike[str]]) -> list[SV6DRecord | Exception]:
+        """Encode several files, each to its record or to the exception that stopped it (one bad file does
+        not stop the others). A backbone with ``encode_batch`` (the VLM) runs them through the model in
+        batches; any other encodes them one by one, as ``encode_file`` does."""
+        batch = getattr(self.backbone, "encode_batch", None)
+        results: list[SV6DRecord | Exception] = []
+        if not callable(batch) or len(paths) < 2:
+            for path in paths:
+                try:
+                    results.append(self.encode_file(path))
+                except Exception as exc:  # recorded against its file by the caller
+                    results.append(exc)
+            return results
+        measured: list[_Measured | Exception] = []
+        for path in paths:
+            try:
+                measured.append(self._decode_and_measure(path))
+            except Exception as exc:
+                measured.append(exc)
+        ready = [m for m in measured if isinstance(m, _Measured)]
+        outs: list[BackboneOutput | Exception]
+        try:
+            outs = list(batch([r.item() for r in ready]))
+        except Exception:
+            # A video the batch cannot take (memory, a model error) must not fail the others: each alone.
+            outs = []
+            for r in ready:
+                try:
+                    outs.append(batch([r.item()])[0])
+                except Exception as exc:
+                    outs.append(exc)
+        done = iter(outs)
+        for path, m in zip(paths, measured, strict=True):
+            if isinstance(m, Exception):
+                results.append(m)
+                continue
+            out = next(done)
+            if isinstance(out, Exception):
+                results.append(out)
+                continue
+            try:
+                results.append(
+                    self._finish(out, m, default_video_id(path), None, None, None, None, None, str(path))
+                )
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _block(self, window: WindowFeatures, level: str) -> np.ndarray:
         return np.concatenate(
