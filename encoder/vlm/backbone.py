@@ -1,9 +1,15 @@
 """The VLM backbone: a local Qwen-VL-family checkpoint (Leum-VL-8B class) read out in one pass per video.
 
 Loads Qwen2-VL, Qwen2.5-VL or Qwen3-VL checkpoints from a local folder through transformers' Auto classes,
-offline by construction (``local_files_only=True`` and ``HF_HUB_OFFLINE``). Frames are preprocessed here
-(``encoder.vlm.preprocess``) and read out as described in ``encoder.vlm.readout``. bf16 + batched videos +
-SDPA (flash attention 2 when installed) on CUDA, float32 on CPU; ``HAS_CUDA`` picks the default device.
+offline by construction (``local_files_only=True`` and ``HF_HUB_OFFLINE``), weights straight onto the device
+(a device map, with accelerate). Options live in one ``encoder.vlm.options.VLMOptions``. The encoder decodes
+the video for this backbone at its own rate, frame cap and full resolution (``decode_config``); frames are
+resized and patchified here (``encoder.vlm.preprocess``, checked against the library's processors), put in
+the checkpoint's chat turn (``encoder.vlm.chat``) and read out as ``encoder.vlm.readout`` describes, with
+the real seconds between temporal patches (long videos are spread out). Records keep the editing tags the
+pipeline measured from the transitions (as the evidence backbone emits them), plus, when asked, the
+model's own tags validated against the vocabulary. bf16 + batched videos + SDPA (flash attention 2 when
+installed) on CUDA, float32 on CPU; ``HAS_CUDA`` picks the default device.
 """
 
 from __future__ import annotations
