@@ -73,3 +73,34 @@ def test_each_worker_takes_its_own_device(tiny):
         assert devices.empty()  # taken by this worker, none left for another
     finally:
         batch._WORKER_ENCODER = None
+
+
+@pytest.mark.slow
+def test_the_gpu_benchmark_runs_its_smoke_mode(shared_data, tmp_path):
+    """bench/vlm.py --smoke: the same code as the one-call GPU run, on tiny models and a small index."""
+    import json
+    import subprocess
+    import sys
+
+    bench = Path(__file__).resolve().parents[1] / "bench" / "vlm.py"
+    proc = subprocess.run(
+        [sys.executable, bench, "--smoke", "--videos", shared_data / "videos", "--limit", "2",
+         "--min-videos", "2", "--families", "qwen3_vl", "--faiss-n", "3000", "--json"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    (row,) = report["vlm"]
+    assert row["family"] == "qwen3_vl"
+    assert row["videos"] == 2
+    assert row["videos_per_s"] > 0
+    assert row["visual_tokens_per_video"] > 0
+    assert row["bf16_peak_share_forward"] is None  # no peak on CPU
+    pil = report["processors"]["pil_image_processor"]
+    assert pil["same_grid"] == pil["videos"] == 2
+    assert pil["mean_grey_levels"] < 0.05
+    flat, *ivf = report["faiss"]
+    assert flat["index"] == "faiss-cpu Flat"
+    assert flat["recall@10"] == 1.0
+    assert [r["index"].split(" nprobe ")[1] for r in ivf] == ["16", "64"]
+    assert all(0 < r["recall@10"] <= 1 for r in ivf)
