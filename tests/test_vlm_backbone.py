@@ -261,3 +261,19 @@ def test_bin_weights_are_in_the_fingerprint(backbone, tmp_path):
     (tmp_path / "a" / "pytorch_model.bin").unlink()
     with pytest.raises(ConfigError, match=r"no weights \(\*\.safetensors or \*\.bin\)"):
         VLMBackbone(tmp_path / "a")
+
+
+def test_tag_generation_runs_in_the_chat_turn_beside_the_measured_tags(backbone):
+    from encoder.types import Transition
+    from encoder.vlm.backbone import VLMBackbone
+    from encoder.vlm.tags_json import generate_tags
+
+    talker = VLMBackbone(backbone.checkpoint, generate_tags=True, max_new_tokens=8)
+    video = make_video()
+    out = talker.encode(video, [Transition("cut", 2.0, 2.0, 0.8)], SHOTS, HOOK)
+    assert "hard_cut" in {t.label for t in out.tags}  # measured tags stay when the model's are asked for
+    tags, report = generate_tags(talker, video, max_new_tokens=8)
+    # A random model answers no JSON: nothing is stored, and the report says why.
+    assert tags == []
+    assert report.dropped == {"no_json": 1}
+    assert talker.fingerprint() == VLMBackbone(backbone.checkpoint).fingerprint()  # features are the same
