@@ -55,6 +55,11 @@ def compose_text(title: str | None, caption: str | None, hashtags: Sequence[str]
     return " \n".join(parts) if parts else None
 
 
+def decode_threads() -> int:
+    """Videos ``Encoder.encode_files`` decodes at once: half the cores (FFmpeg threads each decoder too)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
 @dataclasses.dataclass
 class _Measured:
     decoded: DecodedVideo
@@ -303,12 +308,18 @@ class Encoder:
                 except Exception as exc:  # recorded against its file by the caller
                     results.append(exc)
             return results
-        measured: list[_Measured | Exception] = []
-        for path in paths:
+        # Decoding and transition detection run in C without the GIL: the batch's videos are decoded side by
+        # side, so the model does not wait on one decoder at a time.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def attempt(path: str | os.PathLike[str]) -> _Measured | Exception:
             try:
-                measured.append(self._decode_and_measure(path))
+                return self._decode_and_measure(path)
             except Exception as exc:
-                measured.append(exc)
+                return exc
+
+        with ThreadPoolExecutor(max_workers=min(len(paths), decode_threads())) as pool:
+            measured = list(pool.map(attempt, paths))
         ready = [m for m in measured if isinstance(m, _Measured)]
         outs: list[BackboneOutput | Exception]
         try:
