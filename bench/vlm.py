@@ -18,9 +18,25 @@ CPU (``--smoke``): the same code on tiny models (``encoder.vlm.tiny``) and 20k v
 
 Frames are decoded by ``encoder.decode`` (PyAV) as the encoder does; where PyAV is missing (the GPU image)
 by OpenCV at the same times and full size. The device machine has torch, transformers, accelerate,
-torchvision and OpenCV; carry (README of the device tool) wheels of pydantic, pydantic-core,
-annotated-types, typing-inspection and faiss-cpu for Python 3.12, and a few real videos copied into an
-ignored folder (``../shared`` does not travel), e.g. ``--videos bench_videos``.
+torchvision and OpenCV, not pydantic or FAISS, and ``../shared`` does not travel. Prepared, from the
+checkout the device tool sends (ignored folders ``.whl/`` and ``bench_videos/``, under 64 MiB together)::
+
+    python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+      -d .whl pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 typing-inspection==0.4.5 \
+      faiss-cpu==1.15.1
+    mkdir -p bench_videos && for v in testvideo fire2 interview_outdoor_s32 chaplin soccer_juggling \
+      bw_portrait_captions_cuts kinetics_demo aquarium_crowd; do cp ../shared/data/videos/$v.mp4 \
+      bench_videos; done
+
+then one call, carry ``[".whl", "bench_videos"]``, timeout ~540 s::
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
+      && export PYTHONPATH=/tmp/site && PYTHONUNBUFFERED=1 python3 bench/vlm.py --videos bench_videos \
+      --limit 8 --out $OUT/vlm.json
+
+faiss-gpu is not on that image and its wheel (with CUDA libraries) is far over the carry limit: the GPU
+search rows then come from an exact torch search on the GPU, labelled so.
 """
 
 from __future__ import annotations
@@ -288,7 +304,6 @@ def compare_processors(decoded: list, resolution: int) -> dict[str, Any]:
         "mean_grey_levels": float(lv.mean()),
         "max_grey_levels": float(lv.max()),
     }
-    import torch
     from transformers import Qwen2VLVideoProcessor
 
     try:
@@ -296,6 +311,18 @@ def compare_processors(decoded: list, resolution: int) -> dict[str, Any]:
     except ImportError:  # torchvision missing (CPU torch): the video processor cannot be built
         out["torchvision_video_processor"] = "not run: torchvision does not import here"
         return out
+    try:
+        out["torchvision_video_processor"] = _compare_video_processor(lib, decoded, cfg, grey)
+    except Exception as exc:  # a library API change must not cost the rest of the one-call run
+        out["torchvision_video_processor"] = f"failed: {type(exc).__name__}: {exc}"[:300]
+    return out
+
+
+def _compare_video_processor(lib: Any, decoded: list, cfg: Any, grey: np.ndarray) -> dict[str, Any]:
+    import torch
+
+    from encoder.vlm.preprocess import preprocess_frames
+
     diffs, grids = [], 0
     for d in decoded:
         frames = d.frames[: 2 * (len(d.frames) // 2)]
@@ -308,13 +335,12 @@ def compare_processors(decoded: list, resolution: int) -> dict[str, Any]:
         grids += tuple(ref["video_grid_thw"][0]) == ours.grid_thw
         diffs.append(np.abs(ref["pixel_values_videos"] - ours.pixel_values) * grey)
     lv = np.concatenate(diffs)
-    out["torchvision_video_processor"] = {
+    return {
         "videos": len(decoded),
         "same_grid": grids,
         "mean_grey_levels": float(lv.mean()),
         "max_grey_levels": float(lv.max()),
     }
-    return out
 
 
 def structured_vectors(n: int, d: int, seed: int) -> np.ndarray:
@@ -423,16 +449,31 @@ def main() -> None:
         "decoder": decoder,
         "decode_s": round(time.perf_counter() - t0, 1),
         "videos_decoded": [Path(d.info.path).name for d in decoded],
-        "processors": compare_processors(decoded, args.resolution),
         "vlm": [],
     }
+
+    def section(name: str, run: Any) -> Any:
+        """One part of the one-call run: its error is reported, the other parts still run, and what is
+        measured so far is written out after each part (a run cut short keeps it)."""
+        try:
+            value = run()
+        except Exception as exc:
+            value = {"error": f"{name}: {type(exc).__name__}: {exc}"[:500]}
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2))
+        return value
+
+    report["processors"] = section("processors", lambda: compare_processors(decoded, args.resolution))
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families:
-            report["vlm"].append(bench_family(family, decoded, args, Path(tmp)))
+            row = section(family, lambda f=family: bench_family(f, decoded, args, Path(tmp)))
+            report["vlm"].append({"family": family, **row})
             print(json.dumps(report["vlm"][-1]), file=sys.stderr, flush=True)
     if not args.no_faiss:
         n = args.faiss_n or (20_000 if args.smoke else 1_000_000)
-        report["faiss"] = bench_faiss(n, 384, 100 if args.smoke else 1000, args.smoke)
+        report["faiss"] = section(
+            "faiss", lambda: bench_faiss(n, 384, 100 if args.smoke else 1000, args.smoke)
+        )
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text)
@@ -440,17 +481,18 @@ def main() -> None:
         print(text)
         return
     for r in report["vlm"]:
+        if "error" in r:
+            print(f"{r['family']:<11} error: {r['error']}")
+            continue
         share = r["bf16_peak_share_forward"]
         print(
             f"{r['family']:<11} {r['device'][:28]:<28} {r['videos_per_s']:7.2f} videos/s "
             f"(forward {r['forward_videos_per_s']:.2f}), {r['tokens_per_video']:.0f} tokens/video "
-            f"({r['visual_tokens_per_video']:.0f} visual), bf16 share {share:.1%}"
-            if share is not None
-            else f"{r['family']:<11} {r['device'][:28]:<28} {r['videos_per_s']:7.2f} videos/s "
-            f"(forward {r['forward_videos_per_s']:.2f}), {r['tokens_per_video']:.0f} tokens/video "
             f"({r['visual_tokens_per_video']:.0f} visual)"
+            + (f", bf16 share {share:.1%}" if share is not None else "")
         )
-    for r in report.get("faiss", []):
+    faiss_rows = report.get("faiss", [])
+    for r in faiss_rows if isinstance(faiss_rows, list) else [faiss_rows]:
         print(r)
     print(json.dumps(report["processors"]))
 
