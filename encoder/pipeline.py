@@ -30,6 +30,7 @@ from sv6d.errors import ConfigError, VideoInputError
 from sv6d.record import EncoderInfo, Segment, SV6DRecord
 
 if TYPE_CHECKING:
+    from encoder.decode import DecodeConfig
     from encoder.shots import ThumbStats
 
 ID_HASH_BYTES = 4 * 1024 * 1024  # how much of the file the default video_id hashes
@@ -53,6 +54,22 @@ def compose_text(title: str | None, caption: str | None, hashtags: Sequence[str]
     tags = " ".join("#" + h.lstrip("#") for h in (hashtags or []) if h.strip())
     parts = [x.strip() for x in (title, caption, tags) if x and x.strip()]
     return " \n".join(parts) if parts else None
+
+
+def decode_config_for(backbone: Backbone) -> DecodeConfig:
+    """How videos are decoded for ``backbone``: its own ``decode_config()`` when it samples its own frames
+    (the VLM: its rate, cap and resolution), the evidence defaults for the evidence backbone, and deblocked
+    pictures for any other (skipping the deblocking filter is measured to keep the evidence backbone's
+    results; a learned model was trained on deblocked pictures)."""
+    from encoder.decode import DecodeConfig
+
+    own = getattr(backbone, "decode_config", None)
+    if callable(own):
+        cfg: DecodeConfig = own()
+        return cfg
+    if backbone.name == "evidence":
+        return DecodeConfig()
+    return DecodeConfig(skip_loop_filter=False)
 
 
 def decode_threads() -> int:
@@ -134,20 +151,7 @@ class Encoder:
             )
         self.heads: Heads = heads
         self.hook_s = float(hook_s)
-        from encoder.decode import DecodeConfig
-
-        own_decode = getattr(self.backbone, "decode_config", None)
-        if decode_config is not None:
-            cfg = decode_config
-        elif callable(own_decode):
-            # A backbone that samples its own frames (the VLM: its rate, cap and resolution) says how.
-            cfg = own_decode()
-        elif self.backbone.name == "evidence":
-            cfg = DecodeConfig()
-        else:
-            # Skipping the deblocking filter is measured to keep the evidence backbone's results; a learned
-            # model was trained on deblocked pictures, so it gets them.
-            cfg = DecodeConfig(skip_loop_filter=False)
+        cfg = decode_config if decode_config is not None else decode_config_for(self.backbone)
         # A clip shorter than the hook window (a 1-3 s loop or meme) is encoded with the whole clip as its
         # hook (record.hook_window says so); only what is too short to measure is refused, naming the file.
         self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, MIN_CLIP_S))

@@ -210,7 +210,8 @@ class VLMBackbone:
                 self.checkpoint, local_files_only=True, dtype=self.dtype, attn_implementation=attn,
                 **_straight_to(self.device),
             )  # fmt: skip
-        if _model_device(model) != self.device:
+        here = _model_device(model)
+        if here.type != self.device.type or self.device.index not in (None, here.index):
             model = model.to(self.device)
         self.tokenizer, self.model = tokenizer, model.eval()
         cfg = self.model.config
