@@ -410,8 +410,12 @@ def die_with_parent(parent: int | None = None) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _init_worker(encoder_options: dict[str, Any], parent: int | None = None) -> None:
+def _init_worker(encoder_options: dict[str, Any], parent: int | None = None, devices: Any = None) -> None:
+    """Build this worker's encoder, after tying its life to ``parent``'s. ``devices``: a queue of device
+    names, one taken per worker (one model per GPU), or None."""
     die_with_parent(parent)
+    if devices is not None:
+        encoder_options = {**encoder_options, "device": devices.get()}
     # One thread per library inside each worker: the processes are the parallelism.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -429,12 +433,30 @@ def _init_worker(encoder_options: dict[str, Any], parent: int | None = None) -> 
         _WORKER_SETUP_ERROR = _describe(exc)
 
 
-def _encode_in_worker(path: str) -> SV6DRecord:
+def _encode_many_in_worker(paths: list[str]) -> list[SV6DRecord | str]:
+    """Encode ``paths`` together (the VLM batches them through the model): each its record, or the
+    description of what failed it."""
     if _WORKER_SETUP_ERROR is not None:
         raise EncoderSetupError(f"cannot build the encoder: {_WORKER_SETUP_ERROR}")
     assert _WORKER_ENCODER is not None, "worker not initialised"
-    record: SV6DRecord = _WORKER_ENCODER.encode_file(path)
-    return record
+    results = _WORKER_ENCODER.encode_files(paths)
+    return [_describe(r) if isinstance(r, BaseException) else r for r in results]
+
+
+def worker_devices(encoder_options: dict[str, Any], workers: int) -> list[str] | None:
+    """The device of each worker when the VLM backbone runs on a machine with GPUs and no device was
+    chosen: one worker per GPU (at most), each holding its own model on its own GPU. None otherwise."""
+    spec = encoder_options.get("spec")
+    if spec is not None:
+        name = spec.backbone.name if hasattr(spec, "backbone") else (spec.get("backbone") or {}).get("name")
+    else:
+        name = encoder_options.get("backbone")
+    if name != "vlm" or encoder_options.get("device"):
+        return None
+    from encoder.vlm.backbone import cuda_device_count
+
+    count = cuda_device_count()
+    return [f"cuda:{i}" for i in range(min(workers, count))] if count else None
 
 
 def _worker_identity() -> EncoderIdentity:
@@ -468,8 +490,13 @@ def encode_batch(
     on_records: Callable[[list[SV6DRecord]], None] | None = None,
     commit_every: int = DEFAULT_COMMIT_EVERY,
     commit_interval_s: float = DEFAULT_COMMIT_INTERVAL_S,
+    videos_per_task: int = 1,
 ) -> BatchResult:
     """Encode every input not already done; record failures and go on; compact parts into shards.
+
+    ``videos_per_task``: videos a worker encodes together (``Encoder.encode_files``: the VLM backbone puts
+    them through the model in batches). With the VLM on GPUs and no device chosen, there is one worker per
+    GPU, each with its own model on its own GPU (``worker_devices``).
 
     Done means a stored record made from the file's current content by this encoder: the same backbone
     fingerprint, heads version and hook window (``EncoderIdentity``; a worker reports it, so this process
@@ -489,10 +516,22 @@ def encode_batch(
     options = dict(encoder_options or {})
     ctx = mp.get_context("spawn")
     width = max(1, workers)
+    devices = worker_devices(options, width)
+    if devices is not None:
+        width = len(devices)
+    per_task = max(1, videos_per_task)
 
     def new_pool() -> ProcessPoolExecutor:
+        queue_of_devices = None
+        if devices is not None:
+            queue_of_devices = ctx.Queue()
+            for d in devices[:width]:
+                queue_of_devices.put(d)
         return ProcessPoolExecutor(
-            max_workers=width, mp_context=ctx, initializer=_init_worker, initargs=(options, os.getpid())
+            max_workers=width,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(options, os.getpid(), queue_of_devices),
         )
 
     pool: ProcessPoolExecutor | None = None
@@ -515,21 +554,26 @@ def encode_batch(
         # pool cannot say which file killed it. The files in flight go back to the queue and are retried
         # one at a time, so that only the culprit is recorded as failed.
         with pool if pool is not None else new_pool() as pool:
-            in_flight: dict[Future[SV6DRecord], str] = {}
+            in_flight: dict[Future[list[SV6DRecord | str]], list[str]] = {}
             suspects: list[str] = []
             while queue or in_flight:
                 while queue and len(in_flight) < 2 * width:
-                    path = queue.pop(0)
-                    in_flight[pool.submit(_encode_in_worker, path)] = path
+                    chunk, queue = queue[:per_task], queue[per_task:]
+                    in_flight[pool.submit(_encode_many_in_worker, chunk)] = chunk
                 suspects = _drain(
-                    in_flight, store, result, on_progress, blame=width == 1, committer=committer
+                    in_flight,
+                    store,
+                    result,
+                    on_progress,
+                    blame=width == 1 and per_task == 1,
+                    committer=committer,
                 )
                 if suspects:
                     break
         pool = None
         if suspects:
             queue = suspects + queue
-            width = 1
+            width = per_task = 1
     committer.flush()
     store.compact(shard_size)
     return result
@@ -560,25 +604,25 @@ def plan_batch(
 
 
 def _drain(
-    in_flight: dict[Future[SV6DRecord], str],
+    in_flight: dict[Future[list[SV6DRecord | str]], list[str]],
     store: ShardStore,
     result: BatchResult,
     on_progress: Callable[[str, str], None] | None,
     blame: bool,
     committer: Committer | None = None,
 ) -> list[str]:
-    """Collect the finished futures (waiting for one, or until the committer's waiting records are due).
-    When the pool broke, returns the files that were in flight (to retry), or, with ``blame`` (a single
-    file in flight), records that file as failed."""
+    """Collect at least one finished task (one or more files), waiting for one or until the committer's
+    waiting records are due. When the pool broke, returns the files that were in flight (to retry), or, with
+    ``blame`` (a single file in flight), records that file as failed."""
     timeout = committer.time_left() if committer is not None else None
     finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
     if committer is not None:
         committer.tick()
     broken = False
     for fut in finished:
-        path = in_flight.pop(fut)
+        paths = in_flight.pop(fut)
         try:
-            record = fut.result()
+            outcomes = fut.result()
         except EncoderSetupError:
             for other in in_flight:
                 other.cancel()
@@ -586,25 +630,29 @@ def _drain(
         except BrokenProcessPool:
             broken = True
             if blame:
-                record_failure(
-                    store, result, on_progress, path, "the worker process died while encoding this file"
-                )
+                for path in paths:
+                    record_failure(
+                        store, result, on_progress, path, "the worker process died while encoding this file"
+                    )
             else:
-                in_flight[fut] = path
+                in_flight[fut] = paths
             continue
         except Exception as exc:
-            record_failure(store, result, on_progress, path, _describe(exc))
-            continue
-        store.write_part(record)
-        store.clear_failure(path)
-        result.encoded.append({"file": path, "video_id": record.video_id})
-        if on_progress:
-            on_progress(path, "encoded")
-        if committer is not None:
-            committer.add(record)
+            outcomes = [_describe(exc)] * len(paths)
+        for path, outcome in zip(paths, outcomes, strict=True):
+            if isinstance(outcome, str):
+                record_failure(store, result, on_progress, path, outcome)
+                continue
+            store.write_part(outcome)
+            store.clear_failure(path)
+            result.encoded.append({"file": path, "video_id": outcome.video_id})
+            if on_progress:
+                on_progress(path, "encoded")
+            if committer is not None:
+                committer.add(outcome)
     if not broken:
         return []
-    suspects = list(in_flight.values())
+    suspects = [p for paths in in_flight.values() for p in paths]
     in_flight.clear()
     return suspects
 

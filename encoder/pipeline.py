@@ -24,15 +24,18 @@ import numpy as np
 from encoder.backbone import Backbone, get_backbone
 from encoder.decode import MIN_CLIP_S
 from encoder.heads import Heads, check_heads_backbone, project_block, project_window
-from encoder.types import BackboneOutput, DecodedVideo
+from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
 from sv6d.record import EncoderInfo, Segment, SV6DRecord
 
 if TYPE_CHECKING:
+    from encoder.decode import DecodeConfig
     from encoder.shots import ThumbStats
     from encoder.spec import EncoderSpec
 
+# Backbone settings that place or pace the work without changing records: the worker's, not the spec's.
+BACKBONE_RUNTIME = ("device", "batch_size")
 ID_HASH_BYTES = 4 * 1024 * 1024  # how much of the file the default video_id hashes
 
 
@@ -54,6 +57,40 @@ def compose_text(title: str | None, caption: str | None, hashtags: Sequence[str]
     tags = " ".join("#" + h.lstrip("#") for h in (hashtags or []) if h.strip())
     parts = [x.strip() for x in (title, caption, tags) if x and x.strip()]
     return " \n".join(parts) if parts else None
+
+
+def decode_config_for(backbone: Backbone) -> DecodeConfig:
+    """How videos are decoded for ``backbone``: its own ``decode_config()`` when it samples its own frames
+    (the VLM: its rate, cap and resolution), the evidence defaults for the evidence backbone, and deblocked
+    pictures for any other (skipping the deblocking filter is measured to keep the evidence backbone's
+    results; a learned model was trained on deblocked pictures)."""
+    from encoder.decode import DecodeConfig
+
+    own = getattr(backbone, "decode_config", None)
+    if callable(own):
+        cfg: DecodeConfig = own()
+        return cfg
+    if backbone.name == "evidence":
+        return DecodeConfig()
+    return DecodeConfig(skip_loop_filter=False)
+
+
+def decode_threads() -> int:
+    """Videos ``Encoder.encode_files`` decodes at once: half the cores (FFmpeg threads each decoder too)."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+@dataclasses.dataclass
+class _Measured:
+    decoded: DecodedVideo
+    transitions: list[Transition]
+    shots: list[Shot]
+    hook_window: tuple[float, float]
+    text: str | None
+
+    def item(self) -> tuple[DecodedVideo, list[Transition], list[Shot], tuple[float, float], str | None]:
+        """What ``Backbone.encode`` takes, as one tuple (an item of a backbone's ``encode_batch``)."""
+        return (self.decoded, self.transitions, self.shots, self.hook_window, self.text)
 
 
 class Encoder:
@@ -109,16 +146,7 @@ class Encoder:
         check_heads_backbone(heads, self.backbone.fingerprint(), self.backbone.name)
         self.heads: Heads = heads
         self.hook_s = float(hook_s)
-        from encoder.decode import DecodeConfig
-
-        if decode_config is not None:
-            cfg = decode_config
-        elif self.backbone.name == "evidence":
-            cfg = DecodeConfig()
-        else:
-            # Skipping the deblocking filter is measured to keep the evidence backbone's results; a learned
-            # model was trained on deblocked pictures, so it gets them.
-            cfg = DecodeConfig(skip_loop_filter=False)
+        cfg = decode_config if decode_config is not None else decode_config_for(self.backbone)
         # A clip shorter than the hook window (a 1-3 s loop or meme) is encoded with the whole clip as its
         # hook (record.hook_window says so); only what is too short to measure is refused, naming the file.
         self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, MIN_CLIP_S))
@@ -140,15 +168,20 @@ class Encoder:
         ``feature_store``: a feature store root (a data directory's ``features/``); when given and the spec
         keeps features, every encode keeps its backbone output there under ``features_fingerprint``.
         ``runtime``: keyword arguments that change how, not what, is computed (``overlap``,
-        ``opencv_threads``). Heads whose version is not the spec's ``head_version`` are refused."""
+        ``opencv_threads``; for the VLM ``device`` and ``batch_size``, ``BACKBONE_RUNTIME``).
+        Heads whose version is not the spec's ``head_version`` are refused."""
         from encoder.spec import EncoderSpec
 
         if isinstance(spec, dict):
             spec = EncoderSpec.from_json(spec)
-        unknown = set(runtime) - {"overlap", "opencv_threads", "shot_config"}
+        unknown = set(runtime) - {"overlap", "opencv_threads", "shot_config", *BACKBONE_RUNTIME}
         if unknown:
             raise ConfigError(f"Encoder.from_spec: unknown runtime option(s) {sorted(unknown)}")
-        backbone = get_backbone(spec.backbone.name, **spec.backbone.kwargs())
+        placement = {k: runtime.pop(k) for k in BACKBONE_RUNTIME if runtime.get(k) is not None}
+        runtime = {k: v for k, v in runtime.items() if k not in BACKBONE_RUNTIME}
+        if placement and spec.backbone.name != "vlm":
+            raise ConfigError(f"{', '.join(sorted(placement))} only apply to the vlm backbone")
+        backbone = get_backbone(spec.backbone.name, **spec.backbone.kwargs(), **placement)
         heads = None
         if spec.heads is not None:
             from encoder.contrastive.heads import load_heads
@@ -271,6 +304,23 @@ class Encoder:
         ``frame_sink``: the backbone's ``frame_sink()`` that ``decode`` fed, if any (its measurements are
         used instead of measuring the frames again); ``thumb_stats``: ``encoder.shots.thumb_stats`` of the
         thumbnails when already computed (a ``ThumbStatsStream`` that ``decode`` fed)."""
+        item = self._measure(decoded, title, caption, hashtags, thumb_stats)
+        args = (item.decoded, item.transitions, item.shots, item.hook_window)
+        if frame_sink is not None:
+            out = self.backbone.encode(*args, text=item.text, frame_sink=frame_sink)  # type: ignore[call-arg]
+        else:
+            out = self.backbone.encode(*args, text=item.text)
+        return self._finish(out, item, video_id, title, caption, hashtags, creator, created_at, source)
+
+    def _measure(
+        self,
+        decoded: DecodedVideo,
+        title: str | None = None,
+        caption: str | None = None,
+        hashtags: Sequence[str] | None = None,
+        thumb_stats: ThumbStats | None = None,
+    ) -> _Measured:
+        """Transitions, shots, hook window and text of a decoded video: what the backbone is given."""
         from encoder.shots import detect_transitions, shots_from_transitions
 
         info = decoded.info
@@ -278,23 +328,35 @@ class Encoder:
             raise VideoInputError(
                 info.path, f"too short to measure ({info.duration_s:.2f} s; the minimum is {MIN_CLIP_S:g} s)"
             )
-        if video_id is None:
-            video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
         transitions = detect_transitions(decoded, self.shot_config, stats=thumb_stats)
         shots = shots_from_transitions(transitions, info.duration_s)
         hook_window = (0.0, min(self.hook_s, info.duration_s))
-        text = compose_text(title, caption, hashtags)
-        if frame_sink is not None:
-            out = self.backbone.encode(  # type: ignore[call-arg]
-                decoded, transitions, shots, hook_window, text=text, frame_sink=frame_sink
-            )
-        else:
-            out = self.backbone.encode(decoded, transitions, shots, hook_window, text=text)
+        return _Measured(decoded, transitions, shots, hook_window, compose_text(title, caption, hashtags))
+
+    def _finish(
+        self,
+        out: BackboneOutput,
+        item: _Measured,
+        video_id: str | None,
+        title: str | None,
+        caption: str | None,
+        hashtags: Sequence[str] | None,
+        creator: str | None,
+        created_at: datetime | None,
+        source: str | None,
+    ) -> SV6DRecord:
+        info = item.decoded.info
+        if video_id is None:
+            video_id = default_video_id(info.path) if Path(info.path).is_file() else Path(info.path).stem
         if self.feature_cache is not None:
-            meta = {"source": source or info.path, "duration_s": info.duration_s, "hook_window": hook_window}
+            meta = {
+                "source": source or info.path,
+                "duration_s": info.duration_s,
+                "hook_window": item.hook_window,
+            }
             self.feature_cache.put(video_id, out, meta)
         return self._record(
-            out, decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
+            out, item.decoded, video_id, source or info.path, title, caption, hashtags, creator, created_at
         )
 
     def _segments(self, out: BackboneOutput) -> list[Segment]:
@@ -339,6 +401,72 @@ class Encoder:
                 "segments": self._segments(features),
             }
         )
+
+    def _decode_and_measure(self, path: str | os.PathLike[str]) -> _Measured:
+        from encoder.decode import decode
+        from encoder.shots import ThumbStatsStream
+
+        stream = ThumbStatsStream(background=True) if self.overlap else None
+        try:
+            decoded = decode(path, self.decode_config, on_thumbs=stream.add if stream is not None else None)
+            return self._measure(decoded, thumb_stats=stream.result() if stream is not None else None)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    def encode_files(self, paths: Sequence[str | os.PathLike[str]]) -> list[SV6DRecord | Exception]:
+        """Encode several files, each to its record or to the exception that stopped it (one bad file does
+        not stop the others). A backbone with ``encode_batch`` (the VLM) runs them through the model in
+        batches; any other encodes them one by one, as ``encode_file`` does."""
+        batch = getattr(self.backbone, "encode_batch", None)
+        results: list[SV6DRecord | Exception] = []
+        if not callable(batch) or len(paths) < 2:
+            for path in paths:
+                try:
+                    results.append(self.encode_file(path))
+                except Exception as exc:  # recorded against its file by the caller
+                    results.append(exc)
+            return results
+        # Decoding and transition detection run in C without the GIL: the batch's videos are decoded side by
+        # side, so the model does not wait on one decoder at a time.
+        from concurrent.futures import ThreadPoolExecutor
+
+        def attempt(path: str | os.PathLike[str]) -> _Measured | Exception:
+            try:
+                return self._decode_and_measure(path)
+            except Exception as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=min(len(paths), decode_threads())) as pool:
+            measured = list(pool.map(attempt, paths))
+        ready = [m for m in measured if isinstance(m, _Measured)]
+        outs: list[BackboneOutput | Exception]
+        try:
+            outs = list(batch([r.item() for r in ready]))
+        except Exception:
+            # A video the batch cannot take (memory, a model error) must not fail the others: each alone.
+            outs = []
+            for r in ready:
+                try:
+                    outs.append(batch([r.item()])[0])
+                except Exception as exc:
+                    outs.append(exc)
+        done = iter(outs)
+        for path, m in zip(paths, measured, strict=True):
+            if isinstance(m, Exception):
+                results.append(m)
+                continue
+            out = next(done)
+            if isinstance(out, Exception):
+                results.append(out)
+                continue
+            try:
+                results.append(
+                    self._finish(out, m, default_video_id(path), None, None, None, None, None, str(path))
+                )
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     def _record(
         self,

@@ -31,7 +31,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from encoder.backbone import BACKBONES
 from sv6d.errors import ConfigError
@@ -59,15 +59,24 @@ class EvidenceOptions(_Strict):
 
 class VLMOptions(_Strict):
     """The VLM backbone (``encoder.vlm.backbone.VLMBackbone``): a local Qwen-VL-family checkpoint and how
-    frames reach it. Each field here is a keyword of ``VLMBackbone``; add new ones here, typed."""
+    frames reach it. The fields and their rules are those of ``encoder.vlm.options.VLMOptions`` (one home:
+    this model is how a spec carries them as JSON, and is checked against that one); the settings that do not
+    change records (device, videos per forward pass) are the worker's, not the spec's."""
 
     name: Literal["vlm"] = "vlm"
     checkpoint: str = Field(description="Local Qwen-VL-family checkpoint folder")
-    fps: float = Field(default=2.0, gt=0, description="Frames per second sampled for the model")
-    max_frames: int = Field(default=32, ge=2, description="Most frames per video")
-    max_pixels: int | None = Field(default=448 * 448, ge=1, description="Most pixels per frame")
-    dtype: str | None = Field(default=None, description="torch dtype name; None: bf16 on GPU, fp32 on CPU")
+    fps: float = Field(default=2.0, description="Frames per second sampled for the model")
+    max_frames: int = Field(default=32, description="Most frames per video")
+    resolution: int | None = Field(default=448, description="Frame size as a square's side (most pixels)")
+    dtype: str = Field(default="auto", description="auto (bf16 on GPU, else fp32) or a dtype")
     generate_tags: bool = Field(default=False, description="Also generate tags as JSON")
+
+    @model_validator(mode="after")
+    def _checked_by_the_backbone(self) -> VLMOptions:
+        from encoder.vlm.options import VLMOptions as BackboneVLMOptions
+
+        BackboneVLMOptions.from_mapping(self.kwargs())  # ConfigError naming the bad value
+        return self
 
     def kwargs(self) -> dict[str, Any]:
         return self.model_dump(exclude={"name"})
@@ -108,9 +117,14 @@ class EncoderSpec(_Strict):
         checkpoint: str | Path | None = None,
         heads: str | Path | None = None,
         hook_s: float = 3.0,
+        vlm: dict[str, Any] | None = None,
         **extra: Any,
     ) -> EncoderSpec:
-        """A spec from the CLI's flat options; the error names what is inconsistent."""
+        """A spec from the CLI's flat options (``vlm``: VLM settings, ``VLMOptions`` field -> value, None
+        values left out); the error names what is inconsistent."""
+        vlm = {k: v for k, v in (vlm or {}).items() if v is not None}
+        if backbone != "vlm" and vlm:
+            raise ConfigError(f"VLM settings ({', '.join(sorted(vlm))}) only apply to backbone vlm")
         if backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {backbone!r}; valid backbones: {', '.join(BACKBONES)}")
         if backbone == "vlm" and checkpoint is None:
@@ -120,6 +134,7 @@ class EncoderSpec(_Strict):
         options: dict[str, Any] = {"name": backbone}
         if checkpoint is not None:
             options["checkpoint"] = str(Path(checkpoint).expanduser().resolve())
+        options.update(vlm)
         try:
             return cls.model_validate(
                 {

@@ -77,7 +77,7 @@ def test_bad_specs_are_refused_naming_the_problem(tmp_path: Path) -> None:
         "checkpoint": "/m",
         "fps": 1.0,
         "max_frames": 32,
-        "max_pixels": 448 * 448,
+        "resolution": 448,
         "dtype": "bfloat16",
         "generate_tags": False,
     }

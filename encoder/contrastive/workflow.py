@@ -61,14 +61,18 @@ def encode_entries(  # type: ignore[no-untyped-def]
     backbone's tags and the record identity go into the metadata, so labels can be re-derived and records
     rebuilt without running the backbone again.
     """
-    from encoder.decode import DecodeConfig, decode
+    import dataclasses
+
+    from encoder.decode import decode
+    from encoder.pipeline import decode_config_for
     from encoder.shots import detect_transitions, shots_from_transitions
 
+    config = dataclasses.replace(decode_config_for(backbone), min_duration_s=hook_s)
     added = 0
     for e in entries:
         if e.video_id in cache:
             continue
-        decoded = decode(e.path, DecodeConfig(min_duration_s=hook_s))
+        decoded = decode(e.path, config)
         info = decoded.info
         transitions = detect_transitions(decoded)
         shots = shots_from_transitions(transitions, info.duration_s)

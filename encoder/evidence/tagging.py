@@ -6,9 +6,11 @@ which drops any tag whose required evidence is missing, so nothing is emitted wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from encoder.evidence.editing import shot_change_times
+from encoder.evidence.editing import Cut, shot_change_times
 from encoder.evidence.features import (
     JUMP_CUT_SIMILARITY,
     TEXT_MIN_AREA,
@@ -17,7 +19,7 @@ from encoder.evidence.features import (
 from encoder.evidence.measure import Measurements
 from encoder.evidence.motion import window_motion
 from encoder.evidence.narrative import slope_and_r, window_energy
-from encoder.types import Shot
+from encoder.types import Shot, Transition
 from sv6d.record import Tag, make_tag
 
 # ---- camera (per shot)
@@ -199,8 +201,23 @@ def _luma_at(m: Measurements, t: float) -> float:
 
 
 def editing_tags(m: Measurements, hook: WindowSpan) -> list[Tag]:
+    return transition_tags(m.cuts, m.fades, m.shots, m.duration_s, hook, lambda t: _luma_at(m, t))
+
+
+def transition_tags(
+    cuts: list[Cut],
+    fade_list: list[Transition],
+    shots: list[Shot],
+    duration_s: float,
+    hook: WindowSpan,
+    luma_at: Callable[[float], float],
+) -> list[Tag]:
+    """The editing tags measured from the transitions alone: hard and jump cuts, fades and dissolves,
+    rhythm (hook and whole video) and long takes. Every backbone emits them the same way, so a tag filter
+    means the same on records of any backbone. ``luma_at(t)``: mean luma / 255 of the picture at ``t``
+    (the fade evidence when the detector left it out)."""
     tags: list[Tag] = []
-    for c in m.cuts:
+    for c in cuts:
         _add(
             tags,
             "hard_cut",
@@ -212,15 +229,15 @@ def editing_tags(m: Measurements, hook: WindowSpan) -> list[Tag]:
         if c.similarity >= JUMP_CUT_SIMILARITY:
             ev = {"cut_at_s": c.t, "pre_post_similarity": c.similarity}
             _add(tags, "jump_cut", c.t, c.t, _conf(c.similarity, JUMP_CUT_SIMILARITY, 0.25), ev)
-    for f in m.fades:
+    for f in fade_list:
         ev = {
-            "luma_start": float(f.evidence.get("luma_start", _luma_at(m, f.start_s))),
-            "luma_end": float(f.evidence.get("luma_end", _luma_at(m, f.end_s))),
+            "luma_start": float(f.evidence.get("luma_start", luma_at(f.start_s))),
+            "luma_end": float(f.evidence.get("luma_end", luma_at(f.end_s))),
             "span_s": float(f.end_s - f.start_s),
         }
         _add(tags, "fade", f.start_s, f.end_s, _conf(f.score, 0, 1), ev)
-    changes = shot_change_times(m.cuts, m.fades)
-    for a, b in dict.fromkeys([hook, (0.0, m.duration_s)]):
+    changes = shot_change_times(cuts, fade_list)
+    for a, b in dict.fromkeys([hook, (0.0, duration_s)]):
         span = b - a
         n = int(((changes > a) & (changes <= b)).sum())
         cps = n / max(span, 1e-6)
@@ -229,7 +246,7 @@ def editing_tags(m: Measurements, hook: WindowSpan) -> list[Tag]:
             _add(tags, "fast_rhythm", a, b, _conf(cps, FAST_RHYTHM_MIN_CPS, 1.0), ev)
         elif n >= 1 and cps <= SLOW_RHYTHM_MAX_CPS:
             _add(tags, "slow_rhythm", a, b, _conf(cps, SLOW_RHYTHM_MAX_CPS, 0.2), ev)
-    for s in m.shots:
+    for s in shots:
         length = s.end_s - s.start_s
         if length >= LONG_TAKE_MIN_S:
             _add(

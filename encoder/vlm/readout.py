@@ -1,11 +1,12 @@
 """How six per-dimension features are read out of one forward pass of a Qwen-VL-family model.
 
-Sequence layout (one video, one pass)::
+Sequence layout (one video, one pass), in the checkpoint's own chat turn (``encoder.vlm.chat``)::
 
-    <|im_start|>user\\n{prompt}[ Title: …]
+    [system turn]<|im_start|>user\\n{prompt}[ Title: …]            ← the template's text before the video
     [<t s> ]<|vision_start|> pads(patch 0) … <|vision_end|>      ← temporal patches, in time order
     … after the last patch of a window: six short queries, one per dimension ("Camera:" …)
-    … after the last patch: the six queries of the whole video
+    <|im_end|>\\n<|im_start|>assistant\\n                         ← the template's text after the video
+    … then the six queries of the whole video, where the model's answer begins
 
 Each window (video, hook, each shot) gets a *read point* right after its last temporal patch, where its six
 queries are inserted into the stream. Every dimension's feature of a window is the concatenation of three
@@ -37,7 +38,7 @@ import numpy as np
 
 from sv6d.dimensions import DIMENSIONS, Dimension
 
-READOUT_VERSION = "readout-1"
+READOUT_VERSION = "readout-2"
 
 DIMENSION_QUERIES: dict[Dimension, str] = {
     Dimension.SUBJECT: " Subject:",
@@ -118,16 +119,24 @@ class LayoutBuilder:
         tokens_per_patch: int,
         patch_mid_s: np.ndarray,
         windows: list[Window],
-        text: str | None = None,
+        before_ids: list[int],
+        after_ids: list[int],
     ) -> Layout:
+        """The sequence: ``before_ids`` (the chat turn up to the video), the patches with each window's
+        queries after its last patch, ``after_ids`` (the turn's end, the assistant's opening), then the
+        whole video's queries."""
         lay = Layout()
 
         def add_text(ids: list[int]) -> None:
             lay.input_ids.extend(ids)
             lay.mm_token_type_ids.extend([0] * len(ids))
 
-        head = "user\n" + PROMPT + (f" Title: {text.strip()}" if text and text.strip() else "")
-        add_text([self.special["<|im_start|>"], *self.tokenize(head)])
+        def add_queries(w: Window) -> None:
+            for d in DIMENSIONS:
+                add_text(self._query_ids[d])
+                lay.query_pos[(w.key, d)] = len(lay.input_ids) - 1
+
+        add_text(before_ids)
         reads: dict[int, list[Window]] = {}
         for w in windows:
             reads.setdefault(max(w.patches), []).append(w)
@@ -149,11 +158,13 @@ class LayoutBuilder:
                 add_text([self.special["<|vision_end|>"]])
                 lay.grid_rows.append((k - run_start + 1, *grid_hw))
                 in_run = False
-            # The whole video's queries go last, after every other window ending on the last patch.
-            for w in sorted(reads.get(k, []), key=lambda w: w.key == "video"):
-                for d in DIMENSIONS:
-                    add_text(self._query_ids[d])
-                    lay.query_pos[(w.key, d)] = len(lay.input_ids) - 1
+            for w in reads.get(k, []):
+                if w.key != "video":
+                    add_queries(w)
+        add_text(after_ids)
+        for w in windows:
+            if w.key == "video":
+                add_queries(w)
         return lay
 
 

@@ -128,31 +128,32 @@ def parse_tags(text: str, duration_s: float) -> tuple[list[Tag], ParseReport]:
 def generate_tags(
     backbone: VLMBackbone, decoded: DecodedVideo, max_new_tokens: int = 512
 ) -> tuple[list[Tag], ParseReport]:
-    """Ask the model for tags (a separate generate call, greedy) and validate its answer."""
+    """Ask the model for tags (a separate generate call, greedy) in its own chat turn: the tag instruction
+    and the video as the user's turn, the answer generated from the assistant's opening; then validate it."""
     import torch
 
-    from encoder.vlm.preprocess import preprocess_frames, sample_indices
+    from encoder.vlm.preprocess import patch_step_s
 
-    idx = sample_indices(decoded.times_s, backbone.fps, backbone.max_frames)
-    patched = preprocess_frames(decoded.frames[idx], decoded.times_s[idx], backbone.preprocess_config)
-    tok = backbone.tokenizer
-    special = backbone._builder.special
+    patched = backbone.sample(decoded)
     _, gh, gw = patched.grid_thw
+    before, after = backbone.turn_ids(tag_prompt() + "\n")
     layout = backbone._builder.build(
-        (gh, gw), patched.tokens_per_patch, patched.patch_times_s.mean(axis=1), windows=[], text=None
+        (gh, gw), patched.tokens_per_patch, patched.patch_times_s.mean(axis=1), [], before, after
     )
-    tail = tok(tag_prompt() + "\n", add_special_tokens=False)["input_ids"]
-    ids = [*layout.input_ids, *tail, special["<|im_start|>"]]
-    types = [*layout.mm_token_type_ids] + [0] * (len(tail) + 1)
+    ids = layout.input_ids
+    dev = backbone.device
     inputs: dict[str, Any] = {
-        "input_ids": torch.tensor([ids], device=backbone.device),
-        "attention_mask": torch.ones((1, len(ids)), dtype=torch.long, device=backbone.device),
-        "mm_token_type_ids": torch.tensor([types], dtype=torch.int, device=backbone.device),
-        "pixel_values_videos": torch.from_numpy(patched.pixel_values).to(backbone.device, backbone.dtype),
-        "video_grid_thw": torch.tensor(layout.grid_rows, dtype=torch.long, device=backbone.device),
+        "input_ids": torch.tensor([ids], device=dev),
+        "attention_mask": torch.ones((1, len(ids)), dtype=torch.long, device=dev),
+        "mm_token_type_ids": torch.tensor([layout.mm_token_type_ids], dtype=torch.int, device=dev),
+        "pixel_values_videos": torch.from_numpy(patched.pixel_values).to(dev, backbone.dtype),
+        "video_grid_thw": torch.tensor(layout.grid_rows, dtype=torch.long, device=dev),
     }
+    if backbone.model_type == "qwen2_5_vl":
+        step = patch_step_s(patched.patch_times_s, backbone.fps)
+        inputs["second_per_grid_ts"] = torch.full((len(layout.grid_rows),), step, device=dev)
     with torch.inference_mode():
         model: Any = backbone.model
         out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
-    answer = str(tok.decode(out[0, len(ids) :], skip_special_tokens=True))
+    answer = str(backbone.tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True))
     return parse_tags(answer, float(decoded.info.duration_s))

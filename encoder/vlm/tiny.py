@@ -144,8 +144,35 @@ def preprocessor_config(family: Family) -> dict:
     }
 
 
+# Qwen2-VL-Instruct's chat template (Qwen2.5-VL ships the same); Qwen3-VL's differs in having no default
+# system turn. Written to ``chat_template.json``, where real checkpoints keep it for the processor.
+QWEN2_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n{% if message['content'] is string %}{{ message['content'] }}"
+    "<|im_end|>\n{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture "
+    "{{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}{% if add_vision_id %}Video "
+    "{{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+QWEN3_CHAT_TEMPLATE = QWEN2_CHAT_TEMPLATE.replace(
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}",
+    "",
+)
+SHARD_SIZE = "200KB"  # several shards even for a tiny model, as an 8B checkpoint has
+
+
 def build_tiny_checkpoint(out_dir: str | Path, family: Family = "qwen2_vl", seed: int = 0) -> Path:
-    """Write a tiny random checkpoint of ``family`` to ``out_dir`` (seeded, so two builds are identical)."""
+    """Write a tiny random checkpoint of ``family`` to ``out_dir`` (seeded, so two builds are identical)
+    with a real checkpoint's file layout: sharded bf16 safetensors with their index, tokenizer files, the
+    chat template, and the image and video preprocessor configs."""
     import torch
     from transformers import AutoModelForImageTextToText
 
@@ -157,7 +184,11 @@ def build_tiny_checkpoint(out_dir: str | Path, family: Family = "qwen2_vl", seed
     vocab_size = len(AutoTokenizer.from_pretrained(out, local_files_only=True))
     config = tiny_config(family, ids, vocab_size)
     torch.manual_seed(seed)
-    model = AutoModelForImageTextToText.from_config(config)
-    model.save_pretrained(out)
-    (out / "preprocessor_config.json").write_text(json.dumps(preprocessor_config(family), indent=2))
+    model = AutoModelForImageTextToText.from_config(config).to(torch.bfloat16)
+    model.save_pretrained(out, max_shard_size=SHARD_SIZE)
+    pre = preprocessor_config(family)
+    (out / "preprocessor_config.json").write_text(json.dumps(pre, indent=2))
+    (out / "video_preprocessor_config.json").write_text(json.dumps(pre, indent=2))
+    template = QWEN3_CHAT_TEMPLATE if family == "qwen3_vl" else QWEN2_CHAT_TEMPLATE
+    (out / "chat_template.json").write_text(json.dumps({"chat_template": template}, indent=2))
     return out

@@ -36,6 +36,39 @@ RayAddressOption = Annotated[
     typer.Option("--ray-address", help="Ray cluster address (--engine ray; default: local)."),
 ]
 ENGINES = ("local", "ray")
+# ``--vlm-*`` flag -> ``encoder.vlm.options.VLMOptions`` field
+VLM_FLAGS = {
+    "fps": "--vlm-fps",
+    "max_frames": "--vlm-frames",
+    "resolution": "--vlm-resolution",
+    "dtype": "--vlm-dtype",
+    "batch_size": "--vlm-batch",
+    "generate_tags": "--vlm-tags",
+}
+VLMFpsOption = Annotated[float | None, typer.Option("--vlm-fps", help="VLM: frames per second (default 2).")]
+VLMFramesOption = Annotated[
+    int | None,
+    typer.Option("--vlm-frames", help="VLM: most frames per video, spread over longer videos (default 32)."),
+]
+VLMResolutionOption = Annotated[
+    int | None,
+    typer.Option(
+        "--vlm-resolution",
+        help="VLM: frame size as a square's side: frames get at most N*N pixels, aspect kept (default 448).",
+    ),
+]
+VLMDtypeOption = Annotated[
+    str | None,
+    typer.Option("--vlm-dtype", help="VLM: auto (bf16 on GPU, float32 on CPU), bfloat16, float16, float32."),
+]
+VLMBatchOption = Annotated[
+    int | None,
+    typer.Option("--vlm-batch", min=1, help="VLM: videos per forward pass (default 8 on GPU, 4 on CPU)."),
+]
+VLMTagsOption = Annotated[
+    bool | None,
+    typer.Option("--vlm-tags/--no-vlm-tags", help="VLM: also generate vocabulary tags as JSON (validated)."),
+]
 
 
 def requested_spec(
@@ -44,9 +77,11 @@ def requested_spec(
     checkpoint: Path | None,
     heads: Path | None,
     hook_s: float | None,
+    vlm: dict[str, Any] | None = None,
 ) -> Any:
     """The ``EncoderSpec`` the options ask for (None when they ask for nothing: the data directory's own
-    encoder, else the default, is used). ``--spec`` excludes the other encoder options."""
+    encoder, else the default, is used). ``--spec`` excludes the other encoder options. ``vlm``: the
+    ``--vlm-*`` flags (``VLMOptions`` field -> value; the batch size is no part of a spec)."""
     from encoder.spec import EncoderSpec
     from sv6d.errors import ConfigError
 
@@ -56,6 +91,8 @@ def requested_spec(
         "--heads": heads,
         "--hook-s": hook_s,
     }
+    vlm = {k: v for k, v in (vlm or {}).items() if v is not None and k != "batch_size"}
+    given.update({VLM_FLAGS[k]: v for k, v in vlm.items()})
     named = [k for k, v in given.items() if v is not None]
     if spec_file is not None:
         if named:
@@ -63,20 +100,36 @@ def requested_spec(
         return EncoderSpec.load(spec_file)
     if not named:
         return None
+    if vlm and (backbone or "evidence") != "vlm":
+        raise ConfigError(f"{', '.join(VLM_FLAGS[k] for k in vlm)} only apply to --backbone vlm")
     return EncoderSpec.from_options(
-        backbone or "evidence", checkpoint, heads, 3.0 if hook_s is None else hook_s
+        backbone or "evidence", checkpoint, heads, 3.0 if hook_s is None else hook_s, vlm=vlm
     )
 
 
 def encoder_options(
-    backbone: str, checkpoint: Path | None, heads: Path | None, hook_s: float
+    backbone: str,
+    checkpoint: Path | None,
+    heads: Path | None,
+    hook_s: float,
+    vlm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``encoder.batch.build_encoder`` options (an ``EncoderSpec``) from CLI options; refuses inconsistent
-    combinations."""
+    """``encoder.batch.build_encoder`` options (an ``EncoderSpec``; the VLM's batch size, which changes how
+    fast, not what, is computed, beside it) from CLI options; refuses inconsistent combinations. ``vlm``: the
+    ``--vlm-*`` flags given (``VLMOptions`` field -> value, None when not given)."""
     from encoder.batch import spec_options
     from encoder.spec import EncoderSpec
+    from sv6d.errors import ConfigError
 
-    return spec_options(EncoderSpec.from_options(backbone, checkpoint, heads, hook_s))
+    vlm = {k: v for k, v in (vlm or {}).items() if v is not None}
+    if backbone != "vlm" and vlm:
+        flags = ", ".join(VLM_FLAGS.get(k, k) for k in vlm)
+        raise ConfigError(f"{flags} only apply to --backbone vlm")
+    batch = vlm.pop("batch_size", None)
+    options = spec_options(EncoderSpec.from_options(backbone, checkpoint, heads, hook_s, vlm=vlm))
+    if batch is not None:
+        options["batch_size"] = batch
+    return options
 
 
 def register(app: typer.Typer) -> None:
@@ -94,6 +147,12 @@ def register(app: typer.Typer) -> None:
         checkpoint: CheckpointOption = None,
         heads: HeadsOption = None,
         hook_s: HookOption = None,
+        vlm_fps: VLMFpsOption = None,
+        vlm_frames: VLMFramesOption = None,
+        vlm_resolution: VLMResolutionOption = None,
+        vlm_dtype: VLMDtypeOption = None,
+        vlm_batch: VLMBatchOption = None,
+        vlm_tags: VLMTagsOption = None,
         retry_failed: Annotated[
             bool, typer.Option("--retry-failed", help="Retry files that failed before.")
         ] = False,
@@ -113,9 +172,20 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
         if ray_address is not None and engine != "ray":
             raise ConfigError("--ray-address only applies to --engine ray")
-        wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
+        vlm = {
+            "fps": vlm_fps,
+            "max_frames": vlm_frames,
+            "resolution": vlm_resolution,
+            "dtype": vlm_dtype,
+            "batch_size": vlm_batch,
+            "generate_tags": vlm_tags,
+        }
+        wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s, vlm)
         root = data_dir(data_dir_opt)
         total = len(collect_inputs(inputs))
+        # The VLM puts a worker's videos through the model together, a batch at a time.
+        vlm_run = (wanted is not None and wanted.backbone.name == "vlm") or backbone == "vlm"
+        per_task = int(vlm_batch or 8) if vlm_run else 1
         from tqdm import tqdm
 
         with tqdm(
@@ -131,6 +201,8 @@ def register(app: typer.Typer) -> None:
                 out_dir=out,
                 engine=engine,
                 ray_address=ray_address,
+                videos_per_task=per_task,
+                runtime={"batch_size": vlm_batch} if vlm_batch is not None else None,
             )
         out_dir = out or workflows.records_dir(root)
         emit(result.to_json(), as_json, lambda r: _render(r, out_dir))

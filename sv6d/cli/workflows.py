@@ -38,12 +38,16 @@ def encode_paths(
     on_records: Callable[[list[SV6DRecord]], None] | None = None,
     commit_every: int | None = None,
     commit_interval_s: float | None = None,
+    videos_per_task: int = 1,
+    runtime: dict[str, Any] | None = None,
 ) -> BatchResult:
     """Encode into the data directory's records (or ``out_dir``), resumably, with the data directory's
     encoder (``encoder.spec.spec_for_data_dir``: the one it records; ``spec`` when it records none, which is
     then recorded; a different ``spec`` is refused) keeping backbone features in its feature store. With
     ``out_dir`` the data directory is not involved: ``spec`` (or the default) encodes, keeping no features.
-    ``engine``: ``local`` (processes here) or ``ray``. ``on_records``: streaming commits (``Committer``)."""
+    ``engine``: ``local`` (processes here) or ``ray``. ``on_records``: streaming commits (``Committer``).
+    ``videos_per_task``: videos a local worker encodes together (the VLM's batches); ``runtime``: settings
+    that change how, not what, the encoder computes (``Encoder.from_spec``'s runtime keywords)."""
     from encoder.batch import DEFAULT_COMMIT_EVERY, DEFAULT_COMMIT_INTERVAL_S, encode_batch, spec_options
     from encoder.spec import EncoderSpec, spec_for_data_dir
     from sv6d.datadir import features_dir
@@ -54,6 +58,7 @@ def encode_paths(
         options = spec_options(spec, features_dir(data_dir))
     else:
         options = spec_options(spec or EncoderSpec())
+    options.update(runtime or {})
     kwargs: dict[str, Any] = {
         "workers": workers,
         "encoder_options": options,
@@ -72,7 +77,7 @@ def encode_paths(
         raise ConfigError(f"unknown engine {engine!r}; valid engines: local, ray")
     if ray_address is not None:
         raise ConfigError("a Ray address only applies to the ray engine")
-    return encode_batch(paths, target, **kwargs)
+    return encode_batch(paths, target, videos_per_task=videos_per_task, **kwargs)
 
 
 def stored_records(shard_dir: Path) -> list[SV6DRecord]:
@@ -104,6 +109,8 @@ def ingest(
     ray_address: str | None = None,
     commit_every: int | None = None,
     commit_interval_s: float | None = None,
+    videos_per_task: int = 1,
+    runtime: dict[str, Any] | None = None,
 ) -> BatchResult:
     """Encode and index as one stream: stored records the index lacks (a run killed between encoding and
     indexing) are indexed first, then newly encoded records are upserted in batches while encoding goes on
