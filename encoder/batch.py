@@ -389,6 +389,8 @@ def die_with_parent(parent: int | None = None) -> None:
     import threading
 
     parent = os.getppid() if parent is None else parent
+    if not isinstance(parent, int):
+        raise TypeError(f"die_with_parent: parent must be a process id, not {type(parent).__name__}")
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
@@ -411,9 +413,14 @@ def die_with_parent(parent: int | None = None) -> None:
 
 
 def _init_worker(encoder_options: dict[str, Any], parent: int | None = None, devices: Any = None) -> None:
-    """Build this worker's encoder, after tying its life to ``parent``'s. ``devices``: a queue of device
-    names, one taken per worker (one model per GPU), or None."""
+    """A pool worker's initializer: tie its life to ``parent``'s, then build its encoder."""
     die_with_parent(parent)
+    _build_worker_encoder(encoder_options, devices)
+
+
+def _build_worker_encoder(encoder_options: dict[str, Any], devices: Any = None) -> None:
+    """Build this worker's encoder. ``devices``: a queue of device names, one taken per worker (one model per
+    GPU), or None."""
     if devices is not None:
         encoder_options = {**encoder_options, "device": devices.get()}
     # One thread per library inside each worker: the processes are the parallelism.

@@ -67,7 +67,7 @@ def test_each_worker_takes_its_own_device(tiny):
     devices.put("cpu")
     options = {"backbone": "vlm", "backbone_options": {"checkpoint": str(tiny)}}
     try:
-        batch._init_worker(options, devices)
+        batch._build_worker_encoder(options, devices)  # not _init_worker: it would tie pytest to its parent
         assert batch._WORKER_SETUP_ERROR is None
         assert str(batch._WORKER_ENCODER.backbone.device) == "cpu"
         assert devices.empty()  # taken by this worker, none left for another
