@@ -35,18 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.base import (
-    LEVELS,
-    Candidate,
-    CandidateBatch,
-    Filters,
-    Level,
-    QueryError,
-    VectorIndex,
-    check_batch,
-    check_page,
-    not_found,
-)
+from indexer.base import VectorIndex
 from indexer.catalog import (
     Catalog,
     Manifest,
@@ -58,6 +47,8 @@ from indexer.catalog import (
     removed_iids,
     write_manifest,
 )
+from indexer.hits import Candidate, CandidateBatch
+from indexer.query import LEVELS, Filters, Level, QueryError, check_batch, check_page, not_found
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 from sv6d.record import UNIT_NORM_TOLERANCE, EncoderInfo, SV6DRecord

@@ -105,7 +105,7 @@ def test_app_refuses_a_public_bind_without_keys(tmp_path):
 
 
 def test_hook_search_by_video_id(client):
-    from indexer.base import DEFAULT_HOOK_WEIGHTS
+    from indexer.query import DEFAULT_HOOK_WEIGHTS
 
     r = client.post("/v1/search/hooks", json={"video_id": "v3", "k": 5})
     assert r.status_code == 200, r.text
