@@ -44,7 +44,7 @@ from ranker.candidates import (
     CHANNELS,
     NEIGHBOUR_CHANNELS,
     CandidateConfig,
-    CatalogNeighbours,
+    IndexNeighbours,
     candidate_recall,
     generate_candidates,
 )
@@ -207,7 +207,7 @@ def load_dataset(
         cfg.simulated, workdir, seed=cfg.seed, encode_file=encode_file
     )
     catalog = ItemCatalog.from_records(records)
-    return Dataset(events, catalog, CatalogNeighbours(catalog), inputs, "simulated", notes)
+    return Dataset(events, catalog, IndexNeighbours.for_catalog(catalog), inputs, "simulated", notes)
 
 
 def data_version(paths: Sequence[Path]) -> dict[str, str]:
@@ -603,6 +603,16 @@ def run_experiment(
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(cfg, run_dir, encode_file)
+    try:
+        return _run_loaded(cfg, ds, run_dir, say)
+    finally:
+        if isinstance(ds.neighbours, IndexNeighbours):
+            ds.neighbours.close()
+
+
+def _run_loaded(
+    cfg: ExperimentConfig, ds: Dataset, run_dir: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
     if not ds.catalog.has_content:
         bad = [s for s in cfg.systems if s in CONTENT_SYSTEMS]
         if bad:
