@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -230,6 +230,52 @@ class VectorIndex(ABC):
             qtags.append(self._query_hook_tags(q, record) if level == "hook" else None)
         return self._search_blocks(np.stack(blocks), ws, k, level, flt, excludes, qtags)
 
+    def neighbours(
+        self,
+        queries: np.ndarray,
+        weights: Weights | Sequence[Weights],
+        k: int,
+        level: Literal["video", "hook"] = "video",
+        *,
+        exclude: Iterable[str] = (),
+    ) -> list[tuple[list[str], np.ndarray]]:
+        """``search_many``'s ranking for callers that need only ids and scores (the ranker's neighbour
+        channels): per (6, d) query of ``queries`` (nq, 6, d), the top-k video ids and their scores
+        ``Σ_d w_d cos(q_d, x_d)`` (float32 array), best first, as ``search_many`` ranks and scores them.
+        ``weights``: one for every query or one per query; ``exclude``: ids no query returns."""
+        k = check_k(k)
+        if level not in ("video", "hook"):
+            raise QueryError(f"neighbours searches the video or hook level, not {level!r}")
+        q = np.asarray(queries, dtype=np.float32)
+        nq = len(q)
+        dim = self.dim
+        if nq == 0 or dim is None or self.count() == 0:
+            return [([], np.zeros(0, dtype=np.float32)) for _ in range(nq)]
+        if q.ndim != 3 or q.shape[1:] != (len(DIMENSIONS), dim):
+            raise QueryError(f"neighbours takes queries of shape (nq, 6, {dim}), got {q.shape}")
+        wl = [weights] * nq if isinstance(weights, Weights) else list(weights)
+        if len(wl) != nq:
+            raise QueryError(f"neighbours got {len(wl)} weights for {nq} queries")
+        ws = np.stack([Weights.of(w).array for w in wl])
+        norms = np.linalg.norm(q, axis=2)
+        if not (np.isfinite(norms).all() and (norms > 0).all()):
+            for block in q:
+                query_block(block, dim)  # raises the error that names the problem
+        # query_block's normalisation, for every query at once
+        blocks = np.ascontiguousarray(q / norms[:, :, None], dtype=np.float32)
+        qvecs = np.ascontiguousarray((blocks * ws[:, :, None]).reshape(nq, -1), dtype=np.float32)
+        n = k if self.exact else k * self.rerank_factor
+        batches = self._candidate_batches(level, qvecs, n, as_filters(None), [frozenset(exclude)] * nq)
+        out: list[tuple[list[str], np.ndarray]] = []
+        for i, cb in enumerate(batches):
+            if not len(cb):
+                out.append(([], np.zeros(0, dtype=np.float32)))
+                continue
+            order, _, total = self._ranked(cb, blocks[i], ws[i])
+            top = order[:k]
+            out.append(([cb.video_ids[j] for j in top], total[top].astype(np.float32)))
+        return out
+
     def _query_hook_tags(self, query: Query, record: SV6DRecord | None) -> frozenset[tuple[str, str]] | None:
         if isinstance(query, str):
             return self.hook_tags_of(query)
@@ -269,16 +315,25 @@ class VectorIndex(ABC):
             out.append(hits)
         return out
 
-    def _score(self, cb: CandidateBatch, block: np.ndarray, w: np.ndarray, level: Level, k: int) -> list[Hit]:
-        """Exact per-dimension and total scores of the candidates; the top ``k`` videos as hits."""
-        if not len(cb):
-            return []
+    @staticmethod
+    def _ranked(
+        cb: CandidateBatch, block: np.ndarray, w: np.ndarray
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Exact per-dimension (m, 6) and total (m,) scores of the candidates, and their order: best first,
+        ties by video id so that every backend returns the same order."""
         per_dim = np.einsum("nij,ij->ni", cb.blocks, block)
         total = per_dim @ w
         tot = total.tolist()
         ids = cb.video_ids
-        # Ties break by video id so that every backend returns the same order.
-        order = sorted(range(len(ids)), key=lambda i: (-tot[i], ids[i]))
+        return sorted(range(len(ids)), key=lambda i: (-tot[i], ids[i])), per_dim, total
+
+    def _score(self, cb: CandidateBatch, block: np.ndarray, w: np.ndarray, level: Level, k: int) -> list[Hit]:
+        """Exact per-dimension and total scores of the candidates; the top ``k`` videos as hits."""
+        if not len(cb):
+            return []
+        order, per_dim, total = self._ranked(cb, block, w)
+        tot = total.tolist()
+        ids = cb.video_ids
         rows = per_dim.tolist()
         windows = cb.windows.tolist() if (cb.windows is not None and level != "video") else None
         segs = cb.segment_index.tolist() if cb.segment_index is not None else None

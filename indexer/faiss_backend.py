@@ -29,7 +29,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,19 @@ def train_sample(matrix: np.ndarray, recipe: str) -> np.ndarray:
 class _LevelData:
     index: Any  # Flat: a bare IndexFlatIP whose labels are row positions; other recipes: ids (iids / sids)
     matrix: np.ndarray  # (n, 6d) float32 rows aligned with the catalog's rows of this level
+    # Flat only: an IndexFlatIP over one dimension's columns, built on first use. A query that weighs a single
+    # dimension (the ranker's per-dimension neighbours) scans a sixth of the level there, with the same
+    # labels (row positions), selectors and exact re-scoring.
+    slabs: dict[int, Any] = field(default_factory=dict)
+
+    def slab(self, j: int, d: int) -> Any:
+        index = self.slabs.get(j)
+        if index is None:
+            index = _faiss().IndexFlatIP(d)
+            if self.matrix.shape[0]:
+                index.add(np.ascontiguousarray(self.matrix[:, j * d : (j + 1) * d]))
+            self.slabs[j] = index
+        return index
 
 
 @dataclass
@@ -545,7 +558,13 @@ class FaissIndex(VectorIndex):
         common = frozenset.intersection(*excludes) if excludes else frozenset()
         allowed = snap.catalog.matching_positions(filters)
         shared_ex = common if allowed is not None else frozenset()
-        extra_rows = [self._points_of(snap, level, ex - shared_ex) for ex in excludes]
+        rows_of: dict[frozenset[str], np.ndarray] = {}  # a batch often shares one exclusion list
+        extra_rows = []
+        for ex in excludes:
+            key = ex - shared_ex
+            if key not in rows_of:
+                rows_of[key] = self._points_of(snap, level, key)
+            extra_rows.append(rows_of[key])
         over = max((r.size for r in extra_rows), default=0)
         if over > MAX_OVERFETCH:
             # Long per-query exclusion lists: one selector per query instead of over-fetching.
@@ -562,16 +581,42 @@ class FaissIndex(VectorIndex):
         params = self._search_parameters(data.index, sel)
         index = self._gpu_index(level, data.index) if sel is None else data.index
         fetch = min(n + over, data.index.ntotal)
-        _, labels = index.search(np.ascontiguousarray(qvecs, dtype=np.float32), fetch, params=params)
+        q = np.ascontiguousarray(qvecs, dtype=np.float32)
+        groups = self._single_dimension_groups(q, d)
+        if None in groups and len(groups) == 1:
+            _, labels = index.search(q, fetch, params=params)
+        else:
+            labels = np.empty((nq, fetch), dtype=np.int64)
+            for j, rows in groups.items():
+                if j is None:
+                    _, labels[rows] = index.search(q[rows], fetch, params=params)
+                else:
+                    part = np.ascontiguousarray(q[rows, j * d : (j + 1) * d])
+                    _, labels[rows] = data.slab(j, d).search(part, fetch, params=params)
         del keep_alive
-        out = []
+        keep = labels >= 0
+        rows = labels if self.exact else np.searchsorted(snap.level_ids(level), labels)
+        # One exclusion test per distinct exclusion list (a batch often shares one), over all its queries.
+        by_list: dict[int, list[int]] = {}
+        for i, ex_rows in enumerate(extra_rows):
+            if ex_rows.size:
+                by_list.setdefault(id(ex_rows), []).append(i)
+        for members in by_list.values():
+            keep[members] &= ~np.isin(rows[members], extra_rows[members[0]])
+        return self._materialize_many(snap, level, [rows[i][keep[i]][:n] for i in range(nq)])
+
+    def _single_dimension_groups(self, qvecs: np.ndarray, d: int) -> dict[int | None, list[int]]:
+        """Query rows by the one dimension they weigh (Flat only: searched on that dimension's slab, exact);
+        the others under None (searched on the whole level)."""
+        nq = len(qvecs)
+        if not self.exact or nq == 0 or d == 0:
+            return {None: list(range(nq))}
+        weighed = np.any(qvecs.reshape(nq, len(DIMENSIONS), d) != 0, axis=2)
+        single = weighed.sum(axis=1) == 1
+        groups: dict[int | None, list[int]] = {}
         for i in range(nq):
-            found = labels[i][labels[i] >= 0]
-            rows = found if self.exact else np.searchsorted(snap.level_ids(level), found)
-            if extra_rows[i].size:
-                rows = rows[~np.isin(rows, extra_rows[i])]
-            out.append(self._materialize(snap, level, rows[:n]))
-        return out
+            groups.setdefault(int(weighed[i].argmax()) if single[i] else None, []).append(i)
+        return groups
 
     @staticmethod
     def _points_of(snap: _Snapshot, level: Level, video_ids: frozenset[str]) -> np.ndarray:
@@ -608,6 +653,26 @@ class FaissIndex(VectorIndex):
             bits[ids[mask]] = True
         bitmap = np.ascontiguousarray(np.packbits(bits, bitorder="little"))
         return faiss.IDSelectorBitmap(bitmap.size, faiss.swig_ptr(bitmap)), bitmap
+
+    def _materialize_many(
+        self, snap: _Snapshot, level: Level, rows: list[np.ndarray]
+    ) -> list[CandidateBatch]:
+        """``_materialize`` for several row lists, with one gather of their vectors."""
+        if len(rows) == 1:
+            return [self._materialize(snap, level, rows[0])]
+        sizes = np.cumsum([len(r) for r in rows])[:-1]
+        whole = self._materialize(snap, level, np.concatenate(rows))
+        starts = [0, *sizes.tolist()]
+        ends = [*sizes.tolist(), len(whole)]
+        return [
+            CandidateBatch(
+                whole.video_ids[a:b],
+                whole.blocks[a:b],
+                whole.windows[a:b] if whole.windows is not None else None,
+                whole.segment_index[a:b] if whole.segment_index is not None else None,
+            )
+            for a, b in zip(starts, ends, strict=True)
+        ]
 
     def _materialize(self, snap: _Snapshot, level: Level, rows: np.ndarray) -> CandidateBatch:
         d = snap.manifest.dim or 0

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from indexer.base import VectorIndex
-from indexer.query import MAX_K, Weights, parse_level
+from indexer.query import MAX_K, Weights
 from ranker.catalog import ItemCatalog
 from ranker.context import RankingContext, Request
 from sv6d.dimensions import DIMENSIONS
@@ -109,7 +109,7 @@ class IndexNeighbours:
 
     Scores are the index's: ``Σ_d w_d · cos(q_d, x_d)`` under ``indexer.Weights`` (``Weights.only(dim)`` for
     one dimension's neighbours, ``Weights.uniform()`` for all six). ``k`` is capped at the index's ``MAX_K``.
-    A batch of queries goes to the index's ``search_many`` (one FAISS call per level).
+    A batch of queries goes to the index's ``neighbours`` (``search_many``'s ranking, ids and scores only).
 
     ``for_catalog`` builds one over a catalog's vectors that have no index yet (offline experiments, tests,
     benchmarks): a FAISS index in a temporary directory, removed by ``close``.
@@ -166,12 +166,13 @@ class IndexNeighbours:
         kk = max(1, min(k, MAX_K))
         wl = _per_query(weights, len(queries))
         excl = [] if exclude is None else [catalog.video_ids[int(i)] for i in exclude]
-        lists = self.index.search_many(np.asarray(queries), wl, kk, parse_level(level), exclude=excl)
+        if level not in ("video", "hook"):
+            raise ConfigError(f"neighbour channels search the video or hook level, not {level!r}")
+        lists = self.index.neighbours(queries, wl, kk, "hook" if level == "hook" else "video", exclude=excl)
         lookup = catalog.index
         out = []
-        for hits in lists:
-            pos = np.fromiter((lookup.get(h.video_id, -1) for h in hits), dtype=np.int64, count=len(hits))
-            sc = np.fromiter((h.score for h in hits), dtype=np.float32, count=len(hits))
+        for ids, sc in lists:
+            pos = np.fromiter((lookup.get(v, -1) for v in ids), dtype=np.int64, count=len(ids))
             keep = pos >= 0
             out.append((pos[keep], sc[keep]))
         return out

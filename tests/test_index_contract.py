@@ -395,3 +395,38 @@ def test_hook_search_without_weights_uses_the_default_hook_weights() -> None:
     np.testing.assert_allclose(
         Weights.of({"camera": 2.0}, "hook").array, [2.0 if d.value == "camera" else 1.0 for d in DIMENSIONS]
     )
+
+
+@pytest.mark.parametrize("level", ["video", "hook"])
+def test_neighbours_rank_and_score_as_search_many(
+    shared: VectorIndex, records: list[SV6DRecord], level
+) -> None:
+    """The ranker's bulk form: ids and scores only, the same as ``search_many``'s hits, for one-dimension
+    weights (FAISS searches that dimension's columns alone) and for several dimensions."""
+    from indexer import Weights
+
+    queries = np.stack([r.video for r in make_records(4, D, seed=41)])
+    weights = [
+        Weights.only("editing"),
+        Weights.only("camera"),
+        Weights.uniform(),
+        Weights.of({"subject": 2.0}),
+    ]
+    drop = [records[i].video_id for i in range(0, 12, 3)]
+    got = shared.neighbours(queries, weights, 7, level, exclude=drop)
+    want = shared.search_many(queries, weights, k=7, level=level, exclude=drop)
+    for (ids, scores), hits in zip(got, want, strict=True):
+        assert ids == [h.video_id for h in hits]
+        np.testing.assert_allclose(scores, [h.score for h in hits], rtol=0, atol=1e-6)
+        assert not set(ids) & set(drop)
+    kept = [r for r in records if r.video_id not in drop]
+    for (ids, scores), q, w in zip(got, queries, weights, strict=True):
+        ref = brute_force(kept, q / np.linalg.norm(q, axis=1, keepdims=True), w.array, level)[:7]
+        assert ids == [v for v, _ in ref]
+        np.testing.assert_allclose(scores, [s for _, s in ref], atol=1e-4)
+    with pytest.raises(QueryError, match="video or hook level"):
+        shared.neighbours(queries, Weights.uniform(), 5, "segment")  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="2 weights for 4 queries"):
+        shared.neighbours(queries, weights[:2], 5)
+    with pytest.raises(QueryError, match="all zeros"):
+        shared.neighbours(np.zeros_like(queries), Weights.uniform(), 5)
