@@ -323,6 +323,10 @@ class VectorIndex(ABC):
         ties by video id so that every backend returns the same order."""
         per_dim = np.einsum("nij,ij->ni", cb.blocks, block)
         total = per_dim @ w
+        order = np.argsort(-total, kind="stable")
+        ranked = total[order]
+        if not (ranked[1:] == ranked[:-1]).any():  # no tie: the scores alone give the order
+            return order.tolist(), per_dim, total
         tot = total.tolist()
         ids = cb.video_ids
         return sorted(range(len(ids)), key=lambda i: (-tot[i], ids[i])), per_dim, total

@@ -95,3 +95,18 @@ def test_an_index_reads_a_weights_and_its_mapping_alike(tmp_path, location) -> N
         assert [(h.video_id, h.score) for h in a] == [(h.video_id, h.score) for h in b]
         many = index.search_many([query, query], [Weights.only("camera"), w], k=5)
         assert [h.video_id for h in many[1]] == [h.video_id for h in index.search(query, w, k=5)]
+
+
+@pytest.mark.parametrize("location", ["faiss", "qdrant::memory:"])
+def test_tied_scores_come_in_video_id_order(tmp_path, location) -> None:
+    base = make_records(6, 8, seed=12)
+    # three copies of one video under other ids: equal scores for any query and any weights
+    twins = [base[0].model_copy(update={"video_id": vid}) for vid in ("t-c", "t-a", "t-b")]
+    index = open_index(data_dir=tmp_path) if location == "faiss" else open_index(location)
+    with index:
+        index.upsert([*base[1:], *twins])
+        for w in (Weights.uniform(), Weights.only("camera")):
+            hits = index.search(base[0].video, w, k=3)
+            assert [h.video_id for h in hits] == ["t-a", "t-b", "t-c"]
+            ((ids, _),) = index.neighbours(base[0].video[None], w, 3)
+            assert ids == ["t-a", "t-b", "t-c"]
