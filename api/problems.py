@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indexer.base import QueryError
+from indexer.query import QueryError
 from sv6d.errors import (
     ConfigError,
     ConflictError,

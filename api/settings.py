@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from indexer.base import MAX_K
 from indexer.qdrant_backend import DEFAULT_COLLECTION, QdrantConfig
+from indexer.query import MAX_K
 from sv6d.errors import ConfigError
 
 Environment = Literal["development", "production"]

@@ -2,9 +2,8 @@
 
 Synthetic but structured data: ``--n`` videos whose (6, d) vectors are a low-dimensional latent per cluster
 plus noise, ``--users`` users with ``--events-per-user`` events each (likes biased to one cluster). Neighbour
-channels go through ``ranker.candidates.CatalogNeighbours`` (FAISS over the catalog arrays: flat below
-``--ivf-min`` items, IVF at or above it, whose recall against the exact scan is reported) unless
-``--neighbours index`` (the indexer's Flat index through ``IndexNeighbours``, ``search_many`` when it has it).
+channels go through the indexer (``ranker.candidates.IndexNeighbours`` over a FAISS index of ``--recipe``,
+``Flat`` by default; for another recipe the channels' recall against the exact ``Flat`` index is reported).
 FAISS runs with ``--faiss-threads`` threads (1 by default: one request per core is how a server runs it).
 
     .venv/bin/python bench/rank.py --n 100000 --users 10000 --json
@@ -18,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
 
-from ranker.candidates import CHANNELS, CandidateConfig, CandidateSet, CatalogNeighbours, generate_candidates
+from ranker.candidates import CHANNELS, CandidateConfig, CandidateSet, IndexNeighbours, generate_candidates
 from ranker.catalog import ItemCatalog
 from ranker.context import build_context
 from ranker.events import conform_events
@@ -93,11 +91,7 @@ def main() -> None:
     ap.add_argument("--d", type=int, default=64)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--train-rows", type=int, default=1_000_000)
-    ap.add_argument("--neighbours", choices=["index", "catalog"], default="catalog")
-    ap.add_argument("--ivf-min", type=int, default=50_000, help="catalog size from which FAISS uses IVF")
-    ap.add_argument(
-        "--nprobe", type=int, default=None, help="IVF cells probed (default: max(16, nlist // 32))"
-    )
+    ap.add_argument("--recipe", default="Flat", help="FAISS recipe of the neighbour channels' index")
     ap.add_argument("--faiss-threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, default=1, help="recent positives used as neighbour seeds")
     ap.add_argument("--json", action="store_true")
@@ -109,43 +103,11 @@ def main() -> None:
     t = time.perf_counter()
     cat, ev = make_world(args.n, args.users, args.events_per_user, args.d, seed=0)
     setup: dict[str, float] = {"make_data_s": time.perf_counter() - t}
-    tmp = tempfile.TemporaryDirectory()
-    if args.neighbours == "index":
-        from indexer import open_index
-        from sv6d.record import EncoderInfo, SV6DRecord
-
-        t = time.perf_counter()
-        index = open_index(data_dir=tmp.name, recipe="Flat")
-        info = EncoderInfo(name="bench", version="0", head_version="0")
-        assert cat.video is not None
-        assert cat.hook is not None
-        assert cat.duration_s is not None
-        batch = 20_000
-        for s in range(0, len(cat), batch):
-            recs = [
-                SV6DRecord(
-                    video_id=cat.video_ids[i],
-                    source="bench",
-                    duration_s=float(cat.duration_s[i]),
-                    fps=30.0,
-                    width=720,
-                    height=1280,
-                    encoder=info,
-                    hook_window=(0.0, 3.0),
-                    video=cat.video[i],
-                    hook=cat.hook[i],
-                )
-                for i in range(s, min(s + batch, len(cat)))
-            ]
-            index.upsert(recs)
-        from ranker.candidates import IndexNeighbours
-
-        neighbours: object = IndexNeighbours(index)
-        setup["index_build_s"] = time.perf_counter() - t
-    else:
-        neighbours = CatalogNeighbours(cat, ivf_min_items=args.ivf_min, nprobe=args.nprobe)
     t = time.perf_counter()
-    ctx = build_context(ev, cat, T0, neighbours=neighbours)  # type: ignore[arg-type]
+    neighbours = IndexNeighbours.for_catalog(cat, recipe=args.recipe)
+    setup["index_build_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    ctx = build_context(ev, cat, T0, neighbours=neighbours)
     setup["context_s"] = time.perf_counter() - t
     schema = FeatureSchema.for_config(ctx.config)
     ccfg = CandidateConfig(n_seeds=args.seeds)
@@ -154,13 +116,14 @@ def main() -> None:
     users = [ctx.users.user_ids[i] for i in rng.choice(len(ctx.users.user_ids), args.requests, replace=False)]
     t = time.perf_counter()
     for u in users[:5]:
-        # Builds the lazily made FAISS indexes (one per dimension slab and level) before timing.
+        # Warms the index and the context's caches before timing.
         generate_candidates(ctx, ctx.request_for_user(u), ccfg)
     setup["neighbour_index_s"] = time.perf_counter() - t
     nb_recall = float("nan")
-    if isinstance(neighbours, CatalogNeighbours) and neighbours.approximate:
+    if args.recipe.strip() != "Flat":
         # Recall of the approximate neighbour channels against the exact scan, on the same requests.
-        exact_ctx = build_context(ev, cat, T0, neighbours=CatalogNeighbours(cat, ivf_min_items=len(cat) + 1))
+        exact = IndexNeighbours.for_catalog(cat)
+        exact_ctx = build_context(ev, cat, T0, neighbours=exact)
         nb_channels = [i for i, c in enumerate(CHANNELS) if c.startswith("nb_") or c == "hook"]
         got = want = 0
         for u in users[:20]:
@@ -172,6 +135,7 @@ def main() -> None:
                 want += len(ref)
         nb_recall = got / max(want, 1)
         del exact_ctx
+        exact.close()
     # A small model on real bench features (labels: the user's favourite cluster, as liked in events).
     xs, ys, gs = [], [], []
     for g, u in enumerate(users[:50]):
@@ -221,8 +185,7 @@ def main() -> None:
     res = {
         "n_videos": args.n,
         "n_users": args.users,
-        "neighbours": args.neighbours,
-        "approximate": bool(getattr(neighbours, "approximate", False)),
+        "recipe": args.recipe,
         "neighbour_recall_vs_exact": nb_recall,
         "candidates_p50_ms": pct(cand_t)[0],
         "candidates_p99_ms": pct(cand_t)[1],
@@ -246,7 +209,7 @@ def main() -> None:
     sys.stdout.write(f"training {args.train_rows} rows x {n_feats} features, 100 rounds: {train_s:.1f} s\n")
     if args.json:
         sys.stdout.write(json.dumps(res) + "\n")
-    tmp.cleanup()
+    neighbours.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""The index interface shared by every backend, with the query, weight and filter semantics.
+"""The index interface every backend implements: requests read through ``indexer.query``, answers built
+from ``indexer.hits``.
 
-Scores: ``score(q, x) = Σ_d w_d · cos(q_d, x_d)`` over the six dimensions. Stored rows and query rows are unit
+Scores: ``score(q, x) = Σ_d w_d · cos(q_d, x_d)`` over the six dimensions, ``w`` a ``Weights`` (its docstring
+holds the one meaning of weights). Stored rows and query rows are unit
 vectors, so the score is one inner product between ``concat(w_d · q_d)`` and ``concat(x_d)``; backends search
 that concatenation and this module recomputes the six per-dimension scores exactly from the stored vectors of
 the returned candidates (which also makes ANN candidates exact after a re-rank).
@@ -18,292 +20,30 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sv6d.dimensions import DIMENSION_INDEX, DIMENSIONS, Dimension
-from sv6d.errors import NotFoundError, SV6DError, VocabularyError
-from sv6d.record import SV6DRecord, Tag
-from sv6d.vocabulary import default_vocabulary
+from indexer.hits import Candidate, CandidateBatch, Hit, hook_tags, shared_tags
+from indexer.query import (
+    DIMENSION_NAMES,
+    Filters,
+    Level,
+    Query,
+    QueryError,
+    Weights,
+    WeightsArg,
+    as_filters,
+    check_k,
+    check_page,
+    parse_level,
+    query_block,
+)
+from sv6d.dimensions import DIMENSIONS
+from sv6d.record import SV6DRecord
 
-Level = Literal["video", "hook", "segment"]
-LEVELS: tuple[str, ...] = get_args(Level)
-Orientation = Literal["portrait", "landscape", "square"]
-MAX_K = 1000
 # Rocchio weight of the negative examples in recommend_by_example.
 DEFAULT_NEGATIVE_WEIGHT = 0.5
-# Hook searches that name no weights use these: chosen on the training sources of the real-footage hook
-# benchmark (`sv6d eval-hooks --real --tune-weights`: coordinate ascent over 0, 0.5, 1, 2, 4 per dimension,
-# with the evidence backbone's shipped hook heads), never on its held-out sources. Subject (who is on screen)
-# and narrative (the energy curve) carried content more than opening style there. Any weights given replace
-# them whole, and a dimension those leave out weighs 1.
-DEFAULT_HOOK_WEIGHTS: dict[str, float] = {
-    "subject": 0.0,
-    "aesthetics": 0.5,
-    "camera": 1.0,
-    "editing": 2.0,
-    "narrative": 0.0,
-    "dissemination": 1.0,
-}
-
-Query = np.ndarray | Mapping[str, Any] | str | SV6DRecord
-WeightsArg = Mapping[str, float] | None
-
-
-class QueryError(SV6DError, ValueError):
-    """A search request that cannot be answered as given (bad vectors, weights, k, level or filters)."""
-
-
-class TagFilter(BaseModel):
-    """One required tag: the video must carry ``label`` in ``dimension`` (anywhere in its timeline)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    dimension: Dimension
-    label: str
-
-    @model_validator(mode="after")
-    def _known(self) -> TagFilter:
-        default_vocabulary().spec(self.label, self.dimension)
-        return self
-
-    @property
-    def key(self) -> str:
-        return f"{self.dimension.value}:{self.label}"
-
-
-class Filters(BaseModel):
-    """Restrictions applied inside the index search. Every field set must hold (AND)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    tags: tuple[TagFilter, ...] = ()
-    min_duration_s: float | None = Field(default=None, ge=0)
-    max_duration_s: float | None = Field(default=None, ge=0)
-    orientation: Orientation | None = None
-    created_after: datetime | None = None
-    creator: str | None = None
-
-    @field_validator("tags", mode="before")
-    @classmethod
-    def _parse_tags(cls, value: Any) -> Any:
-        """Accept ``"editing:hard_cut"`` strings, (dimension, label) pairs or dicts."""
-        out = []
-        for t in value or ():
-            if isinstance(t, str):
-                if ":" not in t:
-                    raise ValueError(f"tag filter {t!r} must be 'dimension:label'")
-                dim, label = t.split(":", 1)
-                out.append({"dimension": dim, "label": label})
-            elif isinstance(t, tuple | list):
-                out.append({"dimension": t[0], "label": t[1]})
-            else:
-                out.append(t)
-        return tuple(out)
-
-    @field_validator("created_after")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
-    @model_validator(mode="after")
-    def _range(self) -> Filters:
-        lo, hi = self.min_duration_s, self.max_duration_s
-        if lo is not None and hi is not None and hi < lo:
-            raise ValueError(f"max_duration_s {hi} is below min_duration_s {lo}")
-        return self
-
-    @property
-    def is_empty(self) -> bool:
-        return self == Filters()
-
-
-@dataclass(frozen=True)
-class SharedTag:
-    dimension: str
-    label: str
-
-
-@dataclass
-class Hit:
-    """One search result.
-
-    ``score`` = Σ w_d · ``scores[d]``; ``scores`` holds cos(q_d, x_d) per dimension name. ``window`` is the
-    hit's hook window (hook level) or its best segment (segment level), else None. ``shared_tags`` lists the
-    (dimension, label) pairs present in both hook windows (hook level, when the query has tags).
-    """
-
-    video_id: str
-    score: float
-    scores: dict[str, float]
-    window: tuple[float, float] | None = None
-    shared_tags: list[SharedTag] = field(default_factory=list)
-    segment_index: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "video_id": self.video_id,
-            "score": self.score,
-            "scores": self.scores,
-            "window": list(self.window) if self.window is not None else None,
-            "shared_tags": [{"dimension": t.dimension, "label": t.label} for t in self.shared_tags],
-            "segment_index": self.segment_index,
-        }
-
-
-@dataclass
-class Candidate:
-    """What a backend returns for exact re-scoring: a stored point with its (6, d) block."""
-
-    video_id: str
-    block: np.ndarray
-    window: tuple[float, float] | None = None
-    segment_index: int | None = None
-
-
-@dataclass
-class CandidateBatch:
-    """Candidates as arrays, for vectorised exact scoring: ``blocks`` is (m, 6, d) float32 (contiguous);
-    ``windows`` (m, 2) and ``segment_index`` (m,) are set for levels that have them."""
-
-    video_ids: list[str]
-    blocks: np.ndarray
-    windows: np.ndarray | None = None
-    segment_index: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.video_ids)
-
-    @classmethod
-    def of(cls, cands: Sequence[Candidate], dim: int) -> CandidateBatch:
-        if not cands:
-            return cls([], np.zeros((0, len(DIMENSIONS), dim), dtype=np.float32))
-        blocks = np.ascontiguousarray(np.stack([c.block for c in cands]), dtype=np.float32)
-        windows = None
-        if cands[0].window is not None:
-            windows = np.asarray([c.window for c in cands], dtype=np.float64)
-        seg = None
-        if cands[0].segment_index is not None:
-            seg = np.asarray([c.segment_index for c in cands], dtype=np.int64)
-        return cls([c.video_id for c in cands], blocks, windows, seg)
-
-    def candidates(self) -> list[Candidate]:
-        """The batch back as one ``Candidate`` per row (``of`` the other way round)."""
-        windows = self.windows.tolist() if self.windows is not None else None
-        segs = self.segment_index.tolist() if self.segment_index is not None else None
-        return [
-            Candidate(
-                vid,
-                self.blocks[i],
-                (windows[i][0], windows[i][1]) if windows is not None else None,
-                segs[i] if segs is not None else None,
-            )
-            for i, vid in enumerate(self.video_ids)
-        ]
-
-
-def parse_weights(weights: WeightsArg, level: str | None = None) -> np.ndarray:
-    """Weights per dimension name as a (6,) array; unnamed dimensions weigh 1. Errors list valid names.
-    No weights at all (None or empty) at the hook level: ``DEFAULT_HOOK_WEIGHTS``."""
-    if not weights and level == "hook":
-        weights = DEFAULT_HOOK_WEIGHTS
-    w = np.ones(len(DIMENSIONS), dtype=np.float32)
-    for name, value in (weights or {}).items():
-        try:
-            dim = Dimension.parse(name)
-        except ValueError as exc:
-            raise QueryError(f"weights: {exc}") from None
-        v = float(value)
-        if not math.isfinite(v) or v < 0:
-            raise QueryError(f"weight of {dim.value!r} must be a finite number >= 0, got {value!r}")
-        w[DIMENSION_INDEX[dim]] = v
-    if not (w > 0).any():
-        raise QueryError("weights are all zero: at least one dimension must weigh more than 0")
-    return w
-
-
-def parse_level(level: str) -> Level:
-    if level not in LEVELS:
-        raise QueryError(f"unknown level {level!r}; valid levels: {', '.join(LEVELS)}")
-    return level  # type: ignore[return-value]
-
-
-def check_k(k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= int(k) <= MAX_K:
-        raise QueryError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
-    return int(k)
-
-
-def query_block(query: np.ndarray | Mapping[str, Any], dim: int) -> np.ndarray:
-    """Validate six query vectors (a (6, d) block or a dict per dimension) and L2-normalise each row."""
-    if isinstance(query, Mapping):
-        unknown = [str(k) for k in query if str(k).strip().lower() not in {d.value for d in DIMENSIONS}]
-        if unknown:
-            valid = ", ".join(d.value for d in DIMENSIONS)
-            raise QueryError(f"query names unknown dimension(s) {unknown}; valid dimensions: {valid}")
-        norm = {Dimension.parse(k): v for k, v in query.items()}
-        missing = [d.value for d in DIMENSIONS if d not in norm]
-        if missing:
-            raise QueryError(f"query lacks vectors for dimension(s) {missing}")
-        try:
-            arr = np.stack([np.asarray(norm[d], dtype=np.float32).ravel() for d in DIMENSIONS])
-        except ValueError as exc:
-            raise QueryError(f"query vectors have different sizes: {exc}") from None
-    else:
-        arr = np.asarray(query, dtype=np.float32)
-        if arr.ndim == 1 and arr.size == len(DIMENSIONS) * dim:
-            arr = arr.reshape(len(DIMENSIONS), dim)
-    if arr.ndim != 2 or arr.shape != (len(DIMENSIONS), dim):
-        raise QueryError(f"query vectors must have shape (6, {dim}) for this index, got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise QueryError("query vectors contain NaN or infinite values")
-    norms = np.linalg.norm(arr, axis=1)
-    zero = [DIMENSIONS[i].value for i in np.flatnonzero(norms == 0)]
-    if zero:
-        raise QueryError(f"query vector of {', '.join(zero)} is all zeros: it has no direction to compare")
-    return np.ascontiguousarray(arr / norms[:, None], dtype=np.float32)
-
-
-def weighted_query(block: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """concat(w_d · q_d): one inner product with concat(x_d) gives the weighted score."""
-    return np.ascontiguousarray((block * w[:, None]).ravel(), dtype=np.float32)
-
-
-def hook_tags(record: SV6DRecord) -> set[tuple[str, str]]:
-    h0, h1 = record.hook_window
-    return {(t.dimension.value, t.label) for t in record.tags_in(h0, h1)}
-
-
-def shared_hook_tags(a: Iterable[Tag] | set[tuple[str, str]], b: SV6DRecord) -> list[SharedTag]:
-    """(dimension, label) pairs present in both hook windows, in DIMENSIONS then label order."""
-    left = a if isinstance(a, set | frozenset) else {(t.dimension.value, t.label) for t in a}
-    return _shared(left, hook_tags(b))
-
-
-_DIM_ORDER = {d.value: i for i, d in enumerate(DIMENSIONS)}
-DIMENSION_NAMES: tuple[str, ...] = tuple(d.value for d in DIMENSIONS)
-
-
-def _shared(a: AbstractSet[tuple[str, str]], b: AbstractSet[tuple[str, str]]) -> list[SharedTag]:
-    both = a & b
-    return [SharedTag(d, lab) for d, lab in sorted(both, key=lambda p: (_DIM_ORDER[p[0]], p[1]))]
-
-
-def check_page(offset: int, limit: int | None) -> tuple[int, int | None]:
-    if isinstance(offset, bool) or not isinstance(offset, int | np.integer) or offset < 0:
-        raise QueryError(f"offset must be an integer >= 0, got {offset!r}")
-    if limit is not None and (
-        isinstance(limit, bool) or not isinstance(limit, int | np.integer) or limit < 0
-    ):
-        raise QueryError(f"limit must be an integer >= 0 or None, got {limit!r}")
-    return int(offset), None if limit is None else int(limit)
 
 
 class VectorIndex(ABC):
@@ -429,12 +169,13 @@ class VectorIndex(ABC):
         """Top-k by Σ_d w_d cos(q_d, x_d).
 
         ``query``: a (6, d) block, a dict per dimension, a stored video id (its vectors of that level; segment
-        level uses the video vectors) or an SV6DRecord. ``exclude``: video ids never returned.
+        level uses the video vectors) or an SV6DRecord. ``weights``: a ``Weights`` or a mapping it reads (a
+        dimension left out weighs 1). ``exclude``: video ids never returned.
         """
         k = check_k(k)
         level = parse_level(level)
-        w = parse_weights(weights, level)
-        flt = _as_filters(filters)
+        w = Weights.of(weights, level).array
+        flt = as_filters(filters)
         block, record = self._resolve(query, level)
         dim = self.dim
         if dim is not None and block.shape[1] != dim:
@@ -461,17 +202,16 @@ class VectorIndex(ABC):
         """
         k = check_k(k)
         level = parse_level(level)
-        flt = _as_filters(filters)
+        flt = as_filters(filters)
         qs = list(queries)
         nq = len(qs)
         if weights is None or isinstance(weights, Mapping):
-            w1 = parse_weights(weights, level)
-            ws = np.repeat(w1[None], nq, axis=0)
+            ws = np.repeat(Weights.of(weights, level).array[None], nq, axis=0)
         else:
             wl = list(weights)
             if len(wl) != nq:
                 raise QueryError(f"search_many got {len(wl)} weight mappings for {nq} queries")
-            ws = np.stack([parse_weights(x, level) for x in wl]) if wl else np.zeros((0, 6), np.float32)
+            ws = np.stack([Weights.of(x, level).array for x in wl]) if wl else np.zeros((0, 6), np.float32)
         if exclude_each is not None and len(exclude_each) != nq:
             raise QueryError(f"search_many got {len(exclude_each)} exclude_each entries for {nq} queries")
         if nq == 0:
@@ -489,6 +229,52 @@ class VectorIndex(ABC):
             blocks.append(block)
             qtags.append(self._query_hook_tags(q, record) if level == "hook" else None)
         return self._search_blocks(np.stack(blocks), ws, k, level, flt, excludes, qtags)
+
+    def neighbours(
+        self,
+        queries: np.ndarray,
+        weights: Weights | Sequence[Weights],
+        k: int,
+        level: Literal["video", "hook"] = "video",
+        *,
+        exclude: Iterable[str] = (),
+    ) -> list[tuple[list[str], np.ndarray]]:
+        """``search_many``'s ranking for callers that need only ids and scores (the ranker's neighbour
+        channels): per (6, d) query of ``queries`` (nq, 6, d), the top-k video ids and their scores
+        ``Σ_d w_d cos(q_d, x_d)`` (float32 array), best first, as ``search_many`` ranks and scores them.
+        ``weights``: one for every query or one per query; ``exclude``: ids no query returns."""
+        k = check_k(k)
+        if level not in ("video", "hook"):
+            raise QueryError(f"neighbours searches the video or hook level, not {level!r}")
+        q = np.asarray(queries, dtype=np.float32)
+        nq = len(q)
+        dim = self.dim
+        if nq == 0 or dim is None or self.count() == 0:
+            return [([], np.zeros(0, dtype=np.float32)) for _ in range(nq)]
+        if q.ndim != 3 or q.shape[1:] != (len(DIMENSIONS), dim):
+            raise QueryError(f"neighbours takes queries of shape (nq, 6, {dim}), got {q.shape}")
+        wl = [weights] * nq if isinstance(weights, Weights) else list(weights)
+        if len(wl) != nq:
+            raise QueryError(f"neighbours got {len(wl)} weights for {nq} queries")
+        ws = np.stack([Weights.of(w).array for w in wl])
+        norms = np.linalg.norm(q, axis=2)
+        if not (np.isfinite(norms).all() and (norms > 0).all()):
+            for block in q:
+                query_block(block, dim)  # raises the error that names the problem
+        # query_block's normalisation, for every query at once
+        blocks = np.ascontiguousarray(q / norms[:, :, None], dtype=np.float32)
+        qvecs = np.ascontiguousarray((blocks * ws[:, :, None]).reshape(nq, -1), dtype=np.float32)
+        n = k if self.exact else k * self.rerank_factor
+        batches = self._candidate_batches(level, qvecs, n, as_filters(None), [frozenset(exclude)] * nq)
+        out: list[tuple[list[str], np.ndarray]] = []
+        for i, cb in enumerate(batches):
+            if not len(cb):
+                out.append(([], np.zeros(0, dtype=np.float32)))
+                continue
+            order, _, total = self._ranked(cb, blocks[i], ws[i])
+            top = order[:k]
+            out.append(([cb.video_ids[j] for j in top], total[top].astype(np.float32)))
+        return out
 
     def _query_hook_tags(self, query: Query, record: SV6DRecord | None) -> frozenset[tuple[str, str]] | None:
         if isinstance(query, str):
@@ -525,20 +311,33 @@ class VectorIndex(ABC):
             tags = qtags[i]
             if tags is not None:
                 for h in hits:
-                    h.shared_tags = _shared(tags, self.hook_tags_of(h.video_id))
+                    h.shared_tags = shared_tags(tags, self.hook_tags_of(h.video_id))
             out.append(hits)
         return out
+
+    @staticmethod
+    def _ranked(
+        cb: CandidateBatch, block: np.ndarray, w: np.ndarray
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """Exact per-dimension (m, 6) and total (m,) scores of the candidates, and their order: best first,
+        ties by video id so that every backend returns the same order."""
+        per_dim = np.einsum("nij,ij->ni", cb.blocks, block)
+        total = per_dim @ w
+        order = np.argsort(-total, kind="stable")
+        ranked = total[order]
+        if not (ranked[1:] == ranked[:-1]).any():  # no tie: the scores alone give the order
+            return order.tolist(), per_dim, total
+        tot = total.tolist()
+        ids = cb.video_ids
+        return sorted(range(len(ids)), key=lambda i: (-tot[i], ids[i])), per_dim, total
 
     def _score(self, cb: CandidateBatch, block: np.ndarray, w: np.ndarray, level: Level, k: int) -> list[Hit]:
         """Exact per-dimension and total scores of the candidates; the top ``k`` videos as hits."""
         if not len(cb):
             return []
-        per_dim = np.einsum("nij,ij->ni", cb.blocks, block)
-        total = per_dim @ w
+        order, per_dim, total = self._ranked(cb, block, w)
         tot = total.tolist()
         ids = cb.video_ids
-        # Ties break by video id so that every backend returns the same order.
-        order = sorted(range(len(ids)), key=lambda i: (-tot[i], ids[i]))
         rows = per_dim.tolist()
         windows = cb.windows.tolist() if (cb.windows is not None and level != "video") else None
         segs = cb.segment_index.tolist() if cb.segment_index is not None else None
@@ -611,44 +410,3 @@ class VectorIndex(ABC):
         q = q / np.linalg.norm(q, axis=1, keepdims=True)
         exclude = frozenset(positive_ids) | frozenset(negative_ids)
         return self.search(q.astype(np.float32), weights, k, level, filters, exclude=exclude)
-
-
-def _as_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
-    if filters is None:
-        return Filters()
-    if isinstance(filters, Filters):
-        return filters
-    try:
-        return Filters.model_validate(dict(filters))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        cause = err.get("ctx", {}).get("error")
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        msg = f"filters.{where}: {cause if cause is not None else err['msg']}"
-        if isinstance(cause, VocabularyError):
-            raise VocabularyError(msg) from None
-        raise QueryError(msg) from None
-
-
-def check_batch(records: Sequence[SV6DRecord], dim: int | None) -> int:
-    """Validate a batch before any write: same d everywhere, matching the index, no duplicate ids."""
-    if not records:
-        return dim or 0
-    seen: set[str] = set()
-    for r in records:
-        if not isinstance(r, SV6DRecord):
-            raise QueryError(f"upsert takes SV6DRecord objects, got {type(r).__name__}")
-        if r.video_id in seen:
-            raise QueryError(f"batch contains video_id {r.video_id!r} twice")
-        seen.add(r.video_id)
-    dims = {r.dim for r in records}
-    if len(dims) > 1:
-        raise QueryError(f"batch mixes vector sizes {sorted(dims)}; one index holds one size")
-    d = dims.pop()
-    if dim is not None and d != dim:
-        raise QueryError(f"records have vectors of size {d}, this index holds size {dim}")
-    return d
-
-
-def not_found(video_id: str) -> NotFoundError:
-    return NotFoundError(f"video_id {video_id!r} is not in the index")

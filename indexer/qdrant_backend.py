@@ -39,16 +39,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from indexer.base import (
-    Candidate,
-    Filters,
-    Level,
-    QueryError,
-    VectorIndex,
-    check_batch,
-    check_page,
-    not_found,
-)
+from indexer.base import VectorIndex
+from indexer.hits import Candidate
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
     SCROLL_PAGE,
@@ -62,6 +54,7 @@ from indexer.qdrant_layout import (
     record_points,
     vector_names,
 )
+from indexer.query import Filters, Level, QueryError, check_batch, check_page, not_found
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord

@@ -39,17 +39,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from indexer.base import (
-    Candidate,
-    CandidateBatch,
-    Filters,
-    Level,
-    VectorIndex,
-    check_batch,
-    check_page,
-    not_found,
-)
+from indexer.base import VectorIndex
 from indexer.catalog import WriterLock
+from indexer.hits import Candidate, CandidateBatch
 from indexer.qdrant_backend import QdrantConfig
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
@@ -64,6 +56,7 @@ from indexer.qdrant_layout import (
     record_points,
     vector_names,
 )
+from indexer.query import Filters, Level, check_batch, check_page, not_found
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord

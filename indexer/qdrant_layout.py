@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from indexer.base import Candidate, Filters, Level
+from indexer.hits import Candidate
+from indexer.query import Filters, Level
 from sv6d.dimensions import DIMENSIONS
 from sv6d.record import SV6DRecord
 

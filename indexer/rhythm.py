@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.base import Hit
+from indexer.hits import Hit
+from indexer.query import Weights
 from sv6d.record import SV6DRecord
 
 
@@ -74,12 +75,13 @@ def _dtw(cost: np.ndarray) -> float:
     return float(total[n, m] / steps[n, m])
 
 
-def rhythm_similarity(a: HookShots, b: HookShots, weights: np.ndarray, timing: float) -> float:
+def rhythm_similarity(a: HookShots, b: HookShots, weights: Weights, timing: float) -> float:
     """1 - the mean DTW cost of aligning the two shot sequences (see the module docstring), in [0, 1];
-    ``timing`` in [0, 1] is the share of the cut-time term."""
+    ``timing`` in [0, 1] is the share of the cut-time term; shots compare by the weighted mean of their
+    per-dimension cosines under ``weights``."""
     if not 0.0 <= timing <= 1.0:
         raise ValueError(f"timing must lie in [0, 1], got {timing}")
-    w = np.asarray(weights, dtype=np.float64)
+    w = weights.array.astype(np.float64)
     cos = np.einsum("idk,jdk->ijd", a.vectors, b.vectors) @ (w / w.sum())  # (n, m)
     h = max(a.length, b.length)
     dt = np.abs(a.starts[:, None] - b.starts[None, :]) + np.abs(a.ends[:, None] - b.ends[None, :])
@@ -91,18 +93,18 @@ def rerank_hooks(
     query: SV6DRecord,
     hits: Sequence[Hit],
     get: Callable[[str], SV6DRecord],
-    weights: np.ndarray,
+    weights: Weights,
     alpha: float,
     timing: float,
 ) -> list[Hit]:
     """``hits`` (a hook search's top hits) re-ordered by mean hook score + ``alpha`` · rhythm similarity
-    (stable: ties keep the index's order). ``get`` fetches a hit's record; ``weights``: the search's (6,)."""
+    (stable: ties keep the index's order). ``get`` fetches a hit's record; ``weights``: the search's."""
     if alpha == 0 or not hits:
         return list(hits)
-    w = np.asarray(weights, dtype=np.float64)
     q = hook_shots(query)
+    total = weights.total
     keyed = [
-        (h.score / w.sum() + alpha * rhythm_similarity(q, hook_shots(get(h.video_id)), w, timing), -i)
+        (h.score / total + alpha * rhythm_similarity(q, hook_shots(get(h.video_id)), weights, timing), -i)
         for i, h in enumerate(hits)
     ]
     order = sorted(range(len(hits)), key=lambda i: keyed[i], reverse=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from indexer.base import QueryError, VectorIndex
+from indexer.base import VectorIndex
+from indexer.query import QueryError
 from sv6d.record import SV6DRecord
 
 DEFAULT_BATCH = 256

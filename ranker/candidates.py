@@ -1,8 +1,9 @@
 """Candidate generation: several channels, each candidate keeping the channel(s) that produced it.
 
 Channels (names are fixed: the feature schema has one indicator per channel):
-- ``nb_<dimension>``: per-dimension neighbours (video level) of the user's recent positives;
-- ``hook``: neighbours of the recent positives' hooks (all six dimensions, equal weights);
+- ``nb_<dimension>``: per-dimension neighbours (video level) of the user's recent positives, through the
+  indexer (``IndexNeighbours``: ``Weights.only(dimension)``);
+- ``hook``: neighbours of the recent positives' hooks (all six dimensions, ``Weights.uniform()``);
 - ``popular``: most decayed plays in the popularity window;
 - ``fresh``: newest uploads (first seen, without upload times) within the freshness window;
 - ``covisit``: videos co-engaged (positively) with the user's recent positives by other users;
@@ -20,16 +21,20 @@ Already-seen videos and negatives are never candidates.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from indexer.base import VectorIndex
+from indexer.query import MAX_K, Weights
 from ranker.catalog import ItemCatalog
-from ranker.context import NeighbourSource, RankingContext, Request
+from ranker.context import RankingContext, Request
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
+from sv6d.record import EncoderInfo
 
 NEIGHBOUR_CHANNELS = tuple(f"nb_{d.value}" for d in DIMENSIONS)
 COLLAB_CHANNELS = ("itemknn", "als")
@@ -44,8 +49,8 @@ CHANNELS: tuple[str, ...] = (
     COLD_CHANNEL,
 )
 CHANNEL_INDEX = {c: i for i, c in enumerate(CHANNELS)}
-# One weights mapping for every query of a batch, or one per query (None: all six dimensions equally).
-WeightsArg = Mapping[str, float] | None | Sequence[Mapping[str, float] | None]
+# One ``Weights`` for every query of a batch, or one per query.
+WeightsArg = Weights | Sequence[Weights]
 
 
 @dataclass(frozen=True)
@@ -99,165 +104,53 @@ class CandidateSet:
         return self.positions[self.channels[:, CHANNEL_INDEX[name]]]
 
 
-class CatalogNeighbours:
-    """Weighted cosine neighbours over an ``ItemCatalog``'s vectors through FAISS (a ``NeighbourSource``).
-
-    One FAISS index per dimension slab (for the one-dimension ``nb_<dim>`` queries, which then read a sixth
-    of the memory) and one over each level's concatenated rows (hook queries and any other weights). Below
-    ``ivf_min_items`` the indexes are flat (exact); at or above it they are IVF (``nlist`` ≈ 2·√N cells),
-    because an exact scan of 100k x 6 x 64 floats per channel is memory-bound at tens of milliseconds, while
-    the IVF reads a few percent of it. ``nprobe`` defaults to ``max(16, nlist // 32)`` (about 3% of the
-    cells): recall against the exact scan stayed at 0.99 from 100k items (nprobe 19) to 1M (nprobe 62), where
-    a fixed 16 fell to 0.80 (``bench/rank.py`` reports this recall against the
-    exact scan). Indexes are built on first use of a (level, dimension), so unused ones cost nothing.
-    """
-
-    def __init__(
-        self,
-        catalog: ItemCatalog,
-        ivf_min_items: int = 50_000,
-        nprobe: int | None = None,
-        search_threads: int = 1,
-    ) -> None:
-        if catalog.video is None:
-            raise ConfigError("CatalogNeighbours needs a catalog with vectors")
-        if nprobe is not None and nprobe < 1:
-            raise ConfigError(f"nprobe must be >= 1, got {nprobe}")
-        self.catalog = catalog
-        self.approximate = len(catalog) >= ivf_min_items
-        self.nprobe = nprobe
-        # One request's batch is a few queries: OpenMP threads waiting for each other on a busy machine cost
-        # more than they save (a 200-item flat search took 5 ms median with 2 threads, 8 µs with 1).
-        # omp_set_num_threads is per calling thread, so setting it around a search leaves other threads be.
-        self.search_threads = search_threads
-        self._indexes: dict[tuple[str, int | None], Any] = {}
-
-    def _block(self, level: str) -> np.ndarray:
-        block = self.catalog.hook if level == "hook" else self.catalog.video
-        if block is None:
-            raise ConfigError(f"the catalog has no {level} vectors")
-        return block
-
-    def _index(self, level: str, dim: int | None) -> Any:
-        key = (level, dim)
-        idx = self._indexes.get(key)
-        if idx is not None:
-            return idx
-        import faiss
-
-        block = self._block(level)
-        n = len(block)
-        data = np.ascontiguousarray(
-            block[:, dim] if dim is not None else block.reshape(n, -1), dtype=np.float32
-        )
-        width = data.shape[1]
-        if self.approximate:
-            nlist = max(1, int(2 * np.sqrt(n)))
-            idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(width), width, nlist, faiss.METRIC_INNER_PRODUCT)
-            # k-means needs ~40 points per cell (FAISS warns below 39): train on a fixed sample.
-            sample = np.random.default_rng(0).choice(n, size=min(n, 40 * nlist), replace=False)
-            idx.train(data[np.sort(sample)])
-            idx.add(data)
-            idx.nprobe = min(self.nprobe or max(16, nlist // 32), nlist)
-        else:
-            idx = faiss.IndexFlatIP(width)
-            idx.add(data)
-        self._indexes[key] = idx
-        return idx
-
-    def _search(self, index: Any, batch: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        import faiss
-
-        before = faiss.omp_get_max_threads()
-        faiss.omp_set_num_threads(self.search_threads)
-        try:
-            scores, ids = index.search(batch, k)
-        finally:
-            faiss.omp_set_num_threads(before)
-        return scores, ids
-
-    def search_positions(
-        self,
-        queries: np.ndarray,
-        weights: WeightsArg,
-        k: int,
-        level: str,
-        catalog: ItemCatalog,
-        exclude: np.ndarray | None = None,
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per (6, d) query: (catalog positions, scores), best first, at most ``k``, none in ``exclude``.
-
-        ``weights``: one mapping for every query or one per query; queries that weigh a single dimension go
-        to that dimension's index together, the others to the level's concatenated index.
-        """
-        if catalog is not self.catalog:
-            raise ConfigError("CatalogNeighbours answers only for the catalog it was built on")
-        q = np.asarray(queries, dtype=np.float32)
-        nq = len(q)
-        wl = _per_query(weights, nq)
-        excl = np.zeros(0, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
-        kk = min(k + len(excl), len(self.catalog))
-        out: list[tuple[np.ndarray, np.ndarray]] = [
-            (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        ] * nq
-        if nq == 0 or k <= 0:
-            return out
-        w = np.array([[1.0 if x is None else float(x.get(d.value, 0.0)) for d in DIMENSIONS] for x in wl])
-        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-        single = (w > 0).sum(axis=1) == 1
-        groups: dict[int | None, list[int]] = {}
-        for i in range(nq):
-            groups.setdefault(int(np.argmax(w[i])) if single[i] else None, []).append(i)
-        for dim, rows in groups.items():
-            if dim is not None:
-                batch = np.ascontiguousarray(q[rows, dim])
-            else:
-                batch = np.ascontiguousarray((q[rows] * w[rows, :, None]).reshape(len(rows), -1))
-            scores, ids = self._search(self._index(level, dim), batch.astype(np.float32), kk)
-            for r, sc, ii in zip(rows, scores, ids, strict=True):
-                keep = ii >= 0
-                if len(excl):
-                    keep &= ~np.isin(ii, excl)
-                out[r] = (ii[keep][:k].astype(np.int64), sc[keep][:k].astype(np.float32))
-        return out
-
-    def search(
-        self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
-    ) -> list[tuple[str, float]]:
-        """The ``NeighbourSource`` single-query form: (video id, score), best first."""
-        res = self.search_positions(query[None], weights, k, level, self.catalog)
-        if not res:
-            return []
-        pos, sc = res[0]
-        return [(self.catalog.video_ids[int(i)], float(s)) for i, s in zip(pos, sc, strict=True)]
-
-
 class IndexNeighbours:
-    """A NeighbourSource over the indexer's ``VectorIndex`` (``indexer.open_index(...)``).
+    """The neighbour channels' source: the indexer's ``VectorIndex`` (FAISS or Qdrant: ``open_index``).
 
-    Dimensions not named in ``weights`` weigh 0 here (the indexer's default for unnamed ones is 1), and
-    ``k`` is capped at the index's ``MAX_K``. A batch of queries goes to the index's ``search_many`` (one
-    FAISS call) when the index has it, else one ``search`` per query.
+    Scores are the index's: ``Σ_d w_d · cos(q_d, x_d)`` under ``indexer.Weights`` (``Weights.only(dim)`` for
+    one dimension's neighbours, ``Weights.uniform()`` for all six). ``k`` is capped at the index's ``MAX_K``.
+    A batch of queries goes to the index's ``neighbours`` (``search_many``'s ranking, ids and scores only).
+
+    ``for_catalog`` builds one over a catalog's vectors that have no index yet (offline experiments, tests,
+    benchmarks): a FAISS index in a temporary directory, removed by ``close``.
     """
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: VectorIndex, *, owned: tempfile.TemporaryDirectory[str] | None = None) -> None:
         self.index = index
+        self._owned = owned
 
-    @staticmethod
-    def _weights(weights: Mapping[str, float] | None) -> dict[str, float]:
-        # None here means all six dimensions equally (the ranker's channels), spelt out: the indexer reads
-        # no weights at the hook level as its DEFAULT_HOOK_WEIGHTS.
-        if weights is None:
-            return {d.value: 1.0 for d in DIMENSIONS}
-        return {d.value: float(weights.get(d.value, 0.0)) for d in DIMENSIONS}
+    @classmethod
+    def for_catalog(cls, catalog: ItemCatalog, recipe: str = "Flat", **options: Any) -> IndexNeighbours:
+        """A FAISS index over the catalog's video and hook vectors, bulk-loaded. ``recipe``: ``Flat``
+        (exact) or a FAISS factory string; ``options``: the FAISS options of ``open_index``. Metadata the
+        neighbour search does not read (durations, sizes) are placeholders."""
+        from indexer import open_index
+        from indexer.faiss_backend import FaissIndex
 
-    def search(
-        self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
-    ) -> list[tuple[str, float]]:
-        from indexer import MAX_K
+        if catalog.video is None or catalog.hook is None:
+            raise ConfigError("IndexNeighbours.for_catalog needs a catalog with video and hook vectors")
+        tmp = tempfile.TemporaryDirectory(prefix="sv6d-neighbours-")
+        try:
+            index = open_index(f"faiss://{tmp.name}", recipe=recipe, **options)
+            assert isinstance(index, FaissIndex)
+            index.upsert_arrays(
+                catalog.video_ids,
+                catalog.video,
+                catalog.hook,
+                encoder=EncoderInfo(name="catalog", version="0", head_version="0"),
+                duration_s=1.0,
+            )
+        except BaseException:
+            tmp.cleanup()
+            raise
+        return cls(index, owned=tmp)
 
-        hits = self.index.search(query, weights=self._weights(weights), k=max(1, min(k, MAX_K)), level=level)
-        return [(h.video_id, float(h.score)) for h in hits]
+    def close(self) -> None:
+        """Close an index this source built (``for_catalog``); an index given to it stays open."""
+        if self._owned is not None:
+            self.index.close()
+            self._owned.cleanup()
+            self._owned = None
 
     def search_positions(
         self,
@@ -270,35 +163,27 @@ class IndexNeighbours:
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query: (catalog positions, scores), best first; ``exclude`` (positions) is filtered inside the
         index; hits outside ``catalog`` are dropped."""
-        from indexer import MAX_K
-
         kk = max(1, min(k, MAX_K))
-        wl = [self._weights(x) for x in _per_query(weights, len(queries))]
+        wl = _per_query(weights, len(queries))
         excl = [] if exclude is None else [catalog.video_ids[int(i)] for i in exclude]
-        many = getattr(self.index, "search_many", None)
-        if many is not None:
-            lists = many(np.asarray(queries), wl, kk, level, exclude=excl)
-        else:
-            lists = [
-                self.index.search(q, weights=w, k=kk, level=level, exclude=excl)
-                for q, w in zip(queries, wl, strict=True)
-            ]
+        if level not in ("video", "hook"):
+            raise ConfigError(f"neighbour channels search the video or hook level, not {level!r}")
+        lists = self.index.neighbours(queries, wl, kk, "hook" if level == "hook" else "video", exclude=excl)
         lookup = catalog.index
         out = []
-        for hits in lists:
-            pos = np.fromiter((lookup.get(h.video_id, -1) for h in hits), dtype=np.int64, count=len(hits))
-            sc = np.fromiter((h.score for h in hits), dtype=np.float32, count=len(hits))
+        for ids, sc in lists:
+            pos = np.fromiter((lookup.get(v, -1) for v in ids), dtype=np.int64, count=len(ids))
             keep = pos >= 0
             out.append((pos[keep], sc[keep]))
         return out
 
 
-def _per_query(weights: WeightsArg, nq: int) -> list[Mapping[str, float] | None]:
-    if weights is None or isinstance(weights, Mapping):
+def _per_query(weights: WeightsArg, nq: int) -> list[Weights]:
+    if isinstance(weights, Weights):
         return [weights] * nq
     wl = list(weights)
     if len(wl) != nq:
-        raise ConfigError(f"{len(wl)} weight mappings for {nq} queries")
+        raise ConfigError(f"{len(wl)} weights for {nq} queries")
     return wl
 
 
@@ -307,29 +192,6 @@ def _take_unseen(order: np.ndarray, excluded: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     head = order[: k + len(excluded)]
     return head[~np.isin(head, excluded)][:k]
-
-
-def _search_positions(
-    source: NeighbourSource,
-    queries: np.ndarray,
-    weights: WeightsArg,
-    k: int,
-    level: str,
-    catalog: ItemCatalog,
-    exclude: np.ndarray,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """A source's batch form when it has one, else its one-query ``search`` (ids mapped to positions)."""
-    batch = getattr(source, "search_positions", None)
-    if batch is not None:
-        return list(batch(queries, weights, k, level, catalog, exclude=exclude))
-    out = []
-    for q, w in zip(queries, _per_query(weights, len(queries)), strict=True):
-        pairs = [(catalog.index.get(v, -1), s) for v, s in source.search(q, w, k + len(exclude), level)]
-        pos = np.array([p for p, _ in pairs], dtype=np.int64)
-        sc = np.array([s for _, s in pairs], dtype=np.float32)
-        keep = (pos >= 0) & ~np.isin(pos, exclude)
-        out.append((pos[keep][:k], sc[keep][:k]))
-    return out
 
 
 def generate_candidates(
@@ -351,13 +213,14 @@ def generate_candidates(
         if quota > 0:
             ns = len(seeds)
             queries = np.tile(cat.video[seeds], (len(DIMENSIONS), 1, 1))
-            weights = [{dim.value: 1.0} for dim in DIMENSIONS for _ in range(ns)]
-            res = _search_positions(ctx.neighbours, queries, weights, quota, "video", cat, excluded)
+            weights = [Weights.only(dim) for dim in DIMENSIONS for _ in range(ns)]
+            res = ctx.neighbours.search_positions(queries, weights, quota, "video", cat, excluded)
             for j, name in enumerate(NEIGHBOUR_CHANNELS):
                 found[name] = _best_over_seeds(res[j * ns : (j + 1) * ns], excluded, cfg.quota(name))
         if cat.hook is not None and cfg.quota("hook") > 0:
             k = cfg.quota("hook")
-            res = _search_positions(ctx.neighbours, cat.hook[seeds], None, k, "hook", cat, excluded)
+            uniform = Weights.uniform()
+            res = ctx.neighbours.search_positions(cat.hook[seeds], uniform, k, "hook", cat, excluded)
             found["hook"] = _best_over_seeds(res, excluded, k)
     found["popular"] = _take_unseen(ctx.popular_order, excluded, cfg.quota("popular"))
     found["fresh"] = _take_unseen(ctx.fresh_order, excluded, cfg.quota("fresh"))

@@ -6,7 +6,7 @@ offline experiments and serving all go through it, so none of them can see event
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from indexer.query import Weights
 from ranker.aggregates import (
     AggregateConfig,
     UserState,
@@ -29,16 +30,19 @@ from sv6d.errors import NotFoundError
 
 
 class NeighbourSource(Protocol):
-    """Nearest videos to a (6, d) query under per-dimension weights (the indexer, through an adapter).
+    """Nearest videos to (6, d) queries under per-dimension ``indexer.Weights`` (one for every query or one
+    per query), as catalog positions and scores, best first, none in ``exclude``: the indexer's
+    ``VectorIndex`` through ``ranker.candidates.IndexNeighbours``."""
 
-    A source may also offer the batch form ``search_positions(queries, weights, k, level, catalog) ->
-    [(positions, scores), ...]`` (one call per channel, catalog positions instead of ids), which candidate
-    generation prefers; ``ranker.candidates.CatalogNeighbours`` and ``IndexNeighbours`` have it.
-    """
-
-    def search(
-        self, query: np.ndarray, weights: Mapping[str, float] | None, k: int, level: str
-    ) -> list[tuple[str, float]]: ...
+    def search_positions(
+        self,
+        queries: np.ndarray,
+        weights: Weights | Sequence[Weights],
+        k: int,
+        level: str,
+        catalog: ItemCatalog,
+        exclude: np.ndarray | None = None,
+    ) -> list[tuple[np.ndarray, np.ndarray]]: ...
 
 
 @dataclass

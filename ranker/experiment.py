@@ -39,12 +39,12 @@ import numpy as np
 import polars as pl
 
 from ranker.aggregates import AggregateConfig
-from ranker.baselines import BASELINES, BaselineConfig, like_data, rank_items, score_users
+from ranker.baselines import BaselineConfig
 from ranker.candidates import (
     CHANNELS,
     NEIGHBOUR_CHANNELS,
     CandidateConfig,
-    CatalogNeighbours,
+    IndexNeighbours,
     candidate_recall,
     generate_candidates,
 )
@@ -52,9 +52,6 @@ from ranker.catalog import ItemCatalog
 from ranker.context import NeighbourSource, RankingContext, build_context
 from ranker.events import load_events, load_kuairand
 from ranker.features import (
-    COLD_GROUPS,
-    COLLAB_GROUPS,
-    ENGAGEMENT_GROUPS,
     FeatureSchema,
     assemble_features,
 )
@@ -67,24 +64,9 @@ from ranker.metrics import (
     paired_randomization_test,
     per_user_metrics,
 )
-from ranker.model import RankerModel, train_ranker
+from ranker.systems import CATALOGUE_SUFFIX, RUN_DEPTH, SYSTEMS, LightGBM, Window, make_system
 from sv6d.errors import ConfigError
 
-SYSTEMS = (
-    "popularity",
-    "recency",
-    "structural",
-    "lgbm_engagement",
-    "lgbm_structure",
-    "lgbm_collab",
-    "lgbm_cold",
-    *BASELINES,
-)
-CONTENT_SYSTEMS = frozenset({"structural", "lgbm_structure", "lgbm_cold"})
-RUN_DEPTH = 100
-# A baseline ranking the whole catalogue known at the cutoff (not only the shared candidates) is reported as
-# "<baseline>_catalogue".
-CATALOGUE_SUFFIX = "_catalogue"
 STRUCTURE_CHANNELS = frozenset({*NEIGHBOUR_CHANNELS, "hook"})
 
 
@@ -207,7 +189,7 @@ def load_dataset(
         cfg.simulated, workdir, seed=cfg.seed, encode_file=encode_file
     )
     catalog = ItemCatalog.from_records(records)
-    return Dataset(events, catalog, CatalogNeighbours(catalog), inputs, "simulated", notes)
+    return Dataset(events, catalog, IndexNeighbours.for_catalog(catalog), inputs, "simulated", notes)
 
 
 def data_version(paths: Sequence[Path]) -> dict[str, str]:
@@ -266,40 +248,16 @@ def training_rows(
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
 
 
-def _heuristic(name: str, feats: np.ndarray, schema: FeatureSchema) -> np.ndarray:
-    col = {n: i for i, n in enumerate(schema.names)}
-    if name == "popularity":
-        pop = next(n for n in schema.names if n.startswith("v_") and n.endswith("_plays_log"))
-        return np.nan_to_num(feats[:, col[pop]], nan=0.0)
-    if name == "recency":
-        return np.nan_to_num(-feats[:, col["age_days"]], nan=-np.inf)
-    sims = feats[:, [col[n] for n in schema.names if n.startswith("sim_pos_video_")]]
-    known = ~np.isnan(sims).all(axis=1)
-    out = np.full(len(feats), -np.inf)
-    out[known] = np.nanmean(sims[known], axis=1)
-    return out
-
-
-def _train_models(
+def _snapshot_rows(
     cfg: ExperimentConfig,
     ds: Dataset,
     schema: FeatureSchema,
     cutoffs: Sequence[datetime],
     test_start: datetime,
-    run_dir: Path,
     say: Callable[[str], None],
-) -> dict[str, RankerModel]:
-    model_feats = {
-        "lgbm_engagement": schema.select(ENGAGEMENT_GROUPS),
-        # Every feature but the collaborative ones (added later, so this system keeps its feature list).
-        "lgbm_structure": schema.select(set(schema.groups) - COLLAB_GROUPS - COLD_GROUPS),
-        "lgbm_cold": schema.select(set(schema.groups) - COLLAB_GROUPS),
-        "lgbm_collab": schema.select(ENGAGEMENT_GROUPS | COLLAB_GROUPS),
-    }
-    models: dict[str, RankerModel] = {}
-    wanted = [s for s in cfg.systems if s.startswith("lgbm_")]
-    if not wanted:
-        return models
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled rows of a window's training snapshots: as of each cutoff, the candidates of the users who
+    like something before the next boundary, labelled by those likes."""
     bounds = [*cutoffs, test_start]
     xs, ys, gs = [], [], []
     offset = 0
@@ -315,13 +273,7 @@ def _train_models(
         ys.append(y)
         gs.append(g)
         say(f"training snapshot {c}: {len(users)} requests, {len(y)} rows, {int(y.sum())} positives")
-    x_all, y_all, g_all = np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
-    for name in wanted:
-        m = train_ranker(x_all, y_all, g_all, schema, model_feats[name], seed=cfg.seed)
-        m.save(run_dir / "models" / name)
-        models[name] = m
-        say(f"{name}: {m.metrics}")
-    return models
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
 
 
 def _ndcg10(ranked: Sequence[str], relevant: set[str]) -> float:
@@ -363,7 +315,6 @@ def _run_window(
         f"window {index}: train cutoffs {[str(c) for c in cutoffs]}, test [{test_start}, {test_end or 'end'})"
     )
     model_dir = run_dir if len(cfg.test_windows) == 1 else run_dir / f"window{index}"
-    models = _train_models(cfg, ds, schema, cutoffs, test_start, model_dir, say)
     ctx = build_context(ds.events, ds.catalog, test_start, cfg.aggregates, ds.neighbours)
     qrels_all = {
         u: {v for v in vs if v in ds.catalog.index}
@@ -372,23 +323,28 @@ def _run_window(
     qrels = {u: v for u, v in qrels_all.items() if v}
     test_users = _subsample(sorted(qrels), cfg.max_test_users, cfg.seed)
     qrels = {u: qrels[u] for u in test_users}
-    baselines = [s for s in cfg.systems if s in BASELINES]
-    base_scores: dict[str, np.ndarray] = {}
-    pop = np.zeros(len(ds.catalog))
-    if baselines:
-        likes = like_data(
-            ds.events, ds.catalog.index, len(ds.catalog), ctx.users.user_ids, test_start, cfg.baselines
-        )
-        pop = likes.item_pop
-        for b in baselines:
-            t0 = time.perf_counter()
-            base_scores[b] = score_users(b, likes, test_users, cfg.baselines, seed=cfg.seed)
-            say(f"baseline {b}: fitted and scored in {time.perf_counter() - t0:.1f} s")
+    window = Window(
+        ctx=ctx,
+        events=ds.events,
+        schema=schema,
+        aggregates=cfg.aggregates,
+        baselines=cfg.baselines,
+        test_users=test_users,
+        seed=cfg.seed,
+        model_dir=model_dir,
+        training=lambda: _snapshot_rows(cfg, ds, schema, cutoffs, test_start, say),
+        say=say,
+    )
+    systems = [make_system(name) for name in cfg.systems]
+    # LightGBM systems train first (on the window's snapshots), then the baselines fit.
+    for system in sorted(systems, key=lambda sy: not isinstance(sy, LightGBM)):
+        system.prepare(window)
     # The catalogue known at the cutoff: items with any event before it.
     known = np.flatnonzero(~np.isnan(ctx.first_seen_s))
-    systems = [s for s in cfg.systems if s not in BASELINES]
-    systems += [*baselines, *(f"{b}{CATALOGUE_SUFFIX}" for b in baselines)]
-    runs: dict[str, dict[str, list[str]]] = {s: {} for s in systems}
+    whole = [sy for sy in systems if sy.ranks_catalogue]
+    names = [sy.name for sy in systems if not sy.ranks_catalogue]
+    names += [*(sy.name for sy in whole), *(f"{sy.name}{CATALOGUE_SUFFIX}" for sy in whole)]
+    runs: dict[str, dict[str, list[str]]] = {name: {} for name in names}
     rows: list[dict[str, Any]] = []
     vids = ds.catalog.video_ids
     n_pos = n_seen_before = n_in_cands = 0
@@ -433,25 +389,13 @@ def _run_window(
         if rel - reach:
             cold_qrels[u] = rel - reach
             n_cold_in_cands += len(in_cands - reach)
-        for b, sc in base_scores.items():
-            add(
-                f"{b}{CATALOGUE_SUFFIX}",
-                u,
-                [vids[int(i)] for i in rank_items(sc[k], allowed, pop, RUN_DEPTH)],
-            )
+        for sy in whole:
+            add(f"{sy.name}{CATALOGUE_SUFFIX}", u, [vids[int(i)] for i in sy.rank_catalogue(k, allowed)])
         if len(cands) == 0:
             continue
         feats = assemble_features(ctx, req, cands, schema)
-        for s in cfg.systems:
-            if s in BASELINES:
-                # Re-ranking the shared candidates: the candidate order breaks ties after popularity.
-                sc = base_scores[s][k][cands.positions]
-                order = np.lexsort((np.arange(len(ids)), -pop[cands.positions], -sc))[:RUN_DEPTH]
-            else:
-                sc = models[s].predict(feats, schema) if s in models else _heuristic(s, feats, schema)
-                # Ties broken by candidate order, which is deterministic, so every metric sees the same list.
-                order = np.argsort(-sc, kind="stable")[:RUN_DEPTH]
-            add(s, u, [ids[i] for i in order])
+        for sy in systems:
+            add(sy.name, u, [ids[int(i)] for i in sy.rank_candidates(k, cands, feats)])
     summary, per_user = evaluate_runs(runs, qrels, len(ds.catalog), n_boot=cfg.n_boot, seed=cfg.seed)
     best = max(summary, key=lambda s: float(summary[s]["ndcg_at_10"]))  # type: ignore[arg-type]
     cond, _ = evaluate_runs(
@@ -509,7 +453,7 @@ def _run_window(
         per_user,
         ceiling,
         cand_recall,
-        {k: v.metrics for k, v in models.items()},
+        {sy.name: report for sy in systems if (report := sy.report()) is not None},
         rows,
     )
 
@@ -603,8 +547,18 @@ def run_experiment(
     run_dir = Path(out_dir) if out_dir else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%dT%H%M%S')}"
     run_dir.mkdir(parents=True, exist_ok=True)
     ds = load_dataset(cfg, run_dir, encode_file)
+    try:
+        return _run_loaded(cfg, ds, run_dir, say)
+    finally:
+        if isinstance(ds.neighbours, IndexNeighbours):
+            ds.neighbours.close()
+
+
+def _run_loaded(
+    cfg: ExperimentConfig, ds: Dataset, run_dir: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
     if not ds.catalog.has_content:
-        bad = [s for s in cfg.systems if s in CONTENT_SYSTEMS]
+        bad = [s for s in cfg.systems if make_system(s).needs_content]
         if bad:
             raise ConfigError(
                 f"{cfg.source_file}: system(s) {', '.join(bad)} need video content; this data has none"

@@ -36,6 +36,17 @@ COLLAB_GROUPS = frozenset({"collab"})
 COLD_GROUPS = frozenset({"cold"})
 
 
+def similarity_features(what: str) -> list[str]:
+    """The six per-dimension columns of one similarity (``sim_pos_video`` etc.), in ``DIMENSIONS`` order."""
+    return [f"{what}_{d.value}" for d in DIMENSIONS]
+
+
+def plays_feature(prefix: str, window: str) -> str:
+    """The log plays column of ``prefix`` (``v`` video, ``c`` creator, ``u`` user) over one aggregate
+    window."""
+    return f"{prefix}_{window}_plays_log"
+
+
 @dataclass(frozen=True)
 class FeatureSchema:
     """Named features (in column order) with their groups, and the schema version."""
@@ -50,11 +61,11 @@ class FeatureSchema:
         feats: list[tuple[str, str]] = []
         dims = [d.value for d in DIMENSIONS]
         for what in ("sim_pos_video", "sim_neg_video", "sim_pos_hook", "sim_seed_video", "sim_seed_hook"):
-            feats += [(f"{what}_{d}", "structure") for d in dims]
+            feats += [(name, "structure") for name in similarity_features(what)]
         feats += [(f"tag_overlap_{d}", "tags") for d in dims]
         for prefix, group in (("v", "engagement"), ("c", "creator"), ("u", "user")):
             for wname, _ in cfg.windows:
-                feats.append((f"{prefix}_{wname}_plays_log", group))
+                feats.append((plays_feature(prefix, wname), group))
                 feats += [(f"{prefix}_{wname}_{s}", group) for s in SIGNALS]
         feats += [("covisit_log", "engagement"), ("age_days", "context"), ("duration_s", "context")]
         for c in CHANNELS:

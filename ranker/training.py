@@ -169,7 +169,7 @@ def train_data_dir(
 ) -> tuple[RankerModel, Path]:
     """Train on a data directory's index, events and feature log; save under ``<data_dir>/models``."""
     from indexer import open_index
-    from ranker.candidates import CatalogNeighbours
+    from ranker.candidates import IndexNeighbours
     from ranker.events import EventStore
     from ranker.registry import save_model
 
@@ -179,9 +179,10 @@ def train_data_dir(
         if not ids:
             raise SV6DError(f"{data_dir}: the index is empty; ingest videos first")
         catalog = ItemCatalog.from_records([index.get(v) for v in ids])
-    events = EventStore(data_dir).read()
-    flog = read_feature_log(data_dir / FEATURE_LOG_DIR)
-    model = train_from_logs(events, catalog, CatalogNeighbours(catalog), flog, config, log)
+        events = EventStore(data_dir).read()
+        flog = read_feature_log(data_dir / FEATURE_LOG_DIR)
+        # The neighbour channels query the data directory's own index, as serving does.
+        model = train_from_logs(events, catalog, IndexNeighbours(index), flog, config, log)
     return model, save_model(model, data_dir)
 
 

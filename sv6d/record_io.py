@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -240,7 +240,3 @@ def read_records(path: Path | str) -> list[SV6DRecord]:
     except SchemaVersionError as exc:
         raise SchemaVersionError(f"{path}: {exc}") from None
 
-
-def iter_record_files(paths: Iterable[Path | str]) -> Iterable[SV6DRecord]:
-    for p in paths:
-        yield from read_records(p)

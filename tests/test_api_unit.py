@@ -105,7 +105,7 @@ def test_app_refuses_a_public_bind_without_keys(tmp_path):
 
 
 def test_hook_search_by_video_id(client):
-    from indexer.base import DEFAULT_HOOK_WEIGHTS
+    from indexer.query import DEFAULT_HOOK_WEIGHTS
 
     r = client.post("/v1/search/hooks", json={"video_id": "v3", "k": 5})
     assert r.status_code == 200, r.text
@@ -138,6 +138,12 @@ def test_weights_change_the_score(client):
         assert h["score"] == pytest.approx(h["scores"]["editing"], abs=1e-5)
     body = _problem(client.post("/v1/search/hooks", json={"video_id": "v3", "weights": {"colour": 1}}), 422)
     assert body["errors"][0]["field"] == "body.weights.colour"
+    # the answer names the weights used: the request's, a dimension it left out at 1 (indexer.Weights)
+    r = client.post("/v1/search/hooks", json={"video_id": "v3", "k": 3, "weights": {"camera": 2}})
+    assert r.json()["weights"] == {**dict.fromkeys(only_editing, 1.0), "editing": 1.0, "camera": 2.0}
+    all_zero = {**only_editing, "editing": 0}
+    body = _problem(client.post("/v1/search/hooks", json={"video_id": "v3", "weights": all_zero}), 422)
+    assert "weights are all zero" in body["detail"]
 
 
 def test_filters_apply_inside_the_search(client, records):

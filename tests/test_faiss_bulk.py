@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from indexer import QueryError
-from indexer.faiss_backend import FaissIndex, train_sample
+from indexer.faiss_backend import FaissIndex
+from indexer.faiss_recipes import train_sample
 from indexer.synthetic import ENCODER, structured_vectors
 from sv6d.errors import ConfigError
 from sv6d.record import EncoderInfo, SV6DRecord
@@ -244,7 +245,7 @@ def test_structured_vectors_do_not_depend_on_the_chunk_size() -> None:
 
 
 def test_effective_search_params_follow_the_index_size(tmp_path: Path) -> None:
-    from indexer.faiss_backend import LARGE_INDEX, QUANTIZER_EF_SEARCH, default_ef_search, validate_recipe
+    from indexer.faiss_recipes import LARGE_INDEX, QUANTIZER_EF_SEARCH, default_ef_search, validate_recipe
 
     assert default_ef_search(1000) == 128
     assert default_ef_search(LARGE_INDEX + 1) == 256

@@ -140,10 +140,10 @@ def test_delete(index: VectorIndex, records: list[SV6DRecord]) -> None:
     "weights", [None, {"editing": 3.0, "subject": 0.0}, {"camera": 1.0, "narrative": 0.25}]
 )
 def test_search_matches_brute_force(shared: VectorIndex, records: list[SV6DRecord], level, weights) -> None:
-    from indexer import parse_weights
+    from indexer import Weights
 
     query = make_records(1, D, seed=99)[0].video
-    w = parse_weights(weights, level)  # no weights at the hook level: DEFAULT_HOOK_WEIGHTS
+    w = Weights.of(weights, level).array  # no weights at the hook level: DEFAULT_HOOK_WEIGHTS
     hits = shared.search(query, weights, k=10, level=level)
     assert_same_ranking(hits, brute_force(records, query, w, level), 10)
     for h in hits:
@@ -199,9 +199,9 @@ def test_filters_apply_inside_search(
 ) -> None:
     flt, keep = FILTER_CASES[case]
     query = make_records(1, D, seed=5)[0].hook
-    from indexer import parse_weights
+    from indexer import Weights
 
-    expected = brute_force(records, query, parse_weights(None, level), level, keep)
+    expected = brute_force(records, query, Weights.of(None, level).array, level, keep)
     hits = shared.search(query, k=5, level=level, filters=Filters.model_validate(flt))
     # Filtering inside the search returns k hits whenever k videos pass, unlike cutting a top-k afterwards.
     assert_same_ranking(hits, expected, 5)
@@ -216,7 +216,7 @@ def test_similar_hooks_excludes_query_and_explains(shared: VectorIndex, records:
     q = records[2]
     hits = shared.similar_hooks(q.video_id, k=20)
     assert q.video_id not in {h.video_id for h in hits}
-    from indexer.base import DEFAULT_HOOK_WEIGHTS
+    from indexer.query import DEFAULT_HOOK_WEIGHTS
 
     w = np.array([DEFAULT_HOOK_WEIGHTS[d.value] for d in DIMENSIONS], dtype=np.float32)
     expected = brute_force([r for r in records if r.video_id != q.video_id], q.hook, w, "hook")
@@ -384,14 +384,49 @@ def test_hook_tags_of(shared: VectorIndex, records: list[SV6DRecord]) -> None:
 
 
 def test_hook_search_without_weights_uses_the_default_hook_weights() -> None:
-    from indexer import parse_weights
-    from indexer.base import DEFAULT_HOOK_WEIGHTS
+    from indexer import DEFAULT_HOOK_WEIGHTS, Weights
 
-    expected = [DEFAULT_HOOK_WEIGHTS[d.value] for d in DIMENSIONS]
-    np.testing.assert_allclose(parse_weights(None, "hook"), expected)
-    np.testing.assert_allclose(parse_weights({}, "hook"), expected)
-    np.testing.assert_allclose(parse_weights(None, "video"), np.ones(len(DIMENSIONS)))
+    expected = [0.0, 0.5, 0.5, 1.0, 0.0, 0.5]  # subject .. dissemination, as documented in the README
+    np.testing.assert_allclose(DEFAULT_HOOK_WEIGHTS.array, expected)
+    np.testing.assert_allclose(Weights.of(None, "hook").array, expected)
+    np.testing.assert_allclose(Weights.of({}, "hook").array, expected)
+    np.testing.assert_allclose(Weights.of(None, "video").array, np.ones(len(DIMENSIONS)))
     # weights given replace the default whole: a dimension left out weighs 1
     np.testing.assert_allclose(
-        parse_weights({"camera": 2.0}, "hook"), [2.0 if d.value == "camera" else 1.0 for d in DIMENSIONS]
+        Weights.of({"camera": 2.0}, "hook").array, [2.0 if d.value == "camera" else 1.0 for d in DIMENSIONS]
     )
+
+
+@pytest.mark.parametrize("level", ["video", "hook"])
+def test_neighbours_rank_and_score_as_search_many(
+    shared: VectorIndex, records: list[SV6DRecord], level
+) -> None:
+    """The ranker's bulk form: ids and scores only, the same as ``search_many``'s hits, for one-dimension
+    weights (FAISS searches that dimension's columns alone) and for several dimensions."""
+    from indexer import Weights
+
+    queries = np.stack([r.video for r in make_records(4, D, seed=41)])
+    weights = [
+        Weights.only("editing"),
+        Weights.only("camera"),
+        Weights.uniform(),
+        Weights.of({"subject": 2.0}),
+    ]
+    drop = [records[i].video_id for i in range(0, 12, 3)]
+    got = shared.neighbours(queries, weights, 7, level, exclude=drop)
+    want = shared.search_many(queries, weights, k=7, level=level, exclude=drop)
+    for (ids, scores), hits in zip(got, want, strict=True):
+        assert ids == [h.video_id for h in hits]
+        np.testing.assert_allclose(scores, [h.score for h in hits], rtol=0, atol=1e-6)
+        assert not set(ids) & set(drop)
+    kept = [r for r in records if r.video_id not in drop]
+    for (ids, scores), q, w in zip(got, queries, weights, strict=True):
+        ref = brute_force(kept, q / np.linalg.norm(q, axis=1, keepdims=True), w.array, level)[:7]
+        assert ids == [v for v, _ in ref]
+        np.testing.assert_allclose(scores, [s for _, s in ref], atol=1e-4)
+    with pytest.raises(QueryError, match="video or hook level"):
+        shared.neighbours(queries, Weights.uniform(), 5, "segment")  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="2 weights for 4 queries"):
+        shared.neighbours(queries, weights[:2], 5)
+    with pytest.raises(QueryError, match="all zeros"):
+        shared.neighbours(np.zeros_like(queries), Weights.uniform(), 5)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from indexer import QueryError, open_index
-from indexer.faiss_backend import FaissIndex, has_gpu, min_train_points, validate_recipe
+from indexer.faiss_backend import FaissIndex
+from indexer.faiss_recipes import has_gpu, min_train_points, validate_recipe
 from indexer.synthetic import make_records
 from sv6d.errors import ConfigError, NotFoundError
 
@@ -169,9 +170,9 @@ def test_gpu_flag_is_a_capability() -> None:
 
 def test_batches_append_parts_and_compact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each batch writes only its own rows (catalog, vectors, removals); compaction folds the parts."""
-    import indexer.faiss_backend as fb
+    import indexer.faiss_store as store
 
-    monkeypatch.setattr(fb, "MAX_PARTS", 4)
+    monkeypatch.setattr(store, "MAX_PARTS", 4)
     records = make_records(60, D, seed=6)
     ix = open_index(data_dir=tmp_path)
     d = tmp_path / "index"

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.base import Filters
 from indexer.qdrant_backend import QdrantConfig, QdrantIndex
+from indexer.query import Filters
 from indexer.synthetic import make_records
 from sv6d.errors import ConfigError
 from sv6d.record import SV6DRecord

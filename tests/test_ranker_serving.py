@@ -11,7 +11,7 @@ import pytest
 from ranker.candidates import (
     CHANNELS,
     CandidateConfig,
-    CatalogNeighbours,
+    IndexNeighbours,
     candidate_recall,
     generate_candidates,
 )
@@ -99,13 +99,21 @@ def world() -> tuple[ItemCatalog, pl.DataFrame]:
     return cat, ev
 
 
-def _ctx(world, as_of=T0 + timedelta(days=8)):
+@pytest.fixture(scope="module")
+def neighbours(world):
+    """The neighbour channels' index: an exact FAISS index over the world's catalog."""
+    nb = IndexNeighbours.for_catalog(world[0])
+    yield nb
+    nb.close()
+
+
+def _ctx(world, neighbours, as_of=T0 + timedelta(days=8)):
     cat, ev = world
-    return build_context(ev, cat, as_of, neighbours=CatalogNeighbours(cat))
+    return build_context(ev, cat, as_of, neighbours=neighbours)
 
 
-def test_candidates_keep_channels_and_exclude_seen(world) -> None:
-    ctx = _ctx(world)
+def test_candidates_keep_channels_and_exclude_seen(world, neighbours) -> None:
+    ctx = _ctx(world, neighbours)
     req = ctx.request_for_user("u0")
     cs = generate_candidates(ctx, req)
     assert len(cs) > 0
@@ -125,10 +133,10 @@ def test_candidates_keep_channels_and_exclude_seen(world) -> None:
         CandidateConfig(quotas={"trending": 3})
 
 
-def test_candidate_recall_per_channel(world) -> None:
+def test_candidate_recall_per_channel(world, neighbours) -> None:
     _cat, ev = world
     as_of = T0 + timedelta(days=8)
-    ctx = _ctx(world, as_of)
+    ctx = _ctx(world, neighbours, as_of)
     later = ev.filter((pl.col("ts") >= as_of) & pl.col("like"))
     held = {u: g["video_id"].to_list() for (u,), g in later.group_by("user_id")}
     rec = candidate_recall(ctx, held)
@@ -137,8 +145,8 @@ def test_candidate_recall_per_channel(world) -> None:
     assert 0 < rec["all"] <= 1
 
 
-def test_features_follow_the_schema_and_mark_missing(world) -> None:
-    ctx = _ctx(world)
+def test_features_follow_the_schema_and_mark_missing(world, neighbours) -> None:
+    ctx = _ctx(world, neighbours)
     schema = FeatureSchema.for_config(ctx.config)
     req = ctx.request_for_user("u1")
     cs = generate_candidates(ctx, req)
@@ -154,9 +162,9 @@ def test_features_follow_the_schema_and_mark_missing(world) -> None:
     assert np.isfinite(xc[:, schema.names.index("ch_popular")]).all()
 
 
-def _training(world):
+def _training(world, neighbours):
     cat, ev = world
-    ctx = _ctx(world, T0 + timedelta(days=6))
+    ctx = _ctx(world, neighbours, T0 + timedelta(days=6))
     schema = FeatureSchema.for_config(ctx.config)
     later = ev.filter((pl.col("ts") >= ctx.as_of) & pl.col("like"))
     pos = {u: set(g["video_id"].to_list()) for (u,), g in later.group_by("user_id")}
@@ -170,8 +178,8 @@ def _training(world):
     return schema, np.concatenate(xs), np.concatenate(ys), np.concatenate(gs)
 
 
-def test_model_round_trip_and_schema_mismatch(world, tmp_path) -> None:
-    schema, x, y, g = _training(world)
+def test_model_round_trip_and_schema_mismatch(world, neighbours, tmp_path) -> None:
+    schema, x, y, g = _training(world, neighbours)
     model = train_ranker(x, y, g, schema, num_boost_round=30, early_stopping_rounds=5)
     assert model.metrics["best_iteration"] >= 1
     model.save(tmp_path / "m")
@@ -187,10 +195,10 @@ def test_model_round_trip_and_schema_mismatch(world, tmp_path) -> None:
     assert not any(n.startswith("sim_") for n in eng.feature_names)
 
 
-def test_recommend_with_model_fallback_and_logging(world, tmp_path) -> None:
-    schema, x, y, g = _training(world)
+def test_recommend_with_model_fallback_and_logging(world, neighbours, tmp_path) -> None:
+    schema, x, y, g = _training(world, neighbours)
     model = train_ranker(x, y, g, schema, num_boost_round=30)
-    ctx = _ctx(world)
+    ctx = _ctx(world, neighbours)
     logger = FeatureLogger(tmp_path / "log")
     rec = Recommender(ctx, model, logger=logger)
     res = rec.recommend(user_id="u2", k=8)
@@ -233,9 +241,26 @@ def test_mmr_values_follow_the_picked_order(rng, lam) -> None:
         assert values[0] == pytest.approx(scores[picked[0]])
 
 
-def test_index_neighbours_match_catalog_neighbours(world, tmp_path) -> None:
+def _brute_force_channel(cat: ItemCatalog, seeds, excluded, w: np.ndarray, level: str, k: int) -> set[int]:
+    """A neighbour channel by hand: per seed, Σ_d w_d cos(q_d, x_d) over unseen items; the top ``k`` items by
+    their best score over the seeds."""
+    block = cat.hook if level == "hook" else cat.video
+    assert block is not None
+    best: dict[int, float] = {}
+    for s in seeds:
+        scores = np.einsum("nij,ij->ni", block, block[s]) @ w
+        order = [int(i) for i in np.argsort(-scores, kind="stable") if i not in set(excluded.tolist())][:k]
+        for i in order:
+            best[i] = max(best.get(i, -np.inf), float(scores[i]))
+    return set(sorted(best, key=lambda i: -best[i])[:k])
+
+
+@pytest.mark.parametrize("location", ["faiss", "qdrant::memory:"])
+def test_neighbour_channels_query_the_index_with_its_weights(world, tmp_path, location) -> None:
+    """The channels go through a real VectorIndex (FAISS or Qdrant): ``nb_<dim>`` is that dimension's cosine
+    neighbours (``Weights.only``), ``hook`` all six dimensions at 1 (``Weights.uniform``)."""
     from indexer import open_index
-    from ranker.candidates import IndexNeighbours
+    from sv6d.dimensions import DIMENSIONS
     from sv6d.record import EncoderInfo, SV6DRecord
 
     cat, ev = world
@@ -256,15 +281,22 @@ def test_index_neighbours_match_catalog_neighbours(world, tmp_path) -> None:
         )
         for i, v in enumerate(cat.video_ids)
     ]
-    index = open_index(data_dir=tmp_path)
-    index.upsert(records)
-    as_of = T0 + timedelta(days=8)
-    via_index = build_context(ev, cat, as_of, neighbours=IndexNeighbours(index))
-    via_catalog = _ctx(world, as_of)
-    a = generate_candidates(via_index, via_index.request_for_user("u3"))
-    b = generate_candidates(via_catalog, via_catalog.request_for_user("u3"))
-    assert set(a.for_channel("nb_editing").tolist()) == set(b.for_channel("nb_editing").tolist())
-    assert set(a.for_channel("hook").tolist()) == set(b.for_channel("hook").tolist())
+    index = open_index(data_dir=tmp_path) if location == "faiss" else open_index(location)
+    with index:
+        index.upsert(records)
+        ctx = build_context(ev, cat, T0 + timedelta(days=8), neighbours=IndexNeighbours(index))
+        cfg = CandidateConfig()
+        for user in ("u3", "u7"):
+            req = ctx.request_for_user(user)
+            got = generate_candidates(ctx, req, cfg)
+            seeds, excluded = req.recent_positives[: cfg.n_seeds], req.excluded()
+            assert len(seeds)
+            for j, dim in enumerate(DIMENSIONS):
+                w = np.eye(len(DIMENSIONS))[j]
+                want = _brute_force_channel(cat, seeds, excluded, w, "video", cfg.quota(f"nb_{dim.value}"))
+                assert set(got.for_channel(f"nb_{dim.value}").tolist()) == want
+            want = _brute_force_channel(cat, seeds, excluded, np.ones(6), "hook", cfg.quota("hook"))
+            assert set(got.for_channel("hook").tolist()) == want
 
 
 def _recs(ids: list[str], seed: int) -> list:

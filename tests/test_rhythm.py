@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.base import Hit
+from indexer import Weights
+from indexer.hits import Hit
 from indexer.rhythm import hook_shots, rerank_hooks, rhythm_similarity
 from indexer.synthetic import make_records
 from sv6d.record import Segment, SV6DRecord
 
-W = np.ones(6)
+W = Weights.uniform()
 
 
 def _with_cuts(record: SV6DRecord, cuts: list[float], vectors: list[int] | None = None) -> SV6DRecord:

@@ -32,7 +32,9 @@ from api.schemas.search import (
     TextReading,
 )
 from api.services import Services
-from indexer.base import Filters, Hit
+from indexer.hits import Hit
+from indexer.query import Filters
+from indexer.query import Weights as IndexWeights
 from sv6d.errors import VideoInputError
 from sv6d.vocabulary import default_vocabulary
 
@@ -53,20 +55,19 @@ def to_filters(f: SearchFilters | None, field: tuple[str, ...] = ("body", "filte
     return validate(Filters, f.model_dump(exclude_none=True, mode="python"), field)
 
 
-def weights_of(w: Weights | None) -> dict[str, float] | None:
-    return w.as_dict() if w is not None else None
+def weights_of(w: Weights | None) -> IndexWeights | None:
+    """The index's weights for the request's; None when it named none (the search's defaults apply)."""
+    named = w.as_dict() if w is not None else {}
+    return IndexWeights.of(named) if named else None
 
 
 def hits_out(hits: list[Hit]) -> list[HitOut]:
     return [HitOut.model_validate(h.to_json()) for h in hits]
 
 
-def hook_weights_used(weights: dict[str, float] | None) -> dict[str, float]:
+def hook_weights_used(weights: IndexWeights | None) -> dict[str, float]:
     """The weights a hook search applies: the indexer's own reading (its tuned defaults when none)."""
-    from indexer import parse_weights
-    from sv6d.dimensions import DIMENSIONS
-
-    return {d.value: float(w) for d, w in zip(DIMENSIONS, parse_weights(weights, "hook"), strict=True)}
+    return IndexWeights.of(weights, "hook").as_dict()
 
 
 @router.post(
@@ -168,7 +169,7 @@ def _text_search(services: Services, text: str, body: HookSearchRequest) -> Hook
     for h in hits:
         rec = index.get(h.video_id)
         h0, h1 = rec.hook_window
-        from indexer.base import SharedTag
+        from indexer.hits import SharedTag
 
         have = {(t.dimension.value, t.label) for t in rec.tags_in(h0, h1)}
         h.shared_tags = [SharedTag(d, lab) for d, lab in sorted(wanted & have)]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
 from sv6d.errors import ConfigError
+
+if TYPE_CHECKING:
+    from indexer import Weights
 
 LocationOption = Annotated[
     str | None,
@@ -18,8 +21,9 @@ LocationOption = Annotated[
 ]
 
 
-def parse_weights_option(text: str | None) -> dict[str, float]:
-    """``subject=1,editing=2`` → {"subject": 1.0, "editing": 2.0}; names are checked by the index."""
+def parse_weights_option(text: str | None) -> Weights | None:
+    """``subject=1,editing=2`` → those weights (``indexer.Weights``: a dimension left out weighs 1); None when
+    the option names none (the search's defaults apply)."""
     out: dict[str, float] = {}
     for part in (text or "").split(","):
         if not part.strip():
@@ -33,7 +37,9 @@ def parse_weights_option(text: str | None) -> dict[str, float]:
             raise ConfigError(
                 f"--weights: {part.strip()!r} is not NAME=NUMBER (e.g. subject=1,editing=2)"
             ) from None
-    return out
+    from indexer import Weights
+
+    return Weights.of(out) if out else None
 
 
 def register(app: typer.Typer) -> None:
@@ -91,16 +97,16 @@ def register(app: typer.Typer) -> None:
         ix = open_index(location, data_dir=None if location else data_dir(data_dir_opt), read_only=read_only)
         with ix:
             query = ix.get(video_id)
-            hits = ix.similar_hooks(video_id, k=k, weights=w or None)
-        from indexer import parse_weights
+            hits = ix.similar_hooks(video_id, k=k, weights=w)
+        from indexer import Weights
         from sv6d.dimensions import DIMENSIONS
 
         # the weights the search used (its tuned defaults when none were given); "match" is their weighted
         # mean of the per-dimension cosines (-1..1), "score" the raw weighted sum
-        used = {d.value: float(x) for d, x in zip(DIMENSIONS, parse_weights(w or None, "hook"), strict=True)}
-        total = sum(used.values())
+        used = Weights.of(w, "hook")
+        total = used.total
         result = {
-            "query": {"video_id": video_id, "window": list(query.hook_window), "weights": used},
+            "query": {"video_id": video_id, "window": list(query.hook_window), "weights": used.as_dict()},
             "hits": [
                 {
                     **{

@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     with open_index(None, data_dir=data_dir, read_only=True) as index:
         hits = index.similar_hooks(query.video_id, k=args.k)
-    from indexer import parse_weights
+    from indexer import Weights
 
-    total = float(parse_weights(None, "hook").sum())  # the tuned default hook weights the search used
+    total = Weights.of(None, "hook").total  # the tuned default hook weights the search used
     table = Table(
         title=f"similar hooks to {query.video_id} [{query_entry.archetype}] "
         "(match: weighted mean of the per-dimension cosines, -1..1)"

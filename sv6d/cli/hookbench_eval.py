@@ -93,10 +93,10 @@ def search_rankings(
     re-ordered by edit rhythm (``indexer.rhythm.rerank_hooks``)."""
     import tempfile
 
-    from indexer import open_index, parse_weights
+    from indexer import Weights, open_index
     from indexer.rhythm import rerank_hooks
 
-    w = parse_weights(weights, "hook")
+    w = Weights.of(weights, "hook")
     by_id = {r.video_id: r for r in records}
     out: list[dict[str, list[str]]] = [{} for _ in range(1 + len(rhythm))]
     with (
@@ -148,9 +148,9 @@ def text_recall(
 
     if not callable(getattr(heads, "project_text", None)) or len(getattr(heads, "text_heads", {})) < 6:
         return None
-    from indexer import parse_weights
+    from indexer import Weights
 
-    w = parse_weights(weights, "hook").astype(np.float64)  # the hook search's own reading of the weights
+    w = Weights.of(weights, "hook").array.astype(np.float64)  # the hook search's own reading of the weights
     blocks = np.stack([r.hook for r in records])  # (n, 6, d)
 
     def scores(text: str) -> np.ndarray:
@@ -222,7 +222,7 @@ def run_benchmark(
     ``--json`` document of ``sv6d eval-hooks --real``. ``rhythm`` = ``(alpha, timing)`` (or chosen on the
     training sources with ``tune_rhythm_on_train``) adds the system ``encoder_rhythm``: the encoder's search
     with its top hits re-ordered by edit rhythm (``indexer.rhythm``)."""
-    from indexer import parse_weights
+    from indexer import Weights
     from sv6d.hookbench import baselines
 
     names = [
@@ -301,9 +301,7 @@ def run_benchmark(
                 "heads": info.head_version,
                 "fingerprint": info.fingerprint,
             },
-            "weights": {
-                d.value: float(x) for d, x in zip(DIMENSIONS, parse_weights(weights, "hook"), strict=True)
-            },
+            "weights": Weights.of(weights, "hook").as_dict(),
             "weights_tuned_on_train": tuned is not None,
             "rhythm": None
             if rhythm is None
