@@ -127,8 +127,15 @@ def load_arrays(ix: FaissIndex, data: np.ndarray, batch: int) -> None:
         )
 
 
+# Peaks of the windows closed by reset_stage_peak: a reset also lowers ru_maxrss (both read the kernel's
+# high-water mark), so the whole run's peak is the largest of these and the current one.
+_CLOSED_PEAKS: list[float] = []
+
+
 def peak_rss_gb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # ru_maxrss is in KiB on Linux
+    """The process's peak resident set so far, in GB (across ``reset_stage_peak`` windows)."""
+    now = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # ru_maxrss is in KiB on Linux
+    return max([now, *_CLOSED_PEAKS])
 
 
 def _status_gb(field: str) -> float:
@@ -140,12 +147,14 @@ def _status_gb(field: str) -> float:
 
 def reset_stage_peak() -> None:
     """Start a new peak-RSS window (``stage_peak_gb``): Linux resets VmHWM on ``5`` to clear_refs."""
+    _CLOSED_PEAKS.append(stage_peak_gb())
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
 
 
 def stage_peak_gb() -> float:
-    """Peak resident set since the last ``reset_stage_peak`` (VmHWM), in GB."""
+    """Peak resident set since the last ``reset_stage_peak`` (VmHWM, memory-mapped file pages included), in
+    GB."""
     return _status_gb("VmHWM")
 
 

@@ -269,6 +269,10 @@ class EdgeIndex(VectorIndex):
         self._rw = _ReadWriteLock()
         self._shard: Any = None
         self._dim: int | None = None
+        # Videos stored, kept up to date by the writes (None: count them on the next ``count``). Every search
+        # asks ``count`` first, and the engine's exact filtered count reads every video point (~15 ms at
+        # 200,000 videos, more than an HNSW search).
+        self._videos: int | None = None
         try:
             if is_edge_store(self.directory):
                 self._load()
@@ -334,6 +338,7 @@ class EdgeIndex(VectorIndex):
                 ) from None
             raise
         self._dim = self._read_config() // len(DIMENSIONS)
+        self._videos = None
         self._ensure_payload_indexes()
         # Stale points a killed writer left between its upsert and their deletion: invisible, now removed.
         self._shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_kind("stale")])))
@@ -457,6 +462,7 @@ class EdgeIndex(VectorIndex):
                 )
             self._shard.update_from_snapshot(str(snapshot), str(self.directory))
             self._dim = check_shard_layout(self.directory / SHARD_SUBDIR)
+            self._videos = None
             self._ensure_payload_indexes()
 
     # ------------------------------------------------------------------ writes
@@ -477,14 +483,14 @@ class EdgeIndex(VectorIndex):
                 parts.append((video, "video"))
                 parts.extend((s, "segment") for s in segs)
             written = {p.id for p, _ in parts}
-            stale = [
-                (pid, vid)
-                for pid, vid in self._points_of([r.video_id for r in records])
-                if pid not in written
-            ]
+            stored = self._points_of([r.video_id for r in records])
+            stale = [(pid, vid) for pid, vid in stored if pid not in written]
+            existing = {vid for pid, vid in stored if pid == point_id(vid)}
             points = [qe.Point(p.id, p.vectors, {**p.payload, "kind": kind}) for p, kind in parts]
             points.extend(qe.Point(pid, {}, {"video_id": vid, "kind": "stale"}) for pid, vid in stale)
             self._shard.update(qe.UpdateOperation.upsert_points(points))
+            if self._videos is not None:
+                self._videos += len(records) - len(existing)
             if stale:
                 self._shard.update(qe.UpdateOperation.delete_points([pid for pid, _ in stale]))
         return len(records)
@@ -530,6 +536,8 @@ class EdgeIndex(VectorIndex):
                 return 0
             flt = qe.Filter(must=[qe.FieldCondition("video_id", match=qe.MatchAny(found))])
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
+            if self._videos is not None:
+                self._videos -= len(found)
         return len(found)
 
     # ------------------------------------------------------------------ reads
@@ -540,9 +548,12 @@ class EdgeIndex(VectorIndex):
         with self._rw.read():
             if self._shard is None:
                 return 0
-            return int(
-                self._shard.count(qe.CountRequest(exact=True, filter=qe.Filter(must=[_kind("video")])))
-            )
+            if self._videos is None:
+                # Under the read lock no write runs, so the count and the cache agree.
+                self._videos = int(
+                    self._shard.count(qe.CountRequest(exact=True, filter=qe.Filter(must=[_kind("video")])))
+                )
+            return self._videos
 
     def contains(self, video_id: str) -> bool:
         with self._rw.read():
