@@ -4,26 +4,45 @@ Synthetic but structured data: ``--n`` videos whose (6, d) vectors are a low-dim
 plus noise, ``--users`` users with ``--events-per-user`` events each (likes biased to one cluster). Neighbour
 channels go through the indexer (``ranker.candidates.IndexNeighbours`` over a FAISS index of ``--recipe``,
 ``Flat`` by default; for another recipe the channels' recall against the exact ``Flat`` index is reported).
-FAISS runs with ``--faiss-threads`` threads (1 by default: one request per core is how a server runs it).
+FAISS runs with ``--faiss-threads`` threads and BLAS with ``--blas-threads`` (1 by default: one request per
+core is how a server runs it).
 
-    .venv/bin/python bench/rank.py --n 100000 --users 10000 --json
+Two candidate configurations are measured on the same requests, side by side (``--channels``): ``base`` is
+``CandidateConfig``'s defaults (structural, hook, popular, fresh, covisit; the collaborative channels and
+``cold`` at quota 0) and ``new`` adds ``itemknn`` 400 and ``als`` 200 (the quotas of
+``experiments/kuairand_rolling.toml``) and ``cold`` 50 (``ranker.training.SERVING_CANDIDATES``).
 
-Prints a table, then (with --json) one JSON line:
-{"score_1000_p50_ms", "recommend_p50_ms", "candidates_p50_ms", ...}.
+    .venv/bin/python bench/rank.py --n 1000000 --users 10000 --json
+
+``recommend_cpu`` is the request's CPU time (``time.thread_time``; FAISS and BLAS run on the calling thread),
+which does not include waiting for a core when other processes share the machine.
+
+Prints a table (one column pair per configuration), then (with --json) one JSON line:
+{"configs": {"base": {"recommend_p50_ms", "candidates_p50_ms", "n_candidates_mean", ...}, "new": {...}}, ...}.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 
-from ranker.candidates import CHANNELS, CandidateConfig, CandidateSet, IndexNeighbours, generate_candidates
+from ranker.candidates import (
+    CHANNELS,
+    COLD_CHANNEL,
+    CandidateConfig,
+    CandidateSet,
+    IndexNeighbours,
+    generate_candidates,
+)
 from ranker.catalog import ItemCatalog
 from ranker.context import build_context
 from ranker.events import conform_events
@@ -32,6 +51,8 @@ from ranker.model import train_ranker
 from ranker.serve import Recommender
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
+# The collaborative and cold channels on (they default to quota 0 in CandidateConfig).
+NEW_CHANNEL_QUOTAS = {"itemknn": 400, "als": 200, COLD_CHANNEL: 50}
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -93,13 +114,28 @@ def main() -> None:
     ap.add_argument("--train-rows", type=int, default=1_000_000)
     ap.add_argument("--recipe", default="Flat", help="FAISS recipe of the neighbour channels' index")
     ap.add_argument("--faiss-threads", type=int, default=1)
+    ap.add_argument(
+        "--blas-threads",
+        type=int,
+        default=1,
+        help="BLAS threads (NumPy matmuls: ALS scores, similarities); 1, like FAISS: one request per core",
+    )
     ap.add_argument("--seeds", type=int, default=1, help="recent positives used as neighbour seeds")
+    ap.add_argument(
+        "--channels",
+        choices=["base", "new", "both"],
+        default="both",
+        help="candidate configurations to time: base (defaults), new (+itemknn, als, cold), both",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     import faiss
 
     faiss.omp_set_num_threads(args.faiss_threads)
+    # Small per-request matmuls on a pool of BLAS threads wait for each other on a busy machine (a 40k x 64
+    # ALS scoring took 8.8 ms with 2 OpenBLAS threads, 1.1 ms with 1).
+    threadpool_limits(args.blas_threads, "blas")
     t = time.perf_counter()
     cat, ev = make_world(args.n, args.users, args.events_per_user, args.d, seed=0)
     setup: dict[str, float] = {"make_data_s": time.perf_counter() - t}
@@ -110,15 +146,23 @@ def main() -> None:
     ctx = build_context(ev, cat, T0, neighbours=neighbours)
     setup["context_s"] = time.perf_counter() - t
     schema = FeatureSchema.for_config(ctx.config)
-    ccfg = CandidateConfig(n_seeds=args.seeds)
+    base_cfg = CandidateConfig(n_seeds=args.seeds)
+    configs = {
+        "base": base_cfg,
+        "new": CandidateConfig(quotas={**base_cfg.quotas, **NEW_CHANNEL_QUOTAS}, n_seeds=args.seeds),
+    }
+    configs = {k: v for k, v in configs.items() if args.channels in (k, "both")}
+    ccfg = configs.get("new", base_cfg)
 
     rng = np.random.default_rng(1)
     users = [ctx.users.user_ids[i] for i in rng.choice(len(ctx.users.user_ids), args.requests, replace=False)]
     t = time.perf_counter()
     for u in users[:5]:
-        # Warms the index and the context's caches before timing.
-        generate_candidates(ctx, ctx.request_for_user(u), ccfg)
-    setup["neighbour_index_s"] = time.perf_counter() - t
+        # Builds the lazily made FAISS indexes (one per dimension slab and level) and fits the context's
+        # collaborative models and cold-start prior before timing.
+        for cfg in configs.values():
+            generate_candidates(ctx, ctx.request_for_user(u), cfg)
+    setup["warm_up_s"] = time.perf_counter() - t
     nb_recall = float("nan")
     if args.recipe.strip() != "Flat":
         # Recall of the approximate neighbour channels against the exact scan, on the same requests.
@@ -127,8 +171,8 @@ def main() -> None:
         nb_channels = [i for i, c in enumerate(CHANNELS) if c.startswith("nb_") or c == "hook"]
         got = want = 0
         for u in users[:20]:
-            a = generate_candidates(ctx, ctx.request_for_user(u), ccfg)
-            b = generate_candidates(exact_ctx, exact_ctx.request_for_user(u), ccfg)
+            a = generate_candidates(ctx, ctx.request_for_user(u), base_cfg)
+            b = generate_candidates(exact_ctx, exact_ctx.request_for_user(u), base_cfg)
             for j in nb_channels:
                 ref = set(b.positions[b.channels[:, j]].tolist())
                 got += len(ref & set(a.positions[a.channels[:, j]].tolist()))
@@ -136,7 +180,8 @@ def main() -> None:
         nb_recall = got / max(want, 1)
         del exact_ctx
         exact.close()
-    # A small model on real bench features (labels: the user's favourite cluster, as liked in events).
+    # A small model on real bench features (labels: the user's favourite cluster, as liked in events), trained
+    # on the candidates of the widest configuration and used by both.
     xs, ys, gs = [], [], []
     for g, u in enumerate(users[:50]):
         req = ctx.request_for_user(u)
@@ -149,14 +194,30 @@ def main() -> None:
     model = train_ranker(
         np.concatenate(xs), np.concatenate(ys), np.concatenate(gs), schema, num_boost_round=100
     )
-    rec = Recommender(ctx, model, ccfg)
+    recommenders = {name: Recommender(ctx, model, cfg) for name, cfg in configs.items()}
 
-    cand_t, feat_t, score_t, both_t, rec_t = [], [], [], [], []
+    timings: dict[str, dict[str, list[float]]] = {
+        name: {k: [] for k in ("candidates", "recommend", "recommend_cpu", "n_candidates")}
+        for name in configs
+    }
+    load_before = os.getloadavg()[0]
+    feat_t, score_t, both_t = [], [], []
     for u in users:
+        # Configurations alternate on each request, so that both see the same machine load.
+        for name, cfg in configs.items():
+            req = ctx.request_for_user(u)
+            t = time.perf_counter()
+            cs = generate_candidates(ctx, req, cfg)
+            timings[name]["candidates"].append(time.perf_counter() - t)
+            timings[name]["n_candidates"].append(len(cs))
+            t, tc = time.perf_counter(), time.thread_time()
+            recommenders[name].recommend(user_id=u, k=10)
+            timings[name]["recommend"].append(time.perf_counter() - t)
+            # CPU time of this thread (FAISS and BLAS run on it with one thread each): what the request
+            # costs, apart from the time it waited for a core on a shared machine.
+            timings[name]["recommend_cpu"].append(time.thread_time() - tc)
         req = ctx.request_for_user(u)
-        t = time.perf_counter()
         cs = generate_candidates(ctx, req, ccfg)
-        cand_t.append(time.perf_counter() - t)
         # Exactly 1,000 candidates for the scoring measurements (the real ones, then a random fill).
         pos = np.unique(np.concatenate([cs.positions, rng.choice(len(cat), 1500, replace=False)]))[:1000]
         ch = np.zeros((len(pos), len(CHANNELS)), dtype=bool)
@@ -170,9 +231,6 @@ def main() -> None:
         feat_t.append(t1 - t)
         score_t.append(t2 - t1)
         both_t.append(t2 - t)
-        t = time.perf_counter()
-        rec.recommend(user_id=u, k=10)
-        rec_t.append(time.perf_counter() - t)
 
     n_feats = len(schema.names)
     xr = np.random.default_rng(2).normal(size=(args.train_rows, n_feats)).astype(np.float32)
@@ -182,31 +240,62 @@ def main() -> None:
     big = train_ranker(xr, yr, gr, schema, num_boost_round=100, early_stopping_rounds=100)
     train_s = time.perf_counter() - t
 
+    per_config: dict[str, dict[str, float]] = {}
+    for name, tm in timings.items():
+        c50, c99 = pct(tm["candidates"])
+        r50, r99 = pct(tm["recommend"])
+        u50, u99 = pct(tm["recommend_cpu"])
+        per_config[name] = {
+            "quotas": dict(configs[name].quotas),  # type: ignore[dict-item]
+            "candidates_p50_ms": c50,
+            "candidates_p99_ms": c99,
+            "recommend_p50_ms": r50,
+            "recommend_p99_ms": r99,
+            "recommend_cpu_p50_ms": u50,
+            "recommend_cpu_p99_ms": u99,
+            "n_candidates_mean": float(np.mean(tm["n_candidates"])),
+        }
     res = {
         "n_videos": args.n,
         "n_users": args.users,
+        "requests": args.requests,
         "recipe": args.recipe,
         "neighbour_recall_vs_exact": nb_recall,
-        "candidates_p50_ms": pct(cand_t)[0],
-        "candidates_p99_ms": pct(cand_t)[1],
+        "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "cpus": os.cpu_count(),
+        "configs": per_config,
         "features_1000_p50_ms": pct(feat_t)[0],
         "features_1000_p99_ms": pct(feat_t)[1],
         "lightgbm_1000_p50_ms": pct(score_t)[0],
         "lightgbm_1000_p99_ms": pct(score_t)[1],
         "score_1000_p50_ms": pct(both_t)[0],
         "score_1000_p99_ms": pct(both_t)[1],
-        "recommend_p50_ms": pct(rec_t)[0],
-        "recommend_p99_ms": pct(rec_t)[1],
         "train_rows": args.train_rows,
         "train_trees": big.metrics["best_iteration"],
         "train_s": train_s,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
         **{k: round(v, 2) for k, v in setup.items()},
     }
-    sys.stdout.write(f"{'measure':<24}{'p50 ms':>10}{'p99 ms':>10}\n")
-    for key in ("candidates", "features_1000", "lightgbm_1000", "score_1000", "recommend"):
-        sys.stdout.write(f"{key:<24}{res[key + '_p50_ms']:>10.2f}{res[key + '_p99_ms']:>10.2f}\n")
+    names = list(per_config)
+    head = "".join(f"{n + ' p50':>14}{n + ' p99':>14}" for n in names)
+    sys.stdout.write(f"{args.n} videos, {args.users} users, {args.requests} requests (ms)\n")
+    sys.stdout.write(f"{'measure':<24}{head}\n")
+    for key in ("candidates", "recommend", "recommend_cpu"):
+        cells = "".join(
+            f"{per_config[n][key + '_p50_ms']:>14.2f}{per_config[n][key + '_p99_ms']:>14.2f}" for n in names
+        )
+        sys.stdout.write(f"{key:<24}{cells}\n")
+    cells = "".join(f"{per_config[n]['n_candidates_mean']:>14.0f}{'':>14}" for n in names)
+    sys.stdout.write(f"{'candidates (mean count)':<24}{cells}\n")
+    for key in ("features_1000", "lightgbm_1000", "score_1000"):
+        sys.stdout.write(f"{key:<24}{res[key + '_p50_ms']:>14.2f}{res[key + '_p99_ms']:>14.2f}\n")
     sys.stdout.write(f"neighbour channels vs exact scan: recall {nb_recall:.3f}\n")
     sys.stdout.write(f"training {args.train_rows} rows x {n_feats} features, 100 rounds: {train_s:.1f} s\n")
+    sys.stdout.write(f"peak RSS {res['peak_rss_gb']} GB\n")
+    lb, la = res["load_average_1min"]
+    sys.stdout.write(
+        f"load average (1 min) before / after the timed loop: {lb} / {la} on {os.cpu_count()} CPUs\n"
+    )
     if args.json:
         sys.stdout.write(json.dumps(res) + "\n")
     neighbours.close()

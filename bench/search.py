@@ -7,9 +7,16 @@ make a 768-long concatenation. Timings are wall-clock on this machine; the last 
 "qps_ratio_to_flat"}], "bytes_per_video"}``.
 
 Qdrant Edge (the embedded engine, ``--edge-n`` videos, default all of them): load time, ``optimize()`` (HNSW
-graphs on the three concatenations), then three ways to query: exact search on the concatenated vector,
-exact per-dimension prefetches fused by an engine formula (``fusion="formula"``), and HNSW at a few
-``hnsw_ef`` (recall@10 against the exact answers, reported apart). ``--edge-n 0`` skips it.
+graphs on the three concatenations), bytes per video on disk by part, peak RSS of the build and of the
+queries (each its own window), then: exact search on the concatenated vector, exact per-dimension
+prefetches fused by an engine formula (``fusion="formula"``, ``--formula-queries 0`` skips it), and HNSW at
+each ``--edge-ef`` on the original vectors and (``--edge-quant int8``, the default) on int8 + rescoring, each
+with no filter and with a tag filter on ~1% and on ~30% of the videos. Recall@10 is against NumPy's exact
+answers under the same filter. ``--edge-n 0`` skips it. The Edge store keeps the hook vectors apart from the
+video vectors (FAISS stores them once when they are equal, as here), so its bytes per video include them.
+On two shared cores Edge loads ~700 records/s and its HNSW build grows with n log n, so a million videos
+take hours; the side-by-side table was measured at the largest size that fit in ~40 minutes:
+``python bench/search.py --n 300000 --recipes HNSW32 --qdrant-n 0 --formula-queries 0 --json``.
 
 Usage: ``python bench/search.py --size 100000 [--json]`` (``--n`` is the same flag); at a million
 videos (HNSW32 builds for many minutes on two cores, IVF recipes with an HNSW coarse quantizer train in a
@@ -31,6 +38,7 @@ process's peak resident set. ``OMP_WAIT_POLICY=PASSIVE`` keeps multi-threaded bu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -48,7 +56,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from indexer import open_index
 from indexer.faiss_backend import FaissIndex
 from indexer.synthetic import ENCODER, structured_vectors
-from sv6d.record import SV6DRecord
+from sv6d.record import SV6DRecord, Tag, make_tag
+from sv6d.vocabulary import default_vocabulary
 
 K = 10
 # A replace-upsert of 100 records copies every level of a Flat index (the loaded snapshot stays intact for
@@ -56,7 +65,32 @@ K = 10
 UPSERT_PROBE_MAX_N = 200_000
 
 
-def make_records(vectors: np.ndarray, start: int) -> list[SV6DRecord]:
+# Filter tags: the rare one on ~1% of videos, the common one on ~30% (independent draws, seeded).
+TAG_SELECTIVITY = {"narrative:reveal": 0.01, "editing:hard_cut": 0.30}
+
+
+def tag_masks(n: int, seed: int = 11) -> dict[str, np.ndarray]:
+    """Per filter tag, which of ``n`` videos carry it (``TAG_SELECTIVITY``)."""
+    rng = np.random.default_rng(seed)
+    return {tag: rng.random(n) < share for tag, share in TAG_SELECTIVITY.items()}
+
+
+def _bench_tags() -> dict[str, Tag]:
+    out = {}
+    for key in TAG_SELECTIVITY:
+        label = key.split(":", 1)[1]
+        spec = default_vocabulary().spec(label)
+        tag = make_tag(label, 0.5, 1.0, 0.9, dict.fromkeys(spec.evidence, 1.0))
+        assert tag is not None
+        out[key] = tag
+    return out
+
+
+def make_records(
+    vectors: np.ndarray, start: int, masks: dict[str, np.ndarray] | None = None
+) -> list[SV6DRecord]:
+    """Records v{start}.. of ``vectors`` (hook = video), with the filter tags ``masks`` gives them."""
+    tags = _bench_tags() if masks else {}
     return [
         SV6DRecord(
             video_id=f"v{start + i}",
@@ -69,6 +103,7 @@ def make_records(vectors: np.ndarray, start: int) -> list[SV6DRecord]:
             hook_window=(0.0, 3.0),
             video=v,
             hook=v,
+            tags=[t for key, t in tags.items() if masks is not None and masks[key][start + i]],
         )
         for i, v in enumerate(vectors)
     ]
@@ -92,8 +127,84 @@ def load_arrays(ix: FaissIndex, data: np.ndarray, batch: int) -> None:
         )
 
 
+# Peaks of the windows closed by reset_stage_peak: a reset also lowers ru_maxrss (both read the kernel's
+# high-water mark), so the whole run's peak is the largest of these and the current one.
+_CLOSED_PEAKS: list[float] = []
+
+
 def peak_rss_gb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # ru_maxrss is in KiB on Linux
+    """The process's peak resident set so far, in GB (across ``reset_stage_peak`` windows)."""
+    now = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)  # ru_maxrss is in KiB on Linux
+    return max([now, *_CLOSED_PEAKS])
+
+
+def _status_gb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1e6, 2)  # kB
+    return float("nan")
+
+
+def reset_stage_peak() -> None:
+    """Start a new peak-RSS window (``stage_peak_gb``): Linux resets VmHWM on ``5`` to clear_refs."""
+    _CLOSED_PEAKS.append(stage_peak_gb())
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def stage_peak_gb() -> float:
+    """Peak resident set since the last ``reset_stage_peak`` (VmHWM, memory-mapped file pages included), in
+    GB."""
+    return _status_gb("VmHWM")
+
+
+def exact_top(data_flat: np.ndarray, qcat: np.ndarray, mask: np.ndarray | None) -> list[list[str]]:
+    """Exact weighted top-K ids per query among the videos ``mask`` selects (NumPy, in row chunks)."""
+    n = len(data_flat)
+    best_s = np.full((len(qcat), K), -np.inf, dtype=np.float32)
+    best_i = np.zeros((len(qcat), K), dtype=np.int64)
+    for s in range(0, n, 50_000):
+        e = min(n, s + 50_000)
+        sc = qcat @ data_flat[s:e].T
+        if mask is not None:
+            sc[:, ~mask[s:e]] = -np.inf
+        cand_s = np.concatenate([best_s, sc], axis=1)
+        cand_i = np.concatenate([best_i, np.broadcast_to(np.arange(s, e), sc.shape)], axis=1)
+        top = np.argsort(-cand_s, axis=1, kind="stable")[:, :K]
+        best_s = np.take_along_axis(cand_s, top, 1)
+        best_i = np.take_along_axis(cand_i, top, 1)
+    return [
+        [f"v{i}" for i, sc in zip(row_i, row_s, strict=True) if sc > -np.inf]
+        for row_i, row_s in zip(best_i, best_s, strict=True)
+    ]
+
+
+def store_breakdown(root: Path) -> dict[str, int]:
+    """Bytes on disk (allocated blocks, not file lengths: the engine pre-allocates sparse files) of a Qdrant
+    Edge store by part: concatenated / per-dimension vectors, int8 copies, HNSW graphs, payload, payload
+    indexes, WAL, other."""
+    out: dict[str, int] = {}
+    for p in root.rglob("*"):
+        if not p.is_file():
+            continue
+        parts = p.relative_to(root).parts
+        name = "/".join(parts)
+        if "wal" in parts:
+            key = "wal"
+        elif any(x.startswith("vector_index-") for x in parts):
+            key = "hnsw graphs"
+        elif any(x.startswith("vector_storage-") for x in parts):
+            vec = next(x for x in parts if x.startswith("vector_storage-"))
+            kind = "concatenated" if vec.endswith("_all") else "per-dimension"
+            key = f"{kind} int8" if "quantized" in name else f"{kind} vectors"
+        elif "payload_index" in parts:
+            key = "payload indexes"
+        elif "payload_storage" in parts:
+            key = "payload"
+        else:
+            key = "other"
+        out[key] = out.get(key, 0) + p.stat().st_blocks * 512
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
 def log(msg: str) -> None:
@@ -124,11 +235,13 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     return float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
 
 
-def time_ours(ix: Any, queries: np.ndarray, w: dict[str, float]) -> tuple[list[list[str]], list[float]]:
+def time_ours(
+    ix: Any, queries: np.ndarray, w: dict[str, float], filters: Any = None
+) -> tuple[list[list[str]], list[float]]:
     results, times = [], []
     for q in queries:
         t0 = time.perf_counter()
-        hits = ix.search(q, w, k=K)
+        hits = ix.search(q, w, k=K, filters=filters)
         times.append(time.perf_counter() - t0)
         results.append([h.video_id for h in hits])
     return results, times
@@ -144,88 +257,151 @@ def time_batch(ix: Any, queries: np.ndarray, w: dict[str, float]) -> float:
 def bench_edge(
     data: np.ndarray,
     queries: np.ndarray,
+    qcat: np.ndarray,
     weights: dict[str, float],
     flat_exact: list[list[str]],
+    flat_p50: float,
     args: argparse.Namespace,
     rows: list[dict[str, Any]],
     same_n: bool,
 ) -> dict[str, Any]:
-    """Qdrant Edge on ``data``: load, optimize, exact concat vs exact formula vs HNSW (see the docstring)."""
+    """Qdrant Edge on ``data``: load, optimize, exact concat (and the formula plan), then HNSW at each
+    ``--edge-ef`` on the original vectors and (``--edge-quant int8``) on int8 + rescoring, each with no
+    filter and with the 1% and 30% tag filters; recall@10 against NumPy's exact answers under the same
+    filter. See the module docstring."""
+    import qdrant_edge as qe
+
+    from indexer.base import Filters
     from indexer.qdrant_backend import QdrantConfig
     from indexer.qdrant_edge_backend import EdgeIndex
 
     n = len(data)
-    out: dict[str, Any] = {"n": n}
+    masks = tag_masks(n)
+    filters: dict[str, Filters | None] = {"no filter": None}
+    for tag, share in TAG_SELECTIVITY.items():
+        filters[f"{tag} {share:.0%}"] = Filters.model_validate({"tags": [tag]})
+    flat = data.reshape(n, -1)
+    t = time.perf_counter()
+    truth = {"no filter": exact_top(flat, qcat, None)}
+    for (name, _), mask in zip(list(filters.items())[1:], masks.values(), strict=True):
+        truth[name] = exact_top(flat, qcat, mask)
+    log(f"edge: exact answers under each filter (NumPy) in {time.perf_counter() - t:.1f}s")
+    quantized = args.edge_quant == "int8"
+    out: dict[str, Any] = {
+        "n": n,
+        "quantization": args.edge_quant,
+        "hnsw_m": args.edge_m,
+        "tag_share": {k: round(float(m.mean()), 4) for k, m in masks.items()},
+        "numpy_truth_vs_faiss_flat": recall_of(flat_exact, truth["no filter"]) if same_n else None,
+    }
+    reset_stage_peak()
     with tempfile.TemporaryDirectory(prefix="sv6d-bench-edge-") as tmpdir:
-        ix = EdgeIndex(tmpdir, hnsw_m=args.edge_m, exact_search=True)
+        ix = EdgeIndex(tmpdir, hnsw_m=args.edge_m, exact_search=True, quantization=args.edge_quant)
         t = time.perf_counter()
         for s in range(0, n, 2000):
-            ix.upsert(make_records(data[s : min(n, s + 2000)], s))
+            ix.upsert(make_records(data[s : min(n, s + 2000)], s, masks))
+            if (s + 2000) % 50_000 == 0:
+                log(
+                    f"edge: {s + 2000} upserted, {time.perf_counter() - t:.0f}s, RSS {_status_gb('VmRSS')} GB"
+                )
         out["upsert_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
         ix.optimize()
         out["optimize_s"] = round(time.perf_counter() - t, 1)
-        # Every video stores its hook vectors too (FAISS keeps one copy when hook == video), and the WAL's
-        # files are pre-allocated in 32 MB steps.
-        out["bytes_per_video"] = round(dir_bytes(Path(tmpdir)) / n, 1)
-        log(f"edge: upsert {out['upsert_s']}s, optimize {out['optimize_s']}s, peak RSS {peak_rss_gb()} GB")
+        out["build_s"] = round(out["upsert_s"] + out["optimize_s"], 1)
+        parts = store_breakdown(Path(tmpdir))
+        # Allocated blocks (the engine's files are sparse and pre-allocated), and file lengths for reference.
+        out["bytes_per_video"] = round(sum(parts.values()) / n, 1)
+        out["file_length_bytes_per_video"] = round(dir_bytes(Path(tmpdir)) / n, 1)
+        out["bytes_per_video_by_part"] = {k: round(v / n, 1) for k, v in parts.items()}
+        out["build_peak_rss_gb"] = stage_peak_gb()
+        log(
+            f"edge: upsert {out['upsert_s']}s, optimize {out['optimize_s']}s, peak RSS "
+            f"{out['build_peak_rss_gb']} GB, {out['bytes_per_video']} B/video "
+            f"{out['bytes_per_video_by_part']}"
+        )
+        reset_stage_peak()
         exact, times = time_ours(ix, queries, weights)
         e50, e99 = percentiles(times)
         eqps = time_batch(ix, queries, weights)
-        # Congruence with FAISS Flat (same n only): ids of the exact top-10.
-        agree = recall_of(flat_exact, exact) if same_n else None
+        agree = recall_of(truth["no filter"], exact)
         out["exact_concat"] = {"p50_ms": round(e50, 3), "p99_ms": round(e99, 3), "batch_qps": round(eqps, 1)}
-        out["exact_concat"]["recall_vs_faiss_flat"] = agree
+        out["exact_concat"]["recall_vs_numpy_exact"] = agree
         rows.append(
             {
                 "name": f"edge exact concat ({n})",
                 "p50_ms": e50,
                 "p99_ms": e99,
                 "qps": eqps,
-                "build_s": out["upsert_s"],
+                "build_s": out["build_s"],
+                "recall": agree,
             }
         )
-        if agree is not None:
-            rows[-1]["recall"] = agree
-        log(f"edge exact concat: p50 {e50:.2f} ms, batch {eqps:.1f} QPS, top-10 agreement with Flat {agree}")
-        ix.fusion = "formula"
-        fq = queries[: args.formula_queries]
-        fgot, ftimes = time_ours(ix, fq, weights)
-        f50, f99 = percentiles(ftimes)
-        frecall = recall_of(exact[: len(fq)], fgot)
-        out["exact_formula"] = {"p50_ms": round(f50, 3), "p99_ms": round(f99, 3), "recall_vs_concat": frecall}
-        rows.append(
-            {"name": f"edge exact formula ({n})", "p50_ms": f50, "p99_ms": f99, "qps": len(fq) / sum(ftimes)}
-        )
-        rows[-1]["recall"] = frecall
-        log(f"edge exact formula: p50 {f50:.2f} ms ({f50 / e50:.1f}x concat), agreement {frecall:.3f}")
-        ix.fusion = "concat"
-        out["hnsw"] = []
-        for ef in [int(x) for x in args.edge_ef.split(",") if x]:
-            ix.config = QdrantConfig.parse(ix.config, exact_search=False, hnsw_ef=ef)
-            got, times = time_ours(ix, queries, weights)
-            h50, h99 = percentiles(times)
-            hqps = time_batch(ix, queries, weights)
-            recall = recall_of(exact, got)
-            out["hnsw"].append(
-                {
-                    "hnsw_ef": ef,
-                    "recall_at_10": round(recall, 4),
-                    "p50_ms": round(h50, 3),
-                    "batch_qps": round(hqps, 1),
-                }
-            )
+        log(f"edge exact concat: p50 {e50:.2f} ms, batch {eqps:.1f} QPS, top-10 agreement with NumPy {agree}")
+        if args.formula_queries:
+            ix.fusion = "formula"
+            fq = queries[: args.formula_queries]
+            fgot, ftimes = time_ours(ix, fq, weights)
+            f50, f99 = percentiles(ftimes)
+            frecall = recall_of(exact[: len(fq)], fgot)
+            out["exact_formula"] = {
+                "p50_ms": round(f50, 3),
+                "p99_ms": round(f99, 3),
+                "recall_vs_concat": frecall,
+            }
             rows.append(
                 {
-                    "name": f"edge HNSW ef={ef} ({n})",
-                    "p50_ms": h50,
-                    "p99_ms": h99,
-                    "qps": hqps,
-                    "recall": recall,
+                    "name": f"edge exact formula ({n})",
+                    "p50_ms": f50,
+                    "p99_ms": f99,
+                    "qps": len(fq) / sum(ftimes),
+                    "recall": frecall,
                 }
             )
-            log(f"edge HNSW ef={ef}: recall@10 {recall:.4f}, p50 {h50:.2f} ms, {hqps:.1f} QPS")
+            log(f"edge exact formula: p50 {f50:.2f} ms ({f50 / e50:.1f}x concat), agreement {frecall:.3f}")
+            ix.fusion = "concat"
+        out["hnsw"] = []
+        for mode in ("float", "int8+rescore") if quantized else ("float",):
+            for ef in [int(x) for x in args.edge_ef.split(",") if x]:
+                ix.config = QdrantConfig.parse(ix.config, exact_search=False, hnsw_ef=ef)
+                if mode == "float" and quantized:
+                    # The original vectors of an int8 shard (QuantizationSearchParams(ignore=True)).
+                    params = qe.SearchParams(
+                        hnsw_ef=ef, exact=False, quantization=qe.QuantizationSearchParams(ignore=True)
+                    )
+                    ix._search_params = lambda params=params: params  # type: ignore[method-assign,misc]
+                else:
+                    ix.__dict__.pop("_search_params", None)
+                for fname, flt in filters.items():
+                    got, times = time_ours(ix, queries, weights, flt)
+                    h50, h99 = percentiles(times)
+                    recall = recall_of(truth[fname], got)
+                    point = {
+                        "mode": mode,
+                        "hnsw_ef": ef,
+                        "filter": fname,
+                        "recall_at_10": round(recall, 4),
+                        "p50_ms": round(h50, 3),
+                        "p99_ms": round(h99, 3),
+                        "speedup_vs_flat_p50": round(flat_p50 / h50, 1),
+                    }
+                    out["hnsw"].append(point)
+                    rows.append(
+                        {
+                            "name": f"edge HNSW ef={ef} {mode}, {fname} ({n})",
+                            "p50_ms": h50,
+                            "p99_ms": h99,
+                            "qps": len(times) / sum(times),
+                            "recall": recall,
+                        }
+                    )
+                    log(f"edge {point}")
+        ix.__dict__.pop("_search_params", None)
+        out["query_peak_rss_gb"] = stage_peak_gb()
         ix.close()
+    base = {(p["mode"], p["hnsw_ef"]): p["p50_ms"] for p in out["hnsw"] if p["filter"] == "no filter"}
+    for p in out["hnsw"]:
+        p["p50_vs_unfiltered"] = round(p["p50_ms"] / base[(p["mode"], p["hnsw_ef"])], 2)
     return out
 
 
@@ -246,8 +422,16 @@ def main() -> None:
     )
     ap.add_argument("--edge-n", type=int, default=None, help="videos in Qdrant Edge (default: --n; 0: skip)")
     ap.add_argument("--edge-m", type=int, default=16, help="Qdrant Edge HNSW links per node")
-    ap.add_argument("--edge-ef", default="32,64,128", help="Qdrant Edge hnsw_ef values to measure")
-    ap.add_argument("--formula-queries", type=int, default=20, help="queries timed on the formula plan")
+    ap.add_argument("--edge-ef", default="64,128,256", help="Qdrant Edge hnsw_ef values to measure")
+    ap.add_argument(
+        "--edge-quant",
+        choices=["none", "int8"],
+        default="int8",
+        help="int8: the concatenations get int8 copies; HNSW measured on the originals and int8 + rescoring",
+    )
+    ap.add_argument(
+        "--formula-queries", type=int, default=20, help="queries timed on the formula plan (0: skip it)"
+    )
     ap.add_argument("--threads", type=int, default=1, help="FAISS OpenMP threads (1: stable on shared CPUs)")
     ap.add_argument("--build-threads", type=int, default=None, help="FAISS threads while building indexes")
     ap.add_argument("--json", action="store_true")
@@ -425,7 +609,9 @@ def main() -> None:
         qd.close()
     edge_n = n if args.edge_n is None else min(args.edge_n, n)
     if edge_n:
-        summary["edge"] = bench_edge(data[:edge_n], queries, weights, exact, args, rows, n == edge_n)
+        summary["edge"] = bench_edge(
+            data[:edge_n], queries, qcat, weights, exact, p50, args, rows, n == edge_n
+        )
     summary["flat_p50_ms"] = round(p50, 3)
     summary["flat_p99_ms"] = round(p99, 3)
     summary["flat_batch_qps"] = round(flat_qps, 1)
@@ -467,6 +653,14 @@ def main() -> None:
         f"bytes per video (Flat data dir: video vectors, hook alias, catalog): {summary['bytes_per_video']}"
     )
     print(f"peak RSS {summary['peak_rss_gb']} GB")
+    edge = summary.get("edge")
+    if edge:
+        print(
+            f"Qdrant Edge ({edge['n']}): build {edge['build_s']} s (upsert {edge['upsert_s']}, optimize "
+            f"{edge['optimize_s']}), {edge['bytes_per_video']} bytes per video on disk "
+            f"{edge['bytes_per_video_by_part']}, peak RSS build {edge['build_peak_rss_gb']} GB / queries "
+            f"{edge['query_peak_rss_gb']} GB"
+        )
     if args.json:
         print(json.dumps(summary))
 

@@ -26,11 +26,28 @@ the indexing threshold are scanned and indexed ones searched by HNSW (``hnsw_ef`
 Either way the hits returned are re-scored exactly by :class:`VectorIndex`. ``fusion="formula"`` searches the
 six per-dimension vectors (one prefetch each, all points) and fuses ``Σ w_d · score_d`` with an engine
 formula instead of one concatenated query: exact, kept for comparison (``bench/search.py``), slower.
+
+Snapshots (Qdrant's Edge synchronization pattern; the engine has no one-call sync):
+``EdgeIndex.from_snapshot`` seeds a new store from a shard snapshot archive (``EdgeShard.unpack_snapshot``
+then ``load``), and ``update_from_snapshot`` applies a newer full or partial one to an open store
+(``EdgeShard.update_from_snapshot``; a server sends a partial one for the ``snapshot_manifest`` it is
+given). A snapshot seeds a store only when its shard has this layout (the 21 named vectors of
+:func:`indexer.qdrant_layout.vector_names` for the video, hook and segment levels); a shard of the server
+backend's two collections has not, and is refused with the vectors it lacks. The engine (0.9.0) cannot
+write a snapshot: ``write_snapshot`` archives the flushed shard's files (segments and config, no WAL) as a
+tar, which ``unpack_snapshot`` and ``update_from_snapshot`` read (tested in
+``tests/test_index_qdrant_edge_snapshot.py``). A server packs each segment in its own snapshot format; no
+server could run here, so no server archive was read.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import tarfile
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -141,6 +158,64 @@ def edge_filter(spec: FilterSpec, *extra: Any) -> Any:
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 
+def shard_vector_sizes(shard_dir: str | Path) -> dict[str, int]:
+    """Named vector sizes of the shard in ``shard_dir`` (from the ``edge_config.json`` the engine writes)."""
+    data = json.loads((Path(shard_dir) / "edge_config.json").read_text())
+    return {name: int(v["size"]) for name, v in (data.get("vectors") or {}).items()}
+
+
+def check_shard_layout(shard_dir: str | Path) -> int:
+    """The per-dimension size ``d`` of a shard in this backend's layout; a ``ConfigError`` naming the vectors
+    that are missing or of the wrong size otherwise (e.g. a shard of the server backend's video collection,
+    which has no segment vectors)."""
+    sizes = shard_vector_sizes(shard_dir)
+    all_size = sizes.get("video_all", 0)
+    d = all_size // len(DIMENSIONS)
+    want = {
+        name: len(DIMENSIONS) * d if name.endswith("_all") else d
+        for level in ("video", "hook", "segment")
+        for name in vector_names(level)
+    }
+    missing = sorted(n for n in want if n not in sizes)
+    wrong = sorted(n for n in want if n in sizes and sizes[n] != want[n])
+    if d < 1 or all_size % len(DIMENSIONS) or missing or wrong:
+        found = ", ".join(f"{n}[{v}]" for n, v in sorted(sizes.items())) or "none"
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if wrong:
+            problems.append(f"wrong size {', '.join(wrong)}")
+        if d < 1 or all_size % len(DIMENSIONS):
+            problems.append(f"video_all must be 6 x d long, got {all_size}")
+        raise ConfigError(
+            f"the snapshot's shard is not in the qdrant+edge layout ({'; '.join(problems)}); it has "
+            f"{found}. Seed from a shard of a collection holding the video, hook and segment points in one "
+            "collection (the Edge layout), not from the server backend's two collections"
+        )
+    return d
+
+
+def write_shard_snapshot(shard_dir: str | Path, path: str | Path) -> Path:
+    """Archive a flushed, idle shard directory as a snapshot tar at ``path`` (written to a temporary file
+    beside it, then renamed): its segments and ``edge_config.json``; not the WAL, whose operations a flush
+    has applied to the segments (a seeded shard starts a fresh one)."""
+    shard_dir, path = Path(shard_dir), Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w") as tar:
+            for entry in sorted(shard_dir.iterdir()):
+                if entry.name != "wal":
+                    tar.add(entry, entry.name)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def _kind(kind: str) -> Any:
     import qdrant_edge as qe
 
@@ -187,6 +262,10 @@ class EdgeIndex(VectorIndex):
         self._rw = _ReadWriteLock()
         self._shard: Any = None
         self._dim: int | None = None
+        # Videos stored, kept up to date by the writes (None: count them on the next ``count``). Every search
+        # asks ``count`` first, and the engine's exact filtered count reads every video point (~15 ms at
+        # 200,000 videos, more than an HNSW search).
+        self._videos: int | None = None
         try:
             if is_edge_store(self.directory):
                 self._load()
@@ -214,14 +293,17 @@ class EdgeIndex(VectorIndex):
                 qe.ScalarType.Int8, quantile=cfg.quantile, always_ram=cfg.always_ram
             )
         # Searches use the concatenations; the six per-dimension vectors are only scanned (the formula plan
-        # prefetches every point), so they get no graph (m=0): 3 HNSW builds per shard instead of 21.
+        # prefetches every point), so they get no graph (m=0): 3 HNSW builds per shard instead of 21. For the
+        # same reason they are memory-mapped from disk (not held in RAM) and not quantized: int8 applies to
+        # the concatenations only (per-vector quantization), which are what HNSW and rescoring read.
         no_graph = qe.HnswIndexConfig(m=0, ef_construct=cfg.hnsw_ef_construct, full_scan_threshold=10_000)
         vectors = {
             name: qe.EdgeVectorParams(
                 size=len(DIMENSIONS) * d if name.endswith("_all") else d,
                 distance=qe.Distance.Dot,
-                on_disk=cfg.on_disk,
+                on_disk=cfg.on_disk if name.endswith("_all") else True,
                 hnsw_config=None if name.endswith("_all") else no_graph,
+                quantization_config=quantization if name.endswith("_all") else None,
             )
             for level in ("video", "hook", "segment")
             for name in vector_names(level)
@@ -233,7 +315,6 @@ class EdgeIndex(VectorIndex):
             hnsw_config=qe.HnswIndexConfig(
                 m=cfg.hnsw_m, ef_construct=cfg.hnsw_ef_construct, full_scan_threshold=10_000
             ),
-            quantization_config=quantization,
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=self.indexing_threshold_kb),
             wal_enabled=True,
         )
@@ -250,6 +331,7 @@ class EdgeIndex(VectorIndex):
                 ) from None
             raise
         self._dim = self._read_config() // len(DIMENSIONS)
+        self._videos = None
         self._ensure_payload_indexes()
         # Stale points a killed writer left between its upsert and their deletion: invisible, now removed.
         self._shard.update(qe.UpdateOperation.delete_points_by_filter(qe.Filter(must=[_kind("stale")])))
@@ -304,6 +386,78 @@ class EdgeIndex(VectorIndex):
             self._lock.release()
             self._lock = None
 
+    # ------------------------------------------------------------------ snapshots
+
+    @classmethod
+    def from_snapshot(cls, snapshot: str | Path, path: str | Path, **kwargs: Any) -> EdgeIndex:
+        """A new store in ``path`` seeded from a shard snapshot archive (a server shard's
+        ``GET /collections/<c>/shards/<id>/snapshot``, or :meth:`write_snapshot`), opened with ``kwargs``
+        (as the constructor's). The shard is unpacked and checked in a temporary directory inside ``path``
+        and moved into place only when it has this backend's layout; ``path`` must hold no store yet."""
+        import qdrant_edge as qe
+
+        snapshot = Path(snapshot)
+        if not snapshot.is_file():
+            raise ConfigError(f"snapshot {snapshot} is not a file")
+        ix = cls(path, **kwargs)
+        try:
+            with ix._rw.write():
+                if ix._shard is not None:
+                    raise ConfigError(
+                        f"{ix.directory} already holds a Qdrant Edge store: apply a newer snapshot with "
+                        "update_from_snapshot, or seed an empty directory"
+                    )
+                staging = Path(tempfile.mkdtemp(dir=ix.directory, prefix=".seed-"))
+                try:
+                    shard_dir = staging / SHARD_SUBDIR
+                    qe.EdgeShard.unpack_snapshot(str(snapshot), str(shard_dir))
+                    # Loading derives the config from the segments when the archive has none (a server's),
+                    # and writes it: the layout check reads it.
+                    qe.EdgeShard.load(str(shard_dir)).close()
+                    check_shard_layout(shard_dir)
+                    os.replace(shard_dir, ix.directory / SHARD_SUBDIR)
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
+                ix._load()
+        except BaseException:
+            ix.close()
+            raise
+        return ix
+
+    def write_snapshot(self, path: str | Path) -> Path:
+        """Flush and archive this shard as a snapshot at ``path`` (see :func:`write_shard_snapshot`); writes
+        and ``optimize`` wait meanwhile."""
+        with self._rw.write():
+            if self._shard is None:
+                raise ConfigError(f"{self.directory} holds no shard yet: nothing to snapshot")
+            self._shard.flush()
+            return write_shard_snapshot(self.directory / SHARD_SUBDIR, path)
+
+    def snapshot_manifest(self) -> Any:
+        """The shard's segments and file versions, which a server takes to build a partial snapshot of what
+        changed (``POST /collections/<c>/shards/<id>/snapshot/partial/create``)."""
+        with self._rw.read():
+            if self._shard is None:
+                raise ConfigError(f"{self.directory} holds no shard yet")
+            return self._shard.snapshot_manifest()
+
+    def update_from_snapshot(self, snapshot: str | Path) -> None:
+        """Apply a newer full or partial snapshot of the shard this store was seeded from (the engine's
+        ``update_from_snapshot``: segments the snapshot lacks are dropped, changed files replaced). Reads and
+        writes wait meanwhile; the layout is checked again afterwards."""
+        snapshot = Path(snapshot)
+        if not snapshot.is_file():
+            raise ConfigError(f"snapshot {snapshot} is not a file")
+        with self._rw.write():
+            if self._shard is None:
+                raise ConfigError(
+                    f"{self.directory} holds no shard yet: seed it with EdgeIndex.from_snapshot"
+                )
+            self._shard.update_from_snapshot(str(snapshot), str(self.directory))
+            self._dim = check_shard_layout(self.directory / SHARD_SUBDIR)
+            self._videos = None
+            self._ensure_payload_indexes()
+
     # ------------------------------------------------------------------ writes
 
     def upsert(self, records: Sequence[SV6DRecord]) -> int:
@@ -322,14 +476,14 @@ class EdgeIndex(VectorIndex):
                 parts.append((video, "video"))
                 parts.extend((s, "segment") for s in segs)
             written = {p.id for p, _ in parts}
-            stale = [
-                (pid, vid)
-                for pid, vid in self._points_of([r.video_id for r in records])
-                if pid not in written
-            ]
+            stored = self._points_of([r.video_id for r in records])
+            stale = [(pid, vid) for pid, vid in stored if pid not in written]
+            existing = {vid for pid, vid in stored if pid == point_id(vid)}
             points = [qe.Point(p.id, p.vectors, {**p.payload, "kind": kind}) for p, kind in parts]
             points.extend(qe.Point(pid, {}, {"video_id": vid, "kind": "stale"}) for pid, vid in stale)
             self._shard.update(qe.UpdateOperation.upsert_points(points))
+            if self._videos is not None:
+                self._videos += len(records) - len(existing)
             if stale:
                 self._shard.update(qe.UpdateOperation.delete_points([pid for pid, _ in stale]))
         return len(records)
@@ -375,6 +529,8 @@ class EdgeIndex(VectorIndex):
                 return 0
             flt = qe.Filter(must=[qe.FieldCondition("video_id", match=qe.MatchAny(found))])
             self._shard.update(qe.UpdateOperation.delete_points_by_filter(flt))
+            if self._videos is not None:
+                self._videos -= len(found)
         return len(found)
 
     # ------------------------------------------------------------------ reads
@@ -385,9 +541,12 @@ class EdgeIndex(VectorIndex):
         with self._rw.read():
             if self._shard is None:
                 return 0
-            return int(
-                self._shard.count(qe.CountRequest(exact=True, filter=qe.Filter(must=[_kind("video")])))
-            )
+            if self._videos is None:
+                # Under the read lock no write runs, so the count and the cache agree.
+                self._videos = int(
+                    self._shard.count(qe.CountRequest(exact=True, filter=qe.Filter(must=[_kind("video")])))
+                )
+            return self._videos
 
     def contains(self, video_id: str) -> bool:
         with self._rw.read():
@@ -504,5 +663,3 @@ class EdgeIndex(VectorIndex):
             )
             for pts in results
         ]
-
-

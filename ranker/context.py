@@ -195,6 +195,15 @@ class RankingContext:
             self.cache["als_item_vectors"] = vec
         return vec
 
+    def _als_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the items with a non-zero ALS factor row, and those rows (contiguous); cached."""
+        got = self.cache.get("als_rows")
+        if got is None:
+            vec = self.als_item_vectors()
+            rows = np.flatnonzero(np.any(vec != 0, axis=1))
+            got = self.cache["als_rows"] = (rows, np.ascontiguousarray(vec[rows]))
+        return got
+
     def cold_prior(self) -> np.ndarray:
         """(N,) every video's expected like rate from its record alone (``ranker.cold``); NaN: none."""
         out = self.cache.get("cold_prior")
@@ -227,7 +236,13 @@ class RankingContext:
                 vec = self.als_item_vectors()
                 q = vec[pos].sum(axis=0)
                 norm = float(np.linalg.norm(q))
-                out = (vec @ (q / norm)) if norm > 0 else np.zeros(len(self.catalog), dtype=np.float32)
+                out = np.zeros(len(self.catalog), dtype=np.float32)
+                if norm > 0:
+                    # Only items with a positive have a factor row (the others score 0): scoring those rows
+                    # alone gives the same float32 values as the whole matrix, without reading every row
+                    # (1M x 64 floats at a million videos: ~20 ms of memory traffic per request).
+                    rows, sub = self._als_rows()
+                    out[rows] = sub @ (q / norm)
             else:
                 raise ValueError(f"unknown collaborative score {kind!r}; valid: itemknn, als")
             req._collab[kind] = out

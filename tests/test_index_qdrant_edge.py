@@ -205,3 +205,29 @@ def test_api_settings_treat_every_in_process_qdrant_location_as_qdrant(tmp_path:
     for loc in (f"qdrant+edge://{tmp_path}", f"qdrant+local://{tmp_path}", f"qdrant+path://{tmp_path}"):
         assert Settings(index_location=loc, data_dir=tmp_path).index_is_qdrant
     assert not Settings(index_location=str(tmp_path), data_dir=tmp_path).index_is_qdrant
+
+
+def test_count_follows_every_write_without_recounting(tmp_path: Path) -> None:
+    """``count`` (asked before every search) is kept by the writes; it always equals the engine's count."""
+    import qdrant_edge as qe
+
+    def engine_count(ix: EdgeIndex) -> int:
+        flt = qe.Filter(must=[qe.FieldCondition("kind", match=qe.MatchValue("video"))])
+        return int(ix._shard.count(qe.CountRequest(exact=True, filter=flt)))
+
+    records = make_records(30, D, seed=12)
+    with open_index(f"qdrant+edge://{tmp_path}") as ix:
+        assert isinstance(ix, EdgeIndex)
+        assert ix.count() == 0
+        ix.upsert(records[:20])
+        assert ix.count() == engine_count(ix) == 20
+        ix.upsert(records[10:30])  # 10 replaced, 10 new
+        assert ix._videos == 30
+        assert ix.count() == engine_count(ix) == 30
+        assert ix.delete([records[0].video_id, "not-there", records[1].video_id]) == 2
+        assert ix._videos == 28
+        assert ix.count() == engine_count(ix) == 28
+    with open_index(f"qdrant+edge://{tmp_path}") as ix:
+        assert isinstance(ix, EdgeIndex)
+        assert ix._videos is None  # counted once after opening
+        assert ix.count() == engine_count(ix) == 28

@@ -267,6 +267,13 @@ def test_collaborative_channels_on_the_hand_log(tmp_path) -> None:
     # ALS ranks only unseen items with a positive: never i0/i1 (seen by a), never i4 (no like).
     assert set(als.positions.tolist()) <= {pos["i2"], pos["i3"]}
     assert len(als) > 0
+    # ALS scores come from the rows with a positive only: the same float32 values as the whole matrix.
+    vec = ctx.als_item_vectors()
+    q = vec[req.recent_positives].sum(axis=0)
+    full = vec @ (q / float(np.linalg.norm(q)))
+    assert full.dtype == ctx.collab_scores(req, "als").dtype == np.float32
+    np.testing.assert_array_equal(ctx.collab_scores(req, "als"), full)
+    assert (full[~np.any(vec != 0, axis=1)] == 0).all()
     # Off by default: the channels of earlier configs are unchanged.
     default = generate_candidates(ctx, req)
     assert not default.channels[:, [CHANNELS.index("itemknn"), CHANNELS.index("als")]].any()
