@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 import schemathesis
@@ -28,10 +29,21 @@ from indexer.synthetic import make_records
 
 pytestmark = pytest.mark.slow
 KEY = "schema-key-0123456789"
+STORED = 30  # videos in the service under test
+
+
+def _schema(app):
+    """The app's OpenAPI document as schemathesis reads it, generating from the document alone: schemathesis 4
+    also draws literals from the Python modules the app has loaded, and this project loads its layers lazily,
+    so the data drawn depended on what earlier tests had imported."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema.config.analysis.constants.enabled = False
+    return schema
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory):
+def service(tmp_path_factory):
+    """The service under test (app, index, the records it starts with), running for the whole module."""
     root = tmp_path_factory.mktemp("schema")
     (root / "media").mkdir()
     s = Settings(
@@ -41,12 +53,18 @@ def api_schema(tmp_path_factory):
         limits=Limits(max_k=50, max_upload_bytes=200_000),
     )
     index = open_index(None, s.data_dir)
-    index.upsert(make_records(30, d=16, seed=3))
+    records = make_records(STORED, d=16, seed=3)
+    index.upsert(records)
     app = create_app(s, index=index)
     # The client runs the lifespan (services, worker) for the whole module.
     with TestClient(app):
-        yield schemathesis.openapi.from_asgi("/openapi.json", app)
+        yield SimpleNamespace(app=app, index=index, records=records)
     index.close()
+
+
+@pytest.fixture(scope="module")
+def api_schema(service):
+    return _schema(service.app)
 
 
 #: Examples per operation; SV6D_SCHEMA_EXAMPLES raises it for a longer run.
@@ -116,7 +134,7 @@ def test_invalid_requests_are_refused_with_documented_problems(api_schema):
     assert not [code for code in statuses if code >= 500]
 
 
-def test_stateful_sequences_follow_the_documented_links(api_schema):
+def test_stateful_sequences_follow_the_documented_links(api_schema, service):
     """Sequences of calls chained by the document's OpenAPI links (ingest -> job -> cancel, list -> video ->
     thumbs / media link / delete, search -> a hit's video): no server error, every answer as documented."""
     doc = api_schema.raw_schema
@@ -130,8 +148,25 @@ def test_stateful_sequences_follow_the_documented_links(api_schema):
     assert len(linked) >= 5, linked
 
     calls: Counter[tuple[str, str, int]] = Counter()
+    # A list's ids lead to stored videos only when its offset lands inside the store, and generated offsets
+    # mostly do not (they range up to 2**31): whether any link reached a video was left to chance. This run's
+    # own copy of the schema keeps the list's offset inside the store; the other tests generate any offset.
+    schema = _schema(service.app)
 
-    class Workflow(api_schema.as_state_machine()):  # type: ignore[misc]
+    @schema.hook
+    def map_query(ctx, query):
+        if ctx.operation is not None and ctx.operation.path == "/v1/videos" and query and "offset" in query:
+            query["offset"] = query["offset"] % STORED
+        return query
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def setup(self):
+            # Every scenario starts from the same store (a scenario may delete videos or ingest others):
+            # hypothesis replays scenarios, and one that met another store draws other values.
+            keep = {r.video_id for r in service.records}
+            service.index.delete([v for v in service.index.video_ids() if v not in keep])
+            service.index.upsert([r for r in service.records if not service.index.contains(r.video_id)])
+
         def get_call_kwargs(self, case):
             return {"headers": {"X-API-Key": KEY}}
 
