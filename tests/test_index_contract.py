@@ -386,7 +386,7 @@ def test_hook_tags_of(shared: VectorIndex, records: list[SV6DRecord]) -> None:
 def test_hook_search_without_weights_uses_the_default_hook_weights() -> None:
     from indexer import DEFAULT_HOOK_WEIGHTS, Weights
 
-    expected = [0.0, 0.5, 0.5, 1.0, 0.0, 0.5]  # subject .. dissemination, as documented in the README
+    expected = [0.0, 0.5, 1.0, 2.0, 0.0, 1.0]  # subject .. dissemination, as documented in the README
     np.testing.assert_allclose(DEFAULT_HOOK_WEIGHTS.array, expected)
     np.testing.assert_allclose(Weights.of(None, "hook").array, expected)
     np.testing.assert_allclose(Weights.of({}, "hook").array, expected)
