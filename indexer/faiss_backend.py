@@ -296,7 +296,9 @@ class FaissIndex(VectorIndex):
         index = self._gpu_index(level, data.index) if sel is None else data.index
         fetch = min(n + over, data.index.ntotal)
         q = np.ascontiguousarray(qvecs, dtype=np.float32)
-        groups = self._single_dimension_groups(q, d)
+        # Slabs answer single-dimension queries: exact under Flat (filters included: its labels are row
+        # positions too), approximate otherwise and then only unfiltered.
+        groups = self._single_dimension_groups(q, d) if self.exact or sel is None else {None: list(range(nq))}
         if None in groups and len(groups) == 1:
             _, labels = index.search(q, fetch, params=params)
         else:
@@ -304,9 +306,14 @@ class FaissIndex(VectorIndex):
             for j, rows in groups.items():
                 if j is None:
                     _, labels[rows] = index.search(q[rows], fetch, params=params)
-                else:
-                    part = np.ascontiguousarray(q[rows, j * d : (j + 1) * d])
+                    continue
+                part = np.ascontiguousarray(q[rows, j * d : (j + 1) * d])
+                if self.exact:
                     _, labels[rows] = data.slab(j, d).search(part, fetch, params=params)
+                    continue
+                _, found = data.slab(j, d, approximate=True).search(part, fetch)
+                # Row positions to the ids the whole-level index answers with.
+                labels[rows] = np.where(found >= 0, snap.level_ids(level)[np.maximum(found, 0)], -1)
         del keep_alive
         keep = labels >= 0
         rows = labels if self.exact else np.searchsorted(snap.level_ids(level), labels)
@@ -320,10 +327,10 @@ class FaissIndex(VectorIndex):
         return self._materialize_many(snap, level, [rows[i][keep[i]][:n] for i in range(nq)])
 
     def _single_dimension_groups(self, qvecs: np.ndarray, d: int) -> dict[int | None, list[int]]:
-        """Query rows by the one dimension they weigh (Flat only: searched on that dimension's slab, exact);
-        the others under None (searched on the whole level)."""
+        """Query rows by the one dimension they weigh (searched on that dimension's slab); the others under
+        None (searched on the whole level)."""
         nq = len(qvecs)
-        if not self.exact or nq == 0 or d == 0:
+        if nq == 0 or d == 0:
             return {None: list(range(nq))}
         weighed = np.any(qvecs.reshape(nq, len(DIMENSIONS), d) != 0, axis=2)
         single = weighed.sum(axis=1) == 1

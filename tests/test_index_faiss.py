@@ -259,3 +259,45 @@ def test_qdrant_lists_ids_over_several_scroll_pages(monkeypatch: pytest.MonkeyPa
             }
         with pytest.raises(NotFoundError, match="'nope' is not in the index"):
             q.hook_tags_of("nope")
+
+
+def test_single_dimension_queries_use_an_ivf_slab_on_approximate_recipes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An approximate recipe answers a query that weighs one dimension from an IVF over that dimension's
+    columns (the ranker's per-dimension neighbours at scale), re-scored exactly; filtered ones go to the
+    whole-level index. Recall against the exact index stays high."""
+    import faiss
+
+    import indexer.faiss_store as store
+    from indexer import Weights
+
+    monkeypatch.setattr(store, "SLAB_IVF_MIN_ROWS", 1000)
+    records = make_records(3000, D, seed=21, max_segments=0)
+    exact = open_index(data_dir=tmp_path / "flat")
+    ann = open_index(data_dir=tmp_path / "ann", recipe="IVF16,Flat")
+    for ix in (exact, ann):
+        ix.upsert(records)
+    queries = np.stack([r.video for r in make_records(30, D, seed=22)])
+    weights = [Weights.only(d) for d in ("editing", "camera", "subject")] * 10
+    got = ann.neighbours(queries, weights, 10)
+    want = exact.neighbours(queries, weights, 10)
+    assert isinstance(ann, FaissIndex)
+    slabs = ann._snap.levels["video"].slabs
+    assert sorted(slabs) == [0, 2, 3]
+    assert all(isinstance(faiss.downcast_index(s), faiss.IndexIVFFlat) for s in slabs.values())
+    recall = np.mean([len(set(a) & set(b)) / 10 for (a, _), (b, _) in zip(got, want, strict=True)])
+    assert recall >= 0.9
+    for (ids, scores), (eids, escores) in zip(got, want, strict=True):
+        exact_score = dict(zip(eids, escores, strict=True))
+        for v, s in zip(ids, scores, strict=True):  # scores are exact wherever both found the video
+            if v in exact_score:
+                assert s == pytest.approx(exact_score[v], abs=1e-5)
+    # A tag filter goes to the whole-level index, whose answers keep the filter.
+    tag = records[0].tags[0]
+    flt = {"tags": [{"dimension": tag.dimension.value, "label": tag.label}]}
+    hits = ann.search(queries[0], Weights.only("editing"), k=5, filters=flt)
+    assert hits
+    assert all(any(t.label == tag.label for t in ann.get(h.video_id).tags) for h in hits)
+    exact.close()
+    ann.close()
