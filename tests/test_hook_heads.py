@@ -91,3 +91,17 @@ def test_stale_packaged_heads_fall_back_with_a_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert isinstance(default_evidence_heads(32, "anything"), FixedLayoutHeads)  # other sizes: no heads
+
+
+def test_a_folder_of_hook_heads_loads_as_the_backbones_default_does() -> None:
+    """``--heads DIR`` with hook heads (sv6d train-hook-heads --out DIR): the hook through them, the video and
+    shots through the fixed layout, so a candidate set of hook heads can be tried without replacing the
+    packaged one; the packaged folder loaded this way encodes exactly as the default."""
+    from encoder.pipeline import Encoder
+
+    loaded = load_heads(HOOK_HEADS_DIR)
+    assert isinstance(loaded, LevelHeads)
+    assert isinstance(loaded.base, FixedLayoutHeads)
+    default = default_evidence_heads(64, EvidenceBackbone().fingerprint())
+    assert loaded.version == default.version
+    assert Encoder(heads=loaded).heads.version == Encoder().heads.version

@@ -222,9 +222,17 @@ def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]
     """Load whichever heads a folder holds (contrastive, random projection, fixed layout) by manifest type."""
     path = Path(directory)
     try:
-        kind = json.loads((path / MANIFEST).read_text()).get("type")
-    except (OSError, ValueError) as exc:
+        manifest = json.loads((path / MANIFEST).read_text())
+        kind = manifest.get("type")
+    except (OSError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: cannot read heads manifest ({exc})") from None
+    if kind == "ContrastiveHeads" and manifest.get("trained_for") == "hook":
+        # Hook heads (sv6d train-hook-heads) project the hook only: the video and its shots keep the fixed
+        # layout, as with the evidence backbone's packaged hook heads (default_evidence_heads).
+        from encoder.heads import FixedLayoutHeads, LevelHeads
+
+        hook = ContrastiveHeads.load(path)
+        return LevelHeads(FixedLayoutHeads(dim=hook.dim), hook)
     if kind == "ContrastiveHeads":
         return ContrastiveHeads.load(path)
     if kind == "RandomProjectionHeads":
