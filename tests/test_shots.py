@@ -221,6 +221,7 @@ def test_load_truth_converts_frames_to_seconds(tmp_path: Path) -> None:
 
 GOLDEN = ["testvideo.mp4", "goldeneye-vfr-drop3.mp4", "fades.mp4", "counter.mp4"]
 
+
 @pytest.fixture(scope="module")
 def golden_reports(shared_data: Path) -> dict[str, dict]:
     videos, goldens = shared_data / "videos", shared_data / "goldens"
