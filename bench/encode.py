@@ -6,8 +6,8 @@ For each real video in ``../shared/data/videos`` (or the folder given), in one r
   no audio. This is the physical floor: cut detection needs every frame, and nothing can be cheaper than
   decoding them;
 - ``decode``: our ``encoder.decode.decode`` alone (every-frame thumbnails, analysis frames, audio);
-- ``decode+shots``: ``decode`` + ``encoder.shots.detect_transitions`` (its per-thumbnail statistics computed
-  while decoding, as in the encoder);
+- ``decode+shots``: ``decode`` + ``encoder.transitions.detect_transitions`` (its per-thumbnail statistics
+  computed while decoding, as in the encoder);
 - ``encode``: the full encoder, ``encoder.pipeline.Encoder().encode_file`` when it imports (else skipped, and
   the headline numbers use decode+shots; the output says which). It measures analysis frames in a worker
   thread while decoding runs (``--no-overlap``: after decoding, to see what the overlap buys).
@@ -65,7 +65,7 @@ def decode_and_shots(path: Path) -> int:
     """``decode`` + the transition detector, its per-thumbnail statistics computed beside decoding as the
     encoder does."""
     from encoder.decode import DecodeConfig, decode
-    from encoder.shots import ThumbStatsStream, detect_transitions
+    from encoder.transitions import ThumbStatsStream, detect_transitions
 
     stream = ThumbStatsStream(background=True)
     decoded = decode(path, DecodeConfig(min_duration_s=0.0), on_thumbs=stream.add)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder.shots import ShotConfig, detect_transitions
+from encoder.transitions import TransitionConfig, detect_transitions
 from encoder.types import Transition
 from sv6d.errors import SV6DError
 from sv6d.tag_metrics import PrecisionRecall
@@ -133,7 +133,9 @@ def golden_videos(goldens_dir: str | Path) -> list[str]:
     return sorted(p.name[: -len(".truth.json")] for p in Path(goldens_dir).glob("*.truth.json"))
 
 
-def evaluate_cuts(videos_dir: str | Path, goldens_dir: str | Path, config: ShotConfig | None = None) -> dict:
+def evaluate_cuts(
+    videos_dir: str | Path, goldens_dir: str | Path, config: TransitionConfig | None = None
+) -> dict:
     """Run the decoder and the transition detector on every video with a truth file and score it, beside
     PySceneDetect's reference outputs. Returns the ``sv6d eval-cuts --json`` document."""
     from encoder.decode import DecodeConfig, decode

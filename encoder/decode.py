@@ -294,7 +294,7 @@ def decode(
     ``max_frames / sample_fps``); each is also handed to ``sink`` as soon as it is decoded. ``on_thumbs`` is
     called with the every-frame thumbnails in consecutive chunks of ``THUMB_CHUNK`` (the last one shorter),
     from the conversion thread while decoding runs, each thumbnail exactly once and never modified later
-    (e.g. ``encoder.shots.ThumbStatsStream.add``). Raises :class:`VideoInputError` for unusable input.
+    (e.g. ``encoder.transitions.ThumbStatsStream.add``). Raises :class:`VideoInputError` for unusable input.
     """
     cfg = config or DecodeConfig()
     p = _check_path(path)

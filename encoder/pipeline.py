@@ -31,8 +31,8 @@ from sv6d.record import EncoderInfo, Segment, SV6DRecord
 
 if TYPE_CHECKING:
     from encoder.decode import DecodeConfig
-    from encoder.shots import ThumbStats
     from encoder.spec import EncoderSpec
+    from encoder.transitions import ThumbStats, TransitionConfig
 
 # Backbone settings that place or pace the work without changing records: the worker's, not the spec's.
 BACKBONE_RUNTIME = ("device", "batch_size")
@@ -102,10 +102,10 @@ class Encoder:
     ``default_heads()``). Heads whose manifest names another backbone fingerprint are refused. ``hook_s``:
     the hook window ``[0, hook_s]``; a video shorter than it has the whole video as its hook
     (``record.hook_window``); one shorter than ``encoder.decode.MIN_CLIP_S`` is refused (VideoInputError).
-    ``decode_config`` / ``shot_config``: ``encoder.decode.DecodeConfig`` and ``encoder.shots.ShotConfig``
-    (defaults when None). ``overlap``: when
-    the backbone offers a frame sink (the evidence backbone does), ``encode_file`` measures analysis frames
-    in a worker thread while decoding runs; the record is the same either way. ``opencv_threads``: OpenCV's
+    ``decode_config`` / ``transition_config``: ``encoder.decode.DecodeConfig`` and
+    ``encoder.transitions.TransitionConfig`` (defaults when None). ``overlap``: when the backbone offers a
+    frame sink (the evidence backbone does), ``encode_file`` measures analysis frames in a worker thread
+    while decoding runs; the record is the same either way. ``opencv_threads``: OpenCV's
     own thread pool size, set process-wide (``cv2.setNumThreads``) when the encoder is made; None leaves it
     alone. The default 1: the encoder runs its own threads over small pictures, where OpenCV's parallel loops
     cost more than they share out (measured on the 13 real videos: CPU -9 %, wall -3 % against OpenCV's
@@ -120,7 +120,7 @@ class Encoder:
         heads: Heads | None = None,
         hook_s: float = 3.0,
         decode_config: Any = None,
-        shot_config: Any = None,
+        transition_config: TransitionConfig | None = None,
         dim: int = 64,
         overlap: bool = True,
         opencv_threads: int | None = 1,
@@ -150,7 +150,7 @@ class Encoder:
         # A clip shorter than the hook window (a 1-3 s loop or meme) is encoded with the whole clip as its
         # hook (record.hook_window says so); only what is too short to measure is refused, naming the file.
         self.decode_config = dataclasses.replace(cfg, min_duration_s=max(cfg.min_duration_s, MIN_CLIP_S))
-        self.shot_config = shot_config
+        self.transition_config = transition_config
         self.overlap = overlap
         self.feature_cache = feature_cache
         #: The spec this encoder was built from (``from_spec``), else None.
@@ -174,7 +174,7 @@ class Encoder:
 
         if isinstance(spec, dict):
             spec = EncoderSpec.from_json(spec)
-        unknown = set(runtime) - {"overlap", "opencv_threads", "shot_config", *BACKBONE_RUNTIME}
+        unknown = set(runtime) - {"overlap", "opencv_threads", "transition_config", *BACKBONE_RUNTIME}
         if unknown:
             raise ConfigError(f"Encoder.from_spec: unknown runtime option(s) {sorted(unknown)}")
         placement = {k: runtime.pop(k) for k in BACKBONE_RUNTIME if runtime.get(k) is not None}
@@ -253,7 +253,7 @@ class Encoder:
     ) -> SV6DRecord:
         """Encode one video file into an SV6D record (VideoInputError names the file when it is unusable)."""
         from encoder.decode import decode
-        from encoder.shots import ThumbStatsStream
+        from encoder.transitions import ThumbStatsStream
 
         # A backbone that offers a frame sink measures analysis frames while decoding runs (on the core
         # that decoding leaves idle), instead of after it; so are the transition detector's per-thumbnail
@@ -302,8 +302,8 @@ class Encoder:
     ) -> SV6DRecord:
         """Encode an already decoded video (``video_id`` defaults to the file's content id, else its stem).
         ``frame_sink``: the backbone's ``frame_sink()`` that ``decode`` fed, if any (its measurements are
-        used instead of measuring the frames again); ``thumb_stats``: ``encoder.shots.thumb_stats`` of the
-        thumbnails when already computed (a ``ThumbStatsStream`` that ``decode`` fed)."""
+        used instead of measuring the frames again); ``thumb_stats``: ``encoder.transitions.thumb_stats`` of
+        the thumbnails when already computed (a ``ThumbStatsStream`` that ``decode`` fed)."""
         item = self._measure(decoded, title, caption, hashtags, thumb_stats)
         args = (item.decoded, item.transitions, item.shots, item.hook_window)
         if frame_sink is not None:
@@ -321,14 +321,14 @@ class Encoder:
         thumb_stats: ThumbStats | None = None,
     ) -> _Measured:
         """Transitions, shots, hook window and text of a decoded video: what the backbone is given."""
-        from encoder.shots import detect_transitions, shots_from_transitions
+        from encoder.transitions import detect_transitions, shots_from_transitions
 
         info = decoded.info
         if info.duration_s < MIN_CLIP_S:
             raise VideoInputError(
                 info.path, f"too short to measure ({info.duration_s:.2f} s; the minimum is {MIN_CLIP_S:g} s)"
             )
-        transitions = detect_transitions(decoded, self.shot_config, stats=thumb_stats)
+        transitions = detect_transitions(decoded, self.transition_config, stats=thumb_stats)
         shots = shots_from_transitions(transitions, info.duration_s)
         hook_window = (0.0, min(self.hook_s, info.duration_s))
         return _Measured(decoded, transitions, shots, hook_window, compose_text(title, caption, hashtags))
@@ -404,7 +404,7 @@ class Encoder:
 
     def _decode_and_measure(self, path: str | os.PathLike[str]) -> _Measured:
         from encoder.decode import decode
-        from encoder.shots import ThumbStatsStream
+        from encoder.transitions import ThumbStatsStream
 
         stream = ThumbStatsStream(background=True) if self.overlap else None
         try:

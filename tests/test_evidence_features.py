@@ -104,6 +104,17 @@ def test_fingerprint_is_stable_and_versioned() -> None:
     assert a.version.startswith("evidence-")
 
 
+def test_fingerprint_is_pinned_to_the_packaged_hook_heads() -> None:
+    # Stored records, feature stores and the packaged trained hook heads are keyed by this value
+    # (evidence-1.7, recorded before encoder/shots.py became encoder/transitions/): a refactor leaves it as
+    # it is; a change of what the backbone measures changes it on purpose, with heads retrained on it.
+    from encoder.evidence.default_heads import HOOK_HEADS_DIR, trained_fingerprint
+
+    fingerprint = EvidenceBackbone().fingerprint()
+    assert fingerprint == "0c4b4e86fb32a20a"
+    assert trained_fingerprint(HOOK_HEADS_DIR) == fingerprint
+
+
 @pytest.mark.parametrize(
     ("module", "name"),
     [

@@ -82,7 +82,7 @@ def test_text_goes_through_minilm_into_dissemination(tmp_path: Path) -> None:
 def test_chaplin_end_to_end_finds_faces(shared_data: Path) -> None:
     from encoder.decode import decode
     from encoder.evidence.measure import measure
-    from encoder.shots import detect_transitions, shots_from_transitions
+    from encoder.transitions import detect_transitions, shots_from_transitions
 
     path = shared_data / "videos" / "chaplin.mp4"
     enc = Encoder()

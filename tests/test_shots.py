@@ -11,16 +11,10 @@ import pytest
 
 from encoder.cut_eval import CutScore, Truth, evaluate_cuts, load_truth, score_transitions
 from encoder.decode import DecodeConfig, decode
-from encoder.shots import (
-    ShotConfig,
-    _content_scores,
-    _correlation,
-    _histogram,
-    _histogram_distance,
-    _nan_quantiles,
-    detect_transitions,
-    shots_from_transitions,
-)
+from encoder.transitions import CutConfig, TransitionConfig, detect_transitions, shots_from_transitions
+from encoder.transitions.cuts import content_scores
+from encoder.transitions.dissolves import _correlation, _histogram, _histogram_distance
+from encoder.transitions.layout import _nan_quantiles
 from encoder.types import Shot, Transition
 from tests.helpers_video import moving, pan, ramp, scene, texture, write_video
 
@@ -28,7 +22,7 @@ FPS = 10
 CFG = DecodeConfig(min_duration_s=0.0)
 
 
-def _detect(path: Path, config: ShotConfig | None = None) -> list[Transition]:
+def _detect(path: Path, config: TransitionConfig | None = None) -> list[Transition]:
     return detect_transitions(decode(path, CFG), config)
 
 
@@ -76,7 +70,7 @@ def test_dissolve_between_two_shots(tmp_path: Path) -> None:
     assert found[0].end_s > 1.0
     assert found[0].start_s >= 0.5
     assert found[0].end_s <= 2.4
-    assert _detect(path, ShotConfig(dissolves=False)) == []
+    assert _detect(path, TransitionConfig(dissolves=None)) == []
 
 
 def test_recolouring_an_unchanged_layout_is_not_a_cut(tmp_path: Path) -> None:
@@ -90,7 +84,7 @@ def test_recolouring_an_unchanged_layout_is_not_a_cut(tmp_path: Path) -> None:
         img[47:53, 54 + (i % 10) * 3 : 57 + (i % 10) * 3] = 20  # a "digit" that moves a little
         frames.append(img)
     path = write_video(tmp_path / "tint.mp4", frames, fps=FPS)
-    scores = _content_scores(decode(path, CFG).thumbs, FPS, 27.0)
+    scores = content_scores(decode(path, CFG).thumbs, FPS, 27.0)
     assert scores[10, 0] >= 27.0  # ContentDetector alone would call it a cut
     assert _detect(path) == []
 
@@ -102,7 +96,7 @@ def test_vectorised_scores_match_pyscenedetect_content_detector(tmp_path: Path) 
 
     frames = moving(scene(8), 6, speed=3) + moving(scene(9), 6, speed=3)
     thumbs = decode(write_video(tmp_path / "c.mp4", frames, fps=FPS), CFG).thumbs
-    ours = _content_scores(thumbs, FPS, threshold=27.0)
+    ours = content_scores(thumbs, FPS, threshold=27.0)
     detector = ContentDetector(min_scene_len=0)
     detector.stats_manager = StatsManager()
     for i, img in enumerate(thumbs):
@@ -123,14 +117,15 @@ def test_cut_between_two_pans_over_the_same_texture_family(tmp_path: Path) -> No
     frames = pan(first, 20, w, speed=4.5) + pan(second, 20, w, speed=4.5, start=30)
     path = write_video(tmp_path / "pans.mp4", frames, fps=FPS)
     decoded = decode(path, CFG)
-    scores = _content_scores(decoded.thumbs, FPS, 27.0)
+    scores = content_scores(decoded.thumbs, FPS, 27.0)
     assert scores[20, 0] < 27.0  # invisible to the colour score alone
     found = detect_transitions(decoded)
     assert [t.kind for t in found] == ["cut"]
     assert found[0].start_s == pytest.approx(2.0, abs=1e-3)
     assert found[0].evidence["layout_change"] >= 0.5
     # without the motion-compensated test the cut is missed
-    assert detect_transitions(decoded, ShotConfig(adaptive_min_content=1e9, min_layout_change=1e9)) == []
+    colour_only = TransitionConfig(cuts=CutConfig(adaptive_min_content=1e9, min_layout_change=1e9))
+    assert detect_transitions(decoded, colour_only) == []
 
 
 @pytest.mark.parametrize("level", [255, 0])
@@ -226,12 +221,13 @@ def test_load_truth_converts_frames_to_seconds(tmp_path: Path) -> None:
 
 GOLDEN = ["testvideo.mp4", "goldeneye-vfr-drop3.mp4", "fades.mp4", "counter.mp4"]
 
+
 @pytest.fixture(scope="module")
 def golden_reports(shared_data: Path) -> dict[str, dict]:
     videos, goldens = shared_data / "videos", shared_data / "goldens"
     return {
         "default": evaluate_cuts(videos, goldens),
-        "no_dissolves": evaluate_cuts(videos, goldens, ShotConfig(dissolves=False)),
+        "no_dissolves": evaluate_cuts(videos, goldens, TransitionConfig(dissolves=None)),
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from encoder.decode import DecodeConfig, decode
-from encoder.shots import detect_transitions
+from encoder.transitions import detect_transitions
 from encoder.types import Transition
 from sv6d.synth import generate_video, truth_tags
 from sv6d.synth.spec import (

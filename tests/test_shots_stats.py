@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from encoder.decode import DecodeConfig, decode
-from encoder.shots import ShotConfig, ThumbStatsStream, detect_transitions, thumb_stats
+from encoder.transitions import CutConfig, FadeConfig, ThumbStatsStream, detect_transitions, thumb_stats
 from tests.helpers_video import moving, ramp, scene, write_video
 
 
@@ -83,17 +83,16 @@ def test_background_stream_hands_its_error_to_result() -> None:
 
 
 def test_frames_inside_fades_get_a_layout_change_only_as_neighbours(edited_video: Path) -> None:
-    from encoder.shots import ShotConfig, _layout_change
+    from encoder.transitions.layout import layout_change
 
     thumbs = decode(edited_video, DecodeConfig(min_duration_s=0.0)).thumbs
     st = thumb_stats(thumbs)
     gate = np.ones(len(thumbs), dtype=bool)  # every frame could cut...
     no_cut = np.zeros(len(thumbs), dtype=bool)
     no_cut[60:100] = True  # ... but these sit inside a fade
-    cfg = ShotConfig()
-    full, _ = _layout_change(thumbs, st.luma, gate, cfg)
-    part, _ = _layout_change(thumbs, st.luma, gate, cfg, no_cut)
-    w = cfg.adaptive_window
+    w = CutConfig().adaptive_window
+    full, _ = layout_change(thumbs, st.luma, gate, w)
+    part, _ = layout_change(thumbs, st.luma, gate, w, no_cut)
     # frames 54-59 and 100-105 can cut: their neighbours 60-65 and 94-99 keep their values, 66-93 are skipped
     keep = ~no_cut
     keep[60 : 60 + w] = keep[100 - w : 100] = True
@@ -115,7 +114,7 @@ def test_clips_shorter_than_the_dissolve_windows(tmp_path: Path, n: int) -> None
 
 @pytest.mark.parametrize(("h", "w"), [(72, 128), (54, 128), (36, 64), (13, 17), (228, 128)])
 def test_decimation_picks_the_strided_pixels(h: int, w: int) -> None:
-    from encoder.shots import _decimate
+    from encoder.transitions.stats import _decimate
 
     rng = np.random.default_rng(h * w)
     stack = rng.integers(0, 256, (5, h, w, 3), dtype=np.uint8)
@@ -152,11 +151,14 @@ def test_black_and_white_with_noisy_black_bars_is_grey_by_chroma() -> None:
     frames[:, :, 12:52] = grey[..., None]
     frames[:, :, :12] = rng.integers(0, 3, size=(4, 36, 12, 3), dtype=np.uint8)
     frames[:, :, 52:] = rng.integers(0, 3, size=(4, 36, 12, 3), dtype=np.uint8)
+    from encoder.transitions.cuts import monochrome_steps
+
     stats = thumb_stats(frames)
-    cfg = ShotConfig()
+    cfg, black_level = CutConfig(), FadeConfig().black_level
     assert (stats.saturation > cfg.mono_saturation).all()  # the old test alone called this colour footage
     assert (stats.chroma < cfg.mono_chroma).all()
-    assert (stats.mean >= cfg.black_level).all()
+    assert (stats.mean >= black_level).all()
+    assert monochrome_steps(stats, cfg, black_level).tolist() == [False, True, True, True]
 
 
 @pytest.mark.shared_data

@@ -56,7 +56,7 @@ def encode_entries(  # type: ignore[no-untyped-def]
 ) -> int:
     """Encode every generated-corpus video (``sv6d.synth.read_manifest`` entries) not yet in ``cache``.
 
-    Decoding and shot detection are the encoder's own (``encoder.decode``, ``encoder.shots``), so cached
+    Decoding and shot detection are the encoder's own (``encoder.decode``, ``encoder.transitions``), so cached
     features are exactly what ``sv6d encode`` would project. The entry's archetype and true tags, the
     backbone's tags and the record identity go into the metadata, so labels can be re-derived and records
     rebuilt without running the backbone again.
@@ -65,7 +65,7 @@ def encode_entries(  # type: ignore[no-untyped-def]
 
     from encoder.decode import decode
     from encoder.pipeline import decode_config_for
-    from encoder.shots import detect_transitions, shots_from_transitions
+    from encoder.transitions import detect_transitions, shots_from_transitions
 
     config = dataclasses.replace(decode_config_for(backbone), min_duration_s=hook_s)
     added = 0

@@ -1,7 +1,8 @@
 """Editing evidence from the detected transitions: cuts, fades, rhythm, jump cuts.
 
-Transitions come from ``encoder.shots`` (every decoded frame is checked there); this module only measures
-them: where the cuts are, how the shot lengths are spread, and how alike the frames across each cut are.
+Transitions come from ``encoder.transitions`` (every decoded frame is checked there); this module only
+measures them: where the cuts are, how the shot lengths are spread, and how alike the frames across each cut
+are.
 """
 
 from __future__ import annotations

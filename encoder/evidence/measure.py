@@ -141,7 +141,7 @@ def measure(
     audio = whole.audio
     thumb_times = np.asarray(decoded.thumb_times_s, dtype=np.float64)
     cuts = measure_cuts(transitions, decoded.thumbs, thumb_times)
-    # Flash cuts come from the transition detector as cuts (encoder.shots), so no check of our own is needed.
+    # Flash cuts come from the transition detector as cuts (encoder.transitions): no check of our own.
     fade_list = fades(transitions)
     dt = np.maximum(steps.t1 - steps.t0, 1e-3)
     speed = np.hypot(steps.dx, steps.dy) / dt + np.abs(steps.log_scale) / dt

@@ -25,9 +25,10 @@ def register(app: typer.Typer) -> None:
         """Precision / recall / F1 of detected cuts (±2 frames) and gradual transitions (overlapping spans)
         per file, with PySceneDetect's reference outputs scored the same way."""
         from encoder.cut_eval import PEER_DETECTORS, evaluate_cuts
-        from encoder.shots import ShotConfig
+        from encoder.transitions import TransitionConfig
 
-        result = evaluate_cuts(videos_dir, goldens_dir, ShotConfig(dissolves=dissolves))
+        config = TransitionConfig() if dissolves else TransitionConfig(dissolves=None)
+        result = evaluate_cuts(videos_dir, goldens_dir, config)
 
         def render(r: dict) -> None:
             headers = ["file", "precision", "recall", "F1", "tp/fp/fn"] + [f"{d} F1" for d in PEER_DETECTORS]
