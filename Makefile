@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m sv6d.cli.demo
+	$(BIN)/python -m cli.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -131,7 +131,7 @@ def main() -> None:
     cmd = [
         sys.executable,
         "-m",
-        "sv6d.cli.main",
+        "cli.main",
         "serve",
         "--data-dir",
         str(data_dir),

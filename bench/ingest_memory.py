@@ -103,7 +103,7 @@ def main() -> None:
     listing.write_text("".join(f"{clips / f'clip{i:05d}.mp4'}\n" for i in range(args.videos)))
     data = args.workdir / f"data-{args.videos}"
     shutil.rmtree(data, ignore_errors=True)
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "ingest", str(listing), "--data-dir", str(data)]
+    cmd = [sys.executable, "-m", "cli.main", "ingest", str(listing), "--data-dir", str(data)]
     cmd += ["--workers", str(args.workers), "--json"]
     result = measure(cmd)
     from indexer import open_index

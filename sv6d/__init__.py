@@ -1,6 +1,6 @@
-"""SV6D core: the six dimensions, the record, the tag vocabulary, the CLI.
+"""SV6D core: the six dimensions, the record, the tag vocabulary.
 
-Everything else (encoder, indexer, ranker, api) imports from here; this package imports none of them
+Everything else (encoder, indexer, ranker, api, cli) imports from here; this package imports none of them
 at module level, so ``import sv6d`` stays light.
 """
 

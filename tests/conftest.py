@@ -13,6 +13,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Subprocesses (``python -m cli.main`` from a temporary folder, the API server) import the checkout under
+# test, not whichever tree an editable install points at.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
 SHARED_DATA = Path(os.environ.get("SV6D_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
 
 

@@ -407,7 +407,7 @@ def test_every_stored_video_has_a_time_and_created_after_finds_undated_ingests(c
 
 
 def test_cli_indexing_gives_undated_videos_their_ingest_time(tmp_path):
-    from sv6d.cli.workflows import index_records
+    from cli.workflows import index_records
 
     with open_index(None, tmp_path) as index:
         index_records(index, _undated("c"))

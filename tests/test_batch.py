@@ -70,7 +70,7 @@ def test_missing_input_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_killed_run_loses_only_in_flight_videos(tmp_path: Path) -> None:
     videos = _videos(tmp_path / "in", 6)
     data = tmp_path / "data"
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "encode", str(tmp_path / "in"), "--data-dir", str(data)]
+    cmd = [sys.executable, "-m", "cli.main", "encode", str(tmp_path / "in"), "--data-dir", str(data)]
     cmd += ["--workers", "1"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     parts = data / "records" / "parts"
@@ -118,8 +118,8 @@ def test_a_file_replaced_in_place_or_a_new_encoder_is_encoded_again(tmp_path: Pa
 
 
 def test_ingest_indexes_records_encoded_but_never_indexed(tmp_path: Path) -> None:
+    from cli import workflows
     from indexer import open_index
-    from sv6d.cli import workflows
 
     videos = _videos(tmp_path / "in", 2)
     data = tmp_path / "data"
@@ -136,10 +136,10 @@ def test_a_changed_encoder_is_refused_by_ingest_and_applied_by_upgrade(tmp_path:
     # A data directory records its encoder: an ingest asking for another one (here another hook window) is
     # refused, naming `sv6d upgrade`, which encodes again what the kept features cannot give (the hook
     # features depend on the hook window) and switches the index; the content ids stay.
+    from cli import workflows
+    from cli.upgrade import upgrade
     from encoder.spec import EncoderSpec, data_dir_spec
     from indexer import open_index
-    from sv6d.cli import workflows
-    from sv6d.cli.upgrade import upgrade
     from sv6d.errors import ConfigError
 
     videos = _videos(tmp_path / "in", 2)

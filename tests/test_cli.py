@@ -14,7 +14,7 @@ def _sv6d(
 ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "sv6d.cli.main", *args], capture_output=True, text=True, env=full_env, cwd=cwd
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=full_env, cwd=cwd
     )
 
 

@@ -124,7 +124,7 @@ def test_one_spec_gives_identical_records_through_cli_pool_ray_and_api(tmp_path:
 
     # 1. the CLI, into a data directory (which then records the spec and keeps the features)
     data = tmp_path / "data"
-    cli = [sys.executable, "-m", "sv6d.cli.main", "encode", str(video), "--data-dir", str(data)]
+    cli = [sys.executable, "-m", "cli.main", "encode", str(video), "--data-dir", str(data)]
     done = subprocess.run(
         [*cli, "--spec", str(heads), "--workers", "1", "--json"], cwd=ROOT, capture_output=True, text=True
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sv6d.cli.evaluation import transition_scores
+from cli.evaluation import transition_scores
 from sv6d.synth.truth import TruthTag
 
 FPS = 25.0

@@ -1,5 +1,5 @@
 """``sv6d train-heads / reproject / eval-heads`` and ``sv6d encode --backbone vlm`` through the real CLI
-(subprocesses of ``python -m sv6d.cli.main``), on a small generated video corpus (``sv6d.synth``)."""
+(subprocesses of ``python -m cli.main``), on a small generated video corpus (``sv6d.synth``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ N_VIDEOS = 10  # the least a 60/20/20 split accepts; every archetype appears at 
 def sv6d(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SV6D_DATA_DIR": str(cwd / "data")}
     return subprocess.run(
-        [sys.executable, "-m", "sv6d.cli.main", *map(str, args)],
+        [sys.executable, "-m", "cli.main", *map(str, args)],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -72,7 +72,7 @@ def test_renderer_shares_nothing_with_the_encoder() -> None:
 
 
 def test_metrics_count_style_and_footage() -> None:
-    from sv6d.cli.hookbench_eval import Clip, _metrics
+    from cli.hookbench_eval import Clip, _metrics
     from sv6d.hookbench import RenderedClip
 
     clips = [
@@ -161,7 +161,7 @@ def test_eval_hooks_real_cli_on_a_small_split(shared_data: Path, tmp_path: Path)
     default encoder, searches through the real index, scores the encoder and both baselines per side."""
     from typer.testing import CliRunner
 
-    from sv6d.cli.main import app
+    from cli.main import app
 
     split = tmp_path / "split.toml"
     split.write_text(

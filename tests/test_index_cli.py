@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from indexer.synthetic import make_records
-from sv6d.cli.main import app
 from sv6d.record_io import write_records
 
 

@@ -65,7 +65,7 @@ def _client(data_dir: Path) -> TestClient:
 def _sv6d(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "sv6d.cli.main", *args], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env
     )
 
 
@@ -158,7 +158,7 @@ def test_sighup_reloads_the_model_under_uvicorn(platform, trained, tmp_path) -> 
     data_dir = _copy(platform, tmp_path, with_models=False)
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
+    cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     proc = subprocess.Popen(
         [*cmd, "--no-auth", "--log-level", "warning"], env=env, stderr=subprocess.PIPE, text=True
     )

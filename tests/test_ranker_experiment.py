@@ -42,7 +42,7 @@ def test_kuairand_experiment_cli_and_ranx(shared_data, tmp_path) -> None:
     cfg.write_text(SMALL.format(path=shared_data / "engagement" / "kuairand_27k_likehate_kcore15.tsv"))
     out = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "sv6d.cli.main", "experiment", "run", str(cfg), "--out", str(out), "--json"],
+        [sys.executable, "-m", "cli.main", "experiment", "run", str(cfg), "--out", str(out), "--json"],
         capture_output=True,
         text=True,
         check=True,

@@ -267,7 +267,7 @@ def test_truth_keeps_kinds(tmp_path: Path) -> None:
 def test_eval_cuts_cli_json(shared_data: Path) -> None:
     from typer.testing import CliRunner
 
-    from sv6d.cli.main import app
+    from cli.main import app
 
     args = [
         "eval-cuts",

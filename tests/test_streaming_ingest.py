@@ -57,8 +57,8 @@ def test_committer_hands_on_batches_by_count_and_by_time() -> None:
 
 @pytest.mark.slow
 def test_ingest_is_searchable_while_it_runs(tmp_path: Path) -> None:
+    from cli import workflows
     from indexer import open_index
-    from sv6d.cli import workflows
 
     videos = _videos(tmp_path / "in", 6)
     data = tmp_path / "data"
@@ -120,7 +120,7 @@ def _left_after(procs: list[psutil.Process], timeout: float = 10.0) -> list[psut
 @pytest.mark.slow
 def test_sigkilled_encode_leaves_no_worker(tmp_path: Path) -> None:
     videos = _videos(tmp_path / "in", 12)
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "encode", str(videos[0].parent)]
+    cmd = [sys.executable, "-m", "cli.main", "encode", str(videos[0].parent)]
     cmd += ["--out", str(tmp_path / "out"), "--workers", "2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     tree = _workers_of(proc, 2)
@@ -138,7 +138,7 @@ def test_a_killed_ingest_was_searchable_and_its_rerun_repairs_it(tmp_path: Path)
 
     videos = _videos(tmp_path / "in", 10)
     data = tmp_path / "data"
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "ingest", str(videos[0].parent), "--data-dir", str(data)]
+    cmd = [sys.executable, "-m", "cli.main", "ingest", str(videos[0].parent), "--data-dir", str(data)]
     cmd += ["--workers", "2", "--commit-every", "2", "--json"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     tree = _workers_of(proc, 2)

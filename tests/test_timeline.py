@@ -36,7 +36,7 @@ def test_show_encodes_a_file_and_draws_it(tmp_path: Path) -> None:
     video = tmp_path / "v.mp4"
     generate_video(sample_spec("fast_cuts_text", np.random.default_rng(0), max_duration_s=6.0), video)
     out = tmp_path / "timeline.png"
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "show", str(video), "--out", str(out), "--json"]
+    cmd = [sys.executable, "-m", "cli.main", "show", str(video), "--out", str(out), "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=tmp_path)
     result = json.loads(proc.stdout)
     assert result["out"] == str(out)
@@ -46,7 +46,7 @@ def test_show_encodes_a_file_and_draws_it(tmp_path: Path) -> None:
 
 
 def test_show_unknown_id_is_a_clear_error(tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "sv6d.cli.main", "show", "no-such-video", "--data-dir", str(tmp_path)]
+    cmd = [sys.executable, "-m", "cli.main", "show", "no-such-video", "--data-dir", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 2
     assert "no stored video with id 'no-such-video'" in proc.stderr

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _data_dir(tmp_path: Path, n: int) -> tuple[Path, list[Path]]:
-    from sv6d.cli import workflows
+    from cli import workflows
 
     videos = []
     for i in range(n):
@@ -53,10 +53,10 @@ def _answers(data: Path) -> dict[str, list[tuple[str, float]]]:
 
 
 def test_upgrade_reprojects_kept_features_reencodes_the_rest_and_switches(tmp_path: Path) -> None:
+    from cli.upgrade import upgrade
     from encoder.batch import ShardStore
     from encoder.spec import EncoderSpec, data_dir_spec
     from indexer import open_index
-    from sv6d.cli.upgrade import upgrade
     from sv6d.datadir import features_dir, read_data_manifest, records_dir
 
     data, _videos = _data_dir(tmp_path, 3)
@@ -106,9 +106,9 @@ def test_upgrade_reprojects_kept_features_reencodes_the_rest_and_switches(tmp_pa
 
 
 def test_a_killed_upgrade_leaves_the_old_index_answering_and_the_rerun_finishes(tmp_path: Path) -> None:
+    from cli.upgrade import upgrade
     from encoder.spec import data_dir_spec
     from indexer import open_index
-    from sv6d.cli.upgrade import upgrade
     from sv6d.datadir import manifest_path
     from sv6d.errors import ConfigError
 
@@ -127,7 +127,7 @@ def test_a_killed_upgrade_leaves_the_old_index_answering_and_the_rerun_finishes(
         import os, signal
         from pathlib import Path
         from encoder.spec import data_dir_spec
-        from sv6d.cli.upgrade import upgrade
+        from cli.upgrade import upgrade
 
         done = []
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sv6d.cli.output import DataDirOption
+from cli.output import DataDirOption
 
 
 def register(app: typer.Typer) -> None:

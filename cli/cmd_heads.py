@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table, progress
+from cli.output import DataDirOption, JsonOption, data_dir, emit, print_table, progress
 from sv6d.errors import ConfigError
 
 BACKBONE_CHOICES = ("evidence", "vlm")
@@ -205,11 +205,11 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Rebuild record vectors from cached features with the current heads (no backbone run), re-index."""
+        from cli.workflows import index_records
         from encoder.contrastive.heads import load_heads
         from encoder.contrastive.workflow import reproject
         from encoder.heads import check_heads_backbone
         from indexer import open_index
-        from sv6d.cli.workflows import index_records
 
         _check_heads_dir(heads_dir)
         heads = load_heads(heads_dir)
@@ -309,10 +309,10 @@ def register(app: typer.Typer) -> None:
         sources of the hook benchmark split; never the held-out ones) and save them with a manifest."""
         import shlex
 
+        from cli.cmd_eval import default_videos_dir
+        from cli.hookbench_eval import train_hook_heads
         from encoder.contrastive.train import TrainConfig
         from encoder.evidence.default_heads import HOOK_HEADS_DIM, HOOK_HEADS_DIR
-        from sv6d.cli.cmd_eval import default_videos_dir
-        from sv6d.cli.hookbench_eval import train_hook_heads
         from sv6d.hookbench import load_split
 
         vdir = videos or default_videos_dir()

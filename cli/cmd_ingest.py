@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.cmd_encode import (
+from cli.cmd_encode import (
     BackboneOption,
     CheckpointOption,
     EngineOption,
@@ -20,7 +20,7 @@ from sv6d.cli.cmd_encode import (
     _render,
     requested_spec,
 )
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit
+from cli.output import DataDirOption, JsonOption, data_dir, emit
 
 LocationOption = Annotated[
     str | None,
@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
         goes; a killed ingest loses at most the batch in flight, which the next run repairs."""
         from tqdm import tqdm
 
+        from cli import workflows
         from encoder.batch import collect_inputs
-        from sv6d.cli import workflows
 
         wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
         root = data_dir(data_dir_opt)
@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Draw a record's timeline: shots, tags per dimension, energy curve."""
-        from sv6d.cli import workflows
+        from cli import workflows
         from sv6d.timeline import save_timeline
 
         if Path(video).exists():
@@ -151,8 +151,8 @@ def register_upgrade(app: typer.Typer) -> None:
         Options not given keep the data directory's current encoder settings."""
         from tqdm import tqdm
 
+        from cli.upgrade import upgrade
         from encoder.spec import EncoderSpec, data_dir_spec
-        from sv6d.cli.upgrade import upgrade
         from sv6d.errors import ConfigError
 
         root = data_dir(data_dir_opt)

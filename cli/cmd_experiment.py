@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.output import JsonOption, print_table
+from cli.output import JsonOption, print_table
 
 _ENCODER: Any = None
 

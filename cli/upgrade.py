@@ -167,7 +167,7 @@ def _upgrade(
     result.dropped = [f["file"] for f in result.failed]
 
     # 2. the new generation's index (resumable: only what it lacks is added)
-    from sv6d.cli.workflows import index_missing
+    from cli.workflows import index_missing
 
     with open_index(str(gen_dir), recipe=recipe) as new_index:
         index_missing(new_index, new_store.root)

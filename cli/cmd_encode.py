@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
+from cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
 
 BackboneOption = Annotated[
     str | None, typer.Option("--backbone", help="Backbone: evidence (CPU, default) or vlm.")
@@ -164,8 +164,8 @@ def register(app: typer.Typer) -> None:
 
         Into a data directory, the encoder is the one it records (its manifest's encoder spec; the one asked
         for here, or the default, on a first encode); the backbone features are kept in its feature store."""
+        from cli import workflows
         from encoder.batch import collect_inputs
-        from sv6d.cli import workflows
         from sv6d.errors import ConfigError
 
         if engine not in ENGINES:

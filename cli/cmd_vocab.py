@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sv6d.cli.output import JsonOption, emit, print_table
+from cli.output import JsonOption, emit, print_table
 from sv6d.vocabulary import default_vocabulary
 
 

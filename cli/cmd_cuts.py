@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sv6d.cli.output import JsonOption, emit, print_table
+from cli.output import JsonOption, emit, print_table
 
 
 def register(app: typer.Typer) -> None:

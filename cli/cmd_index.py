@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
+from cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
 from sv6d.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Index already-encoded record shards (each batch is committed atomically)."""
+        from cli.output import progress
         from indexer import open_index
-        from sv6d.cli.output import progress
         from sv6d.record import with_ingest_time
         from sv6d.record_io import read_records
 

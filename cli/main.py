@@ -19,17 +19,17 @@ app = typer.Typer(
 
 # Modules that add commands; each defines register(app). Imports of heavy libraries stay inside commands.
 COMMAND_MODULES: list[str] = [
-    "sv6d.cli.cmd_vocab",
-    "sv6d.cli.cmd_index",
-    "sv6d.cli.cmd_generate",
-    "sv6d.cli.cmd_encode",
-    "sv6d.cli.cmd_ingest",
-    "sv6d.cli.cmd_eval",
-    "sv6d.cli.cmd_cuts",
-    "sv6d.cli.cmd_serve",
-    "sv6d.cli.cmd_experiment",
-    "sv6d.cli.cmd_ranker",
-    "sv6d.cli.cmd_heads",
+    "cli.cmd_vocab",
+    "cli.cmd_index",
+    "cli.cmd_generate",
+    "cli.cmd_encode",
+    "cli.cmd_ingest",
+    "cli.cmd_eval",
+    "cli.cmd_cuts",
+    "cli.cmd_serve",
+    "cli.cmd_experiment",
+    "cli.cmd_ranker",
+    "cli.cmd_heads",
 ]
 
 for _name in COMMAND_MODULES:

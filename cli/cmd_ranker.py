@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit
+from cli.output import DataDirOption, JsonOption, data_dir, emit
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
+from cli.output import DataDirOption, JsonOption, data_dir, emit, print_table
 
 CorpusArg = Annotated[
     Path | None,
@@ -20,7 +20,7 @@ WorkersOption = Annotated[int, typer.Option("--workers", min=1, help="Encoder wo
 def _pairs(corpus: Path | None, data_dir_opt: Path | None, workers: int) -> Any:
     from tqdm import tqdm
 
-    from sv6d.cli.evaluation import corpus_pairs
+    from cli.evaluation import corpus_pairs
 
     with tqdm(desc="encode corpus", unit="video", file=sys.stderr, disable=None, leave=False) as bar:
         return corpus_pairs(data_dir(data_dir_opt), corpus, workers, on_progress=lambda _f, _s: bar.update(1))
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Tag precision/recall/F1 per dimension (IoU >= 0.5, Hungarian) and cut F1 on a generated corpus."""
-        from sv6d.cli.evaluation import eval_tags
+        from cli.evaluation import eval_tags
 
         result = eval_tags(_pairs(corpus, data_dir_opt, workers))
 
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
                 data_dir_opt, videos, split_file, weights, tune_weights, heads, seed, styles, as_json, rhythm
             )
             return
-        from sv6d.cli.evaluation import eval_hooks
+        from cli.evaluation import eval_hooks
 
         result = eval_hooks(_pairs(corpus, data_dir_opt, workers), k=k)
         key = f"precision_at_{k}"
@@ -157,10 +157,10 @@ def _eval_hooks_real(
 ) -> None:
     from tqdm import tqdm
 
+    from cli.cmd_encode import encoder_options
+    from cli.cmd_index import parse_weights_option
+    from cli.hookbench_eval import K, run_benchmark
     from encoder.batch import build_encoder
-    from sv6d.cli.cmd_encode import encoder_options
-    from sv6d.cli.cmd_index import parse_weights_option
-    from sv6d.cli.hookbench_eval import K, run_benchmark
     from sv6d.errors import ConfigError
     from sv6d.hookbench import STYLES, load_split
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sv6d.cli.output import DataDirOption, JsonOption, data_dir, emit, print_table, progress
+from cli.output import DataDirOption, JsonOption, data_dir, emit, print_table, progress
 
 
 def register(app: typer.Typer) -> None:

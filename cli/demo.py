@@ -1,7 +1,7 @@
 """``make demo``: generate a small corpus, ingest it into the embedded index, show similar hooks, then
 recommend from a ranker trained on simulated engagement (the platform of ``ranker/simulate.py``).
 
-Run as ``python -m sv6d.cli.demo [--data-dir D] [--n N]``. Everything lands in the data directory (default
+Run as ``python -m cli.demo [--data-dir D] [--n N]``. Everything lands in the data directory (default
 ``./data``), so a second run reuses the corpus, the records and the index.
 """
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from sv6d.cli import workflows
+    from cli import workflows
     from sv6d.synth.corpus import generate_corpus, read_manifest
 
     console = Console(stderr=True)
