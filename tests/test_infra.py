@@ -495,3 +495,32 @@ def test_dockerfiles_pass_hadolint() -> None:
         timeout=60,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_wheel_the_images_install_carries_every_package_and_its_data(tmp_path: Path) -> None:
+    """The Dockerfiles run ``pip install .``: the wheel builds (a data file listed twice once failed it) and
+    holds every package, the data files the code reads at run time and the ``sv6d`` command."""
+    import sys
+    import zipfile
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = tmp_path.glob("sv6d-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {n.split("/")[0] for n in names if not n.startswith("sv6d-")} == {
+        "sv6d", "encoder", "indexer", "ranker", "api", "cli",
+    }  # fmt: skip
+    for data in (
+        "sv6d/vocabulary.toml",
+        "sv6d/hookbench/split.toml",
+        "encoder/evidence/hook_heads/heads.json",
+        "encoder/evidence/hook_heads/heads.npz",
+        "api/static/index.html",
+    ):
+        assert data in names, data
+    (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
+    assert "sv6d = cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
