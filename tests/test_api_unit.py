@@ -317,6 +317,10 @@ def test_health_ready_metrics_and_openapi(client):
     )
     assert "/v1/ping" not in doc["paths"]
     assert client.get("/").headers["content-type"].startswith("text/html")
+    icon = client.get("/favicon.ico")  # browsers ask the root for it: no 404 in their consoles
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert "/favicon.ico" not in doc["paths"]
 
 
 def test_unexpected_errors_are_a_bare_500(tmp_path, records, caplog):
