@@ -148,21 +148,19 @@ def register_upgrade(app: typer.Typer) -> None:
     ) -> None:
         """Move the data directory to another encoder (new heads, backbone version or hook window): re-project
         kept backbone features, re-encode the rest, then switch the index to the new generation atomically.
-        Options not given keep the data directory's current encoder settings."""
+        Options not given keep the data directory's current encoder settings; with none, every stored record
+        is brought to that encoder (records made before the packaged heads changed, say)."""
         from tqdm import tqdm
 
         from cli.upgrade import upgrade
         from encoder.spec import EncoderSpec, data_dir_spec
-        from sv6d.errors import ConfigError
 
         root = data_dir(data_dir_opt)
         if spec is not None:
             wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
         else:
-            if backbone is None and checkpoint is None and heads is None and hook_s is None:
-                raise ConfigError(
-                    "sv6d upgrade: name the new encoder (--heads, --hook-s, --backbone or --spec)"
-                )
+            # No options: bring every stored record to the encoder the data directory records (the default
+            # one when it records none), e.g. records from before the packaged heads changed.
             wanted = (data_dir_spec(root) or EncoderSpec()).changed(
                 backbone=backbone, checkpoint=checkpoint, heads=heads, hook_s=hook_s
             )

@@ -18,6 +18,16 @@ DEMO_N = 40
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sv6d.errors import SV6DError
+
+    try:
+        return _demo(argv)
+    except SV6DError as exc:  # a clear line, never a stack trace
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _demo(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--n", type=int, default=DEMO_N, help="videos to generate")
@@ -36,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[bold]1/4[/] generating {args.n} videos with known hook archetypes in {corpus}")
     generate_corpus(corpus, n=args.n, seed=0)
     entries = read_manifest(corpus)
+    upgraded = bring_to_its_encoder(data_dir)
+    if upgraded is not None:
+        console.print(
+            f"    {data_dir} held records of other heads ({upgraded.head_version_before}): brought its "
+            f"{upgraded.records} records to {upgraded.head_version} first (sv6d upgrade)"
+        )
     console.print(f"[bold]2/4[/] encoding (evidence backbone, CPU) and indexing (FAISS Flat) into {data_dir}")
     result = workflows.ingest([e.path for e in entries], data_dir)
     console.print(
@@ -88,6 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         "sv6d ranker train"
     )
     return 0
+
+
+def bring_to_its_encoder(data_dir: Path) -> Any:
+    """``sv6d upgrade`` of a data directory whose stored records are not all its encoder's (a second demo
+    after the packaged heads changed); the upgrade's result, or None when there was nothing to do."""
+    from cli.upgrade import upgrade
+    from encoder.spec import spec_for_data_dir
+    from sv6d.datadir import records_dir
+
+    if not records_dir(data_dir).is_dir():
+        return None
+    result = upgrade(data_dir, spec_for_data_dir(data_dir))
+    return result if result.switched else None
 
 
 # Simulated users of the demo platform: small enough to add about two seconds to the demo.

@@ -107,14 +107,27 @@ def _upgrade(
         data_dir=str(root),
         generation_before=before.generation,
         generation=before.generation,
-        head_version_before=old_spec.head_version if old_spec else None,
+        # what the stored records were made with (a directory can record another encoder than its records')
+        head_version_before=(
+            ", ".join(sorted({str(r.head_version) for r in latest.values()}))
+            if latest
+            else (old_spec.head_version if old_spec else None)
+        ),
         head_version=new_spec.head_version,
         records_before=len(latest),
         indexed_before=indexed_before,
     )
-    if old_spec is not None and old_spec.same_encoder(new_spec):
+    encoder = new_spec.build(feature_store=features_dir(root))
+    identity = encoder_identity(encoder)
+    # Nothing to do when the data directory records this encoder and every stored record was made by it. A
+    # directory whose records predate its manifest can record an encoder its records do not come from.
+    if (
+        old_spec is not None
+        and old_spec.same_encoder(new_spec)
+        and all(identity.made(stored) for stored in latest.values())
+    ):
         result.records = result.indexed = len(latest)
-        return result  # nothing to do: the data directory already holds this encoder's records
+        return result
     if not latest:
         raise ConfigError(f"{root} holds no records to upgrade (ingest videos first)")
 
@@ -123,8 +136,6 @@ def _upgrade(
     _start_generation(gen_dir, new_spec)
     new_store = ShardStore(gen_dir / "records")
     new_store.root.mkdir(parents=True, exist_ok=True)
-    encoder = new_spec.build(feature_store=features_dir(root))
-    identity = encoder_identity(encoder)
     cache = FeatureCache(features_dir(root), encoder.features_fingerprint)
 
     # 1. records: kept from an interrupted run, re-projected from kept features, or encoded again

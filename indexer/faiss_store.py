@@ -248,7 +248,8 @@ class GenerationStore:
             shown = ", ".join(f"{n}/{h}" for n, h in sorted(encoders))
             raise ConfigError(
                 f"records come from different encoders or head versions ({shown}); vectors of different "
-                "heads are not comparable: index them into separate data directories"
+                "heads are not comparable: bring the data directory to one encoder with `sv6d upgrade`, or "
+                "index them into separate data directories"
             )
         validate_recipe(self.recipe, 6 * d)
         new_ids = {"video": part.v_iids, "hook": part.v_iids, "segment": sids}

@@ -151,3 +151,38 @@ def test_a_killed_upgrade_leaves_the_old_index_answering_and_the_rerun_finishes(
     assert (result.kept, result.reprojected, result.encoded, result.indexed) == (2, 2, 0, 4)
     assert json.loads(manifest_path(data).read_text())["encoder"]["head_version"] == "fixed-layout-1"
     assert _answers(data) != answers
+
+
+def test_records_older_than_the_manifest_are_brought_to_its_encoder(tmp_path: Path) -> None:
+    """A data directory whose records predate its manifest: the manifest came to record the default encoder
+    while the records were made with other heads. Ingesting there failed on mixed heads, and `sv6d upgrade`
+    said there was nothing to do; now an upgrade to the recorded encoder (what `sv6d upgrade` without options
+    and a second `make demo` run) re-makes the records, and ingesting works again."""
+    from cli import workflows
+    from cli.demo import bring_to_its_encoder
+    from encoder.batch import ShardStore, encoder_identity
+    from encoder.spec import EncoderSpec, data_dir_spec
+    from sv6d.datadir import manifest_path, records_dir
+
+    videos = []
+    for i in range(3):
+        p = tmp_path / "in" / f"clip{i:02d}.mp4"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        cut_video(p, [12 + 3 * i, 18, 10], fps=10)
+        videos.append(p)
+    data = tmp_path / "data"
+    other = EncoderSpec().changed(heads=_new_heads(tmp_path / "heads")).resolved()
+    assert len(workflows.ingest(videos[:2], data, workers=1, spec=other).encoded) == 2
+    manifest_path(data).unlink()  # as before data directories recorded their encoder
+
+    result = bring_to_its_encoder(data)  # records the default encoder, then brings the records to it
+    assert result is not None
+    assert result.switched
+    assert result.head_version_before == other.head_version  # what the records were made with
+    spec = data_dir_spec(data)
+    assert spec is not None
+    assert spec.head_version == EncoderSpec().resolved().head_version != other.head_version
+    identity = encoder_identity(spec.build())
+    assert all(identity.made(s) for s in ShardStore(records_dir(data)).latest().values())
+    assert len(workflows.ingest(videos, data, workers=1).encoded) == 1  # the third adds to the same index
+    assert bring_to_its_encoder(data) is None  # nothing left to do
