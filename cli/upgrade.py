@@ -90,7 +90,7 @@ def _upgrade(
     drop_failed: bool,
     on_progress: Callable[[str, str], None] | None,
 ) -> UpgradeResult:
-    from encoder.batch import ShardStore, encode_batch, encoder_identity, spec_options
+    from encoder.batch import EncoderIdentity, ShardStore, encode_batch, spec_options
     from encoder.contrastive.cache import FeatureCache
     from encoder.spec import bind_data_dir, data_dir_spec
     from indexer import open_index
@@ -117,8 +117,9 @@ def _upgrade(
         records_before=len(latest),
         indexed_before=indexed_before,
     )
-    encoder = new_spec.build(feature_store=features_dir(root))
-    identity = encoder_identity(encoder)
+    # ``new_spec`` is resolved: its fingerprint and heads' version are the encoder's, so the check below needs
+    # no model built (a VLM's would be loaded for nothing).
+    identity = EncoderIdentity(str(new_spec.fingerprint), str(new_spec.head_version), float(new_spec.hook_s))
     # Nothing to do when the data directory records this encoder and every stored record was made by it. A
     # directory whose records predate its manifest can record an encoder its records do not come from.
     if (
@@ -136,6 +137,7 @@ def _upgrade(
     _start_generation(gen_dir, new_spec)
     new_store = ShardStore(gen_dir / "records")
     new_store.root.mkdir(parents=True, exist_ok=True)
+    encoder = new_spec.build(feature_store=features_dir(root))
     cache = FeatureCache(features_dir(root), encoder.features_fingerprint)
 
     # 1. records: kept from an interrupted run, re-projected from kept features, or encoded again
