@@ -12,7 +12,7 @@ import json
 import warnings
 from pathlib import Path
 
-from encoder.heads import FixedLayoutHeads, Heads, LevelHeads
+from encoder.heads import FixedLayoutHeads, Heads
 
 HOOK_HEADS_DIR = Path(__file__).parent / "hook_heads"
 HOOK_HEADS_DIM = 64
@@ -42,6 +42,6 @@ def default_evidence_heads(dim: int, fingerprint: str) -> Heads:
             stacklevel=2,
         )
         return base
-    from encoder.contrastive.heads import ContrastiveHeads
+    from encoder.contrastive.heads import load_heads
 
-    return LevelHeads(base, ContrastiveHeads.load(HOOK_HEADS_DIR))
+    return load_heads(HOOK_HEADS_DIR)  # hook heads load with the fixed layout for the video and shots
