@@ -1,6 +1,7 @@
 """Trained projection heads: one small MLP per dimension, plus a text head per dimension.
 
-Video head of dimension d: ``z = (x - mean_d) / std_d`` → Linear(f, h) → GELU → Linear(h, dim) → unit.
+Video head of dimension d: ``z = (x - mean_d) / std_d`` (clipped to ``±clip`` when the heads were trained with
+``TrainConfig.input_clip``) → Linear(f, h) → GELU → Linear(h, dim) → unit.
 Text head of dimension d: MiniLM sentence embedding (384) → Linear(384, h) → GELU → Linear(h, dim) → unit,
 trained so that a label's definition lands near the videos carrying that label.
 Free text (``project_text``) goes through ``TextAnchors`` when the heads have them: its MiniLM cosine with
@@ -50,13 +51,18 @@ class MLP:
     b2: np.ndarray
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    clip: np.ndarray | None = None  # a scalar: standardised inputs are clipped to +-clip
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
         if self.mean is not None and self.std is not None:
             x = (x - self.mean) / self.std
+        if self.clip is not None:
+            x = np.clip(x, -self.clip, self.clip)
         return _unit(_gelu(x @ self.w1 + self.b1) @ self.w2 + self.b2)
 
+
+MLP_ARRAYS = ("w1", "b1", "w2", "b2", "mean", "std", "clip")  # how an MLP is stored (heads.npz)
 
 TEXT_TEMPERATURE = 0.05
 # MiniLM cosine of a text with a label's best sentence: <= LO names nothing of the dimension, >= HI names it
@@ -166,17 +172,17 @@ class ContrastiveHeads:
         arrays: dict[str, np.ndarray] = {}
         for kind, heads in (("video", self.video_heads), ("text", self.text_heads)):
             for d, mlp in heads.items():
-                for name in ("w1", "b1", "w2", "b2", "mean", "std"):
+                for name in MLP_ARRAYS:
                     value = getattr(mlp, name)
                     if value is not None:
-                        arrays[f"{kind}.{d.value}.{name}"] = value
+                        arrays[f"{kind}.{d.value}.{name}"] = np.asarray(value)
         for d, a in self.text_anchors.items():
             arrays[f"anchor.{d.value}.sentences"] = a.sentences
             arrays[f"anchor.{d.value}.owner"] = a.owner
             arrays[f"anchor.{d.value}.centroids"] = a.centroids
             if a.null is not None:
                 arrays[f"anchor.{d.value}.null"] = a.null
-        np.savez(path / WEIGHTS, **arrays)  # type: ignore[arg-type]
+        np.savez_compressed(path / WEIGHTS, **arrays)  # type: ignore[arg-type]
         manifest = {**self.manifest, "type": "ContrastiveHeads", "version": self.version, "dim": self.dim}
         manifest["text_anchor_labels"] = {d.value: a.labels for d, a in self.text_anchors.items()}
         (path / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
@@ -197,7 +203,7 @@ class ContrastiveHeads:
             key = f"{kind}.{d.value}"
             if f"{key}.w1" not in z:
                 return None
-            return MLP(*(z.get(f"{key}.{n}") for n in ("w1", "b1", "w2", "b2", "mean", "std")))  # type: ignore[arg-type]
+            return MLP(*(z.get(f"{key}.{n}") for n in MLP_ARRAYS))  # type: ignore[arg-type]
 
         video = {d: m for d in DIMENSIONS if (m := mlp("video", d)) is not None}
         if set(video) != set(DIMENSIONS):
