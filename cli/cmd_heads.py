@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.hookbench_eval import HOOK_GENERATED_VIDEOS
 from cli.output import DataDirOption, JsonOption, data_dir, emit, print_table, progress
 from sv6d.errors import ConfigError
 
@@ -290,8 +291,10 @@ def register(app: typer.Typer) -> None:
         split_file: Annotated[Path | None, typer.Option("--split", help="A split manifest.")] = None,
         render_seeds: Annotated[
             str, typer.Option("--render-seeds", help="Renders of the training sources, e.g. 0,1,2.")
-        ] = "0,1,2",
-        epochs: EpochsOpt = 60,
+        ] = "0,1,2,3,4,5",
+        epochs: Annotated[
+            int, typer.Option("--epochs", min=1, help="Epochs (the best on the validation sources is kept).")
+        ] = 150,
         hidden: Annotated[int, typer.Option("--hidden", min=8, help="Hidden units per head.")] = 128,
         generated_videos: Annotated[
             int,
@@ -300,7 +303,7 @@ def register(app: typer.Typer) -> None:
                 min=0,
                 help="Generated videos (seed 1) added to the training part (0: real footage only).",
             ),
-        ] = 0,
+        ] = HOOK_GENERATED_VIDEOS,
         seed: SeedOpt = 0,
         data_dir_opt: DataDirOption = None,
         as_json: JsonOption = False,
@@ -310,9 +313,8 @@ def register(app: typer.Typer) -> None:
         import shlex
 
         from cli.cmd_eval import default_videos_dir
-        from cli.hookbench_eval import train_hook_heads
-        from encoder.contrastive.train import TrainConfig
-        from encoder.evidence.default_heads import HOOK_HEADS_DIM, HOOK_HEADS_DIR
+        from cli.hookbench_eval import hook_train_config, train_hook_heads
+        from encoder.evidence.default_heads import HOOK_HEADS_DIR
         from sv6d.hookbench import load_split
 
         vdir = videos or default_videos_dir()
@@ -324,7 +326,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(
                 f"--render-seeds: {render_seeds!r} is not a list of integers (e.g. 0,1,2)"
             ) from None
-        config = TrainConfig(dim=HOOK_HEADS_DIM, hidden=hidden, epochs=epochs, seed=seed, patience=10)
+        config = hook_train_config(hidden=hidden, epochs=epochs, seed=seed)
         command = "sv6d train-hook-heads " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])
         from tqdm import tqdm
 

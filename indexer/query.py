@@ -41,7 +41,8 @@ class Weights(Mapping[str, float]):
     - The score of a stored point ``x`` for a query ``q`` is ``Σ_d w_d · cos(q_d, x_d)`` (the raw weighted
       sum: ``Hit.score``); the score shown to people is its weighted mean, ``score / Weights.total`` (-1..1).
     - No weights at all (None or an empty mapping) mean all six dimensions at 1, except for hook searches,
-      which then use the tuned ``DEFAULT_HOOK_WEIGHTS`` (``Weights.of(None, "hook")``).
+      which then use ``DEFAULT_HOOK_WEIGHTS``, the weights the hook heads were trained for
+      (``Weights.of(None, "hook")``).
 
     A ``Weights`` is a read-only mapping over all six dimension names (in ``DIMENSIONS`` order), so it can
     go wherever a mapping of weights goes and reads the same under any convention. Build one with
@@ -149,18 +150,20 @@ class Weights(Mapping[str, float]):
 WeightsArg = Weights | Mapping[str, float] | None
 
 UNIFORM_WEIGHTS = Weights([1.0] * len(DIMENSIONS))
-# Hook searches that name no weights use these: chosen on the training sources of the real-footage hook
-# benchmark (`sv6d eval-hooks --real --tune-weights`: coordinate ascent over 0, 0.5, 1, 2, 4 per dimension,
-# with the evidence backbone's shipped hook heads), never on its held-out sources. Subject (who is on screen)
-# and narrative (the energy curve) carried content more than opening style there. Any weights given replace
-# them whole, and a dimension those leave out weighs 1.
+# Hook searches that name no weights use these: the weights the evidence backbone's packaged hook heads were
+# trained for (they are trained together on this weighted similarity: cli.hookbench_eval.hook_train_config;
+# their manifest's "joint" names them). All six at 1: in source-grouped cross-validation on the training
+# sources of the real-footage hook benchmark, uniform weights (P@5 0.53) did as well as the earlier tuned
+# ones (0, 0.5, 1, 2, 0, 1: 0.49) once the heads learn together what each dimension adds. Changing them means
+# training the hook heads again. Any weights given replace them whole, and a dimension those leave out
+# weighs 1.
 DEFAULT_HOOK_WEIGHTS = Weights.of(
     {
-        "subject": 0.0,
-        "aesthetics": 0.5,
+        "subject": 1.0,
+        "aesthetics": 1.0,
         "camera": 1.0,
-        "editing": 2.0,
-        "narrative": 0.0,
+        "editing": 1.0,
+        "narrative": 1.0,
         "dissemination": 1.0,
     }
 )

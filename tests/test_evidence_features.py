@@ -106,12 +106,12 @@ def test_fingerprint_is_stable_and_versioned() -> None:
 
 def test_fingerprint_is_pinned_to_the_packaged_hook_heads() -> None:
     # Stored records, feature stores and the packaged trained hook heads are keyed by this value
-    # (evidence-1.7, recorded before encoder/shots.py became encoder/transitions/): a refactor leaves it as
-    # it is; a change of what the backbone measures changes it on purpose, with heads retrained on it.
+    # (evidence-1.8: change spikes without repeated frames): a refactor leaves it as it is; a change of what
+    # the backbone measures changes it on purpose, with heads retrained on it.
     from encoder.evidence.default_heads import HOOK_HEADS_DIR, trained_fingerprint
 
     fingerprint = EvidenceBackbone().fingerprint()
-    assert fingerprint == "0c4b4e86fb32a20a"
+    assert fingerprint == "449ee6842f75cb54"
     assert trained_fingerprint(HOOK_HEADS_DIR) == fingerprint
 
 

@@ -3,6 +3,7 @@ on disk, Qdrant Edge: the embedded engine)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,9 +385,13 @@ def test_hook_tags_of(shared: VectorIndex, records: list[SV6DRecord]) -> None:
 
 
 def test_hook_search_without_weights_uses_the_default_hook_weights() -> None:
+    from encoder.evidence.default_heads import HOOK_HEADS_DIR
     from indexer import DEFAULT_HOOK_WEIGHTS, Weights
 
-    expected = [0.0, 0.5, 1.0, 2.0, 0.0, 1.0]  # subject .. dissemination, as documented in the README
+    # the weights the packaged hook heads were trained for (their manifest says), all six at 1 (README)
+    trained = json.loads((HOOK_HEADS_DIR / "heads.json").read_text())["joint"]["weights"]
+    expected = [trained[d.value] for d in DIMENSIONS]
+    assert expected == [1.0] * len(DIMENSIONS)
     np.testing.assert_allclose(DEFAULT_HOOK_WEIGHTS.array, expected)
     np.testing.assert_allclose(Weights.of(None, "hook").array, expected)
     np.testing.assert_allclose(Weights.of({}, "hook").array, expected)

@@ -21,7 +21,7 @@ from encoder.evidence.measure import measure, unchecked_shot_mids
 from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
-EVIDENCE_VERSION = "evidence-1.7"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
+EVIDENCE_VERSION = "evidence-1.8"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
 # 1.2: audio onsets need a minimum spectral rise (held sounds no longer read as onsets);
 # 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band, a fade right
 # after a cut; thumbnails through swscale's BGR path; 1.4: grey frames by chroma too (black-and-white footage
@@ -29,7 +29,8 @@ EVIDENCE_VERSION = "evidence-1.7"  # 1.1: MTCNN faces (was the Haar cascade); de
 # whose similarity fit explains under a quarter of the tracked corners is invalid (shaky, blurred footage);
 # 1.6: change events (spike_rate, frozen_k, change_contrast) and caption schedule + text_excess (hook vs
 # body); 1.7: every-frame picture evidence (picture.py): seams and grid-region sync, blur bursts, beat
-# regularity, colour continuity across change events, blended in-between frames, motion level, diversity
+# regularity, colour continuity across change events, blended in-between frames, motion level, diversity;
+# 1.8: change spikes measured against the neighbouring frames that are not repeats (frame-rate conversion)
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None
