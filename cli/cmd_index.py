@@ -101,7 +101,7 @@ def register(app: typer.Typer) -> None:
         from indexer import Weights
         from sv6d.dimensions import DIMENSIONS
 
-        # the weights the search used (its tuned defaults when none were given); "match" is their weighted
+        # the weights the search used (its default hook weights when none were given); "match" is their weighted
         # mean of the per-dimension cosines (-1..1), "score" the raw weighted sum
         used = Weights.of(w, "hook")
         total = used.total

@@ -75,7 +75,7 @@ def _demo(argv: list[str] | None) -> int:
         hits = index.similar_hooks(query.video_id, k=args.k)
     from indexer import Weights
 
-    total = Weights.of(None, "hook").total  # the tuned default hook weights the search used
+    total = Weights.of(None, "hook").total  # the default hook weights the search used
     table = Table(
         title=f"similar hooks to {query.video_id} [{query_entry.archetype}] "
         "(match: weighted mean of the per-dimension cosines, -1..1)"

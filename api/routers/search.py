@@ -66,7 +66,7 @@ def hits_out(hits: list[Hit]) -> list[HitOut]:
 
 
 def hook_weights_used(weights: IndexWeights | None) -> dict[str, float]:
-    """The weights a hook search applies: the indexer's own reading (its tuned defaults when none)."""
+    """The weights a hook search applies: the indexer's own reading (its default hook weights when none)."""
     return IndexWeights.of(weights, "hook").as_dict()
 
 

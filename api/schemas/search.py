@@ -50,7 +50,7 @@ class HookSearchResponse(BaseModel):
     weights: dict[str, float] | None = Field(
         default=None,
         description="The weight of each dimension the search used: the request's (a dimension it leaves out "
-        "weighs 1), or the service's tuned hook weights when it named none",
+        "weighs 1), or the service's default hook weights when it named none",
     )
     read_as: list[TextReading] | None = Field(
         default=None,

@@ -2,16 +2,17 @@
 // forbids both): the DOM is built with createElement/textContent and positioned through element.style.
 "use strict";
 const DIMENSIONS = ["subject", "aesthetics", "camera", "editing", "narrative", "dissemination"];
-// tuned: no weights sent, so the service uses its own tuned hook weights (it answers with them)
+// default: no weights sent, so the service uses its own hook weights (it answers with them): the weights its
+// hook heads were trained for
 const PRESETS = {
-  tuned: null,
+  default: null,
   balanced: { subject: 1, aesthetics: 1, camera: 1, editing: 1, narrative: 1, dissemination: 1 },
   editing: { subject: 0.25, aesthetics: 0.25, camera: 0.5, editing: 3, narrative: 1.5, dissemination: 0.5 },
   camera: { subject: 0.25, aesthetics: 0.5, camera: 3, editing: 1, narrative: 0.5, dissemination: 0.25 },
   packaging: { subject: 0.5, aesthetics: 1.5, camera: 0.25, editing: 0.5, narrative: 1, dissemination: 3 },
   look: { subject: 1.5, aesthetics: 3, camera: 0.5, editing: 0.25, narrative: 0.25, dissemination: 0.5 },
 };
-const PRESET_NAMES = { tuned: "tuned default", balanced: "balanced", editing: "editing rhythm", camera: "camera", packaging: "packaging", look: "look" };
+const PRESET_NAMES = { default: "service default", balanced: "balanced", editing: "editing rhythm", camera: "camera", packaging: "packaging", look: "look" };
 const DETAIL_PREFETCH = 200;
 const ROW_H = 18; // px per sub-row of a timeline row (labels that would overlap go to another sub-row)
 
@@ -20,7 +21,7 @@ const state = {
   details: new Map(), // video id → Promise of its /v1/videos/{id}
   links: new Map(), // video id → Promise of its media link
   query: null, // {mode, record?, file?, text?, readAs?, window}
-  weights: null, // null: the service's tuned defaults (the "tuned" preset)
+  weights: null, // null: the service's default hook weights (the "default" preset)
   defaultWeights: Object.assign({}, PRESETS.balanced), // what the service last said its defaults are
   positive: [],
   negative: [],
@@ -305,7 +306,7 @@ async function search() {
       data = await res.json();
       state.query = { mode: m, record, window: record.hook_window };
     }
-    // the weights the service used: the ones sent, or its tuned defaults when none were
+    // the weights the service used: the ones sent, or its defaults when none were
     const used = data.weights || body.weights || state.defaultWeights;
     if (state.weights === null) { state.defaultWeights = Object.assign({}, used); showWeights(used); }
     state.query.weights = used;
