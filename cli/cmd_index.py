@@ -101,8 +101,8 @@ def register(app: typer.Typer) -> None:
         from indexer import Weights
         from sv6d.dimensions import DIMENSIONS
 
-        # the weights the search used (its default hook weights when none were given); "match" is their weighted
-        # mean of the per-dimension cosines (-1..1), "score" the raw weighted sum
+        # the weights the search used (its default hook weights when none were given); "match" is their
+        # weighted mean of the per-dimension cosines (-1..1), "score" the raw weighted sum
         used = Weights.of(w, "hook")
         total = used.total
         result = {
