@@ -109,7 +109,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         styles: Annotated[
-            str | None, typer.Option("--styles", help="With --real: a comma-separated subset of the styles.")
+            str | None,
+            typer.Option(
+                "--styles",
+                help="With --real: a comma-separated subset of the styles, or 'probe': openings the hook "
+                "heads never trained on (sv6d.hookbench.render.PROBE_STYLES), reported apart.",
+            ),
         ] = None,
         as_json: JsonOption = False,
     ) -> None:
@@ -163,6 +168,7 @@ def _eval_hooks_real(
     from encoder.batch import build_encoder
     from sv6d.errors import ConfigError
     from sv6d.hookbench import STYLES, load_split
+    from sv6d.hookbench.render import PROBE_STYLES
 
     vdir = videos or default_videos_dir()
     if not vdir.is_dir():
@@ -180,6 +186,12 @@ def _eval_hooks_real(
         if not (alpha >= 0 and 0 <= timing <= 1):
             raise ConfigError(f"--rhythm: ALPHA must be >= 0 and TIMING in [0, 1], got {rhythm!r}")
         rhythm_params = (alpha, timing)
+    chosen = [x.strip() for x in styles.split(",") if x.strip()] if styles else list(STYLES)
+    if chosen == ["probe"]:
+        chosen = list(PROBE_STYLES)
+    if (tune or rhythm == "tune") and set(chosen) & set(PROBE_STYLES):
+        msg = "--tune-weights and --rhythm tune refuse the probe styles: nothing is tuned on those"
+        raise ConfigError(msg)
     split = load_split(split_file)
     encoder = build_encoder(**encoder_options("evidence", None, heads, 3.0))
     with tqdm(desc="hook benchmark", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
@@ -189,7 +201,7 @@ def _eval_hooks_real(
             split,
             encoder,
             weights=parse_weights_option(weights) or None,
-            styles=[x.strip() for x in styles.split(",") if x.strip()] if styles else STYLES,
+            styles=chosen,
             seed=seed,
             tune=tune,
             on_progress=lambda _msg: bar.update(1),

@@ -35,6 +35,15 @@ class Clip:
     footage: str
 
 
+def _style_order(item: tuple[str, Any]) -> tuple[int, int]:
+    from sv6d.hookbench.render import PROBE_STYLES
+
+    name = item[0]
+    if name in STYLES:
+        return 0, STYLES.index(name)
+    return 1, PROBE_STYLES.index(name) if name in PROBE_STYLES else len(PROBE_STYLES)
+
+
 def _metrics(clips: Sequence[Clip], rankings: Mapping[str, Sequence[str]], k: int = K) -> dict[str, Any]:
     """P@k overall and by style, and the same-footage share of the top k, from each query's ranked hits."""
     by_id = {c.clip.clip_id: c for c in clips}
@@ -48,7 +57,8 @@ def _metrics(clips: Sequence[Clip], rankings: Mapping[str, Sequence[str]], k: in
     return {
         f"p_at_{k}": round(float(np.mean(all_p)), 4),
         f"same_footage_at_{k}": round(float(np.mean(same_footage)), 4),
-        "by_style": {s: round(float(np.mean(per_style[s])), 4) for s in STYLES if s in per_style},
+        # the listed styles in their order, then any other (the probe styles) in theirs
+        "by_style": {s: round(float(np.mean(v)), 4) for s, v in sorted(per_style.items(), key=_style_order)},
         "queries": len(all_p),
     }
 
@@ -167,6 +177,8 @@ def text_recall(
         relevant = sum(1 for i in order if styles[i] == style)
         recall[style] = round(relevant / min(10, styles.count(style)), 4)
         top[style] = round(float(s[order[0]]), 4)
+    if not recall:  # no style of these clips has a written query (the probe styles)
+        return None
     nonsense = {t: round(float(scores(t).max()), 4) for t in NONSENSE_QUERIES}
     return {
         "recall_at_10": round(float(np.mean(list(recall.values()))), 4),

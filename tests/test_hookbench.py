@@ -4,6 +4,7 @@ here a slice."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -199,3 +200,69 @@ def test_eval_hooks_real_cli_on_a_small_split(shared_data: Path, tmp_path: Path)
     bad = CliRunner().invoke(app, [*args, "--rhythm", "0.1"])
     assert bad.exit_code != 0
     assert "ALPHA,TIMING" in str(bad.exception)
+
+
+def test_probe_styles_are_apart_from_the_styles_heads_train_on() -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from sv6d.hookbench.render import PROBE_STYLE_DESCRIPTIONS, PROBE_STYLES
+
+    assert len(PROBE_STYLES) == 5
+    assert not set(PROBE_STYLES) & set(STYLES)
+    assert all(PROBE_STYLE_DESCRIPTIONS[s] for s in PROBE_STYLES)
+    res = CliRunner().invoke(app, ["eval-hooks", "--real", "--styles", "probe", "--tune-weights", "--json"])
+    assert res.exit_code != 0
+    assert "probe styles" in str(res.exception)
+
+
+@pytest.mark.slow
+@needs_ffmpeg
+def test_probe_styles_render_what_they_describe(shared_data: Path, tmp_path: Path) -> None:
+    """The five openings nothing is trained on, over one colour source: grey turning to colour, bars that
+    open, brightness that flickers, a shake that stops, a picture that turns upright and then holds still
+    (measured on the decoded frames)."""
+    import av
+
+    from sv6d.hookbench.render import PROBE_STYLES, render_benchmark
+
+    source = ["flipping_a_pancake.mkv"]
+    clips = render_benchmark(shared_data / "videos", tmp_path, source, PROBE_STYLES, seed=2)
+    frames: dict[str, list[tuple[float, np.ndarray]]] = {}
+    for c in clips:
+        with av.open(c.path) as container:
+            frames[c.style] = [
+                (float(f.pts * f.time_base), f.to_ndarray(format="rgb24").astype(np.float32))
+                for f in container.decode(video=0)
+            ]
+
+    def at(style: str, t: float) -> np.ndarray:
+        return min(frames[style], key=lambda p: abs(p[0] - t))[1]
+
+    def colourfulness(img: np.ndarray) -> float:
+        return float(np.abs(img - img.mean(axis=2, keepdims=True)).mean())
+
+    def change(style: str, lo: float, hi: float) -> float:
+        """Mean absolute difference of consecutive frames between ``lo`` and ``hi`` seconds."""
+        steps = itertools.pairwise(frames[style])
+        return float(np.mean([np.abs(b - a).mean() for (_, a), (t, b) in steps if lo < t < hi]))
+
+    params = {c.style: c.params for c in clips}
+    bloom = params["colour_bloom"]
+    assert colourfulness(at("colour_bloom", 0.05)) < 0.25 * colourfulness(
+        at("colour_bloom", bloom["grey_s"] + bloom["rise_s"] + 0.2)
+    )
+    box = params["letterbox_open"]
+    assert at("letterbox_open", 0.05).mean() < 20  # closed: black
+    opened = at("letterbox_open", box["closed_s"] + box["slide_s"] + 0.2)
+    assert opened[:10].mean() > 20  # the bars are gone
+    assert opened[-10:].mean() > 20
+    strobe = params["strobe_open"]
+    luma = [(t, f.mean()) for t, f in frames["strobe_open"]]
+    during = np.std([v for t, v in luma if t < strobe["strobe_s"]])
+    after = np.std([v for t, v in luma if strobe["strobe_s"] + 0.1 < t < 3.0])
+    assert during > 3 * after + 1, (during, after)
+    shaking = params["shake_open"]["shake_s"]
+    assert change("shake_open", 0.0, shaking - 0.1) > change("shake_open", shaking + 0.1, 3.0)
+    turning = params["spin_in"]["turn_s"]
+    assert change("spin_in", 0.0, turning - 0.1) > change("spin_in", turning + 0.1, 3.0)

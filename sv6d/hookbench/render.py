@@ -48,6 +48,16 @@ STYLE_DESCRIPTIONS: dict[str, str] = {
     "punch_in_beat": "one take with sudden zoom-in steps on the beat",
 }
 STYLES: tuple[str, ...] = tuple(STYLE_DESCRIPTIONS)
+# Openings the hook heads never train on and no setting is chosen on: a probe of how the search does on
+# styles it was not built for (``sv6d eval-hooks --real --styles probe``). Report them apart.
+PROBE_STYLE_DESCRIPTIONS: dict[str, str] = {
+    "spin_in": "the picture spins in: rotated at the start, turning upright",
+    "colour_bloom": "opens in black and white, then the colour comes in",
+    "shake_open": "a hard handheld shake at the start, then steady",
+    "letterbox_open": "black bars close the picture at the start and slide open",
+    "strobe_open": "the brightness flickers on and off at the start",
+}
+PROBE_STYLES: tuple[str, ...] = tuple(PROBE_STYLE_DESCRIPTIONS)
 
 CAPTIONS = (
     "WAIT FOR IT",
@@ -420,6 +430,60 @@ STYLE_FUNCS: dict[str, Style] = {
 assert tuple(STYLE_FUNCS) == STYLES
 
 
+def _spin_in(g: _Graph, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    w, h = g.size
+    angle = _uniform(rng, 15.0, 40.0) * float(rng.choice([-1.0, 1.0]))
+    turn = _uniform(rng, 0.6, 1.5)
+    big = f"scale={round(w * 1.5 / 2) * 2}:{round(h * 1.5 / 2) * 2}"  # no black corners while it turns
+    spin = f"{big},rotate=a='{angle:.2f}*PI/180*max(0,1-t/{turn:.3f})':ow={w}:oh={h}"
+    return g.piece(_moment(rng, g.src, HOOK_S), HOOK_S, spin), {"angle": angle, "turn_s": turn}
+
+
+def _colour_bloom(g: _Graph, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    hold, rise = _uniform(rng, 0.3, 1.2), _uniform(rng, 0.4, 1.2)
+    bloom = f"hue=s='min(1,max(0,(t-{hold:.3f})/{rise:.3f}))'"
+    return g.piece(_moment(rng, g.src, HOOK_S), HOOK_S, bloom), {"grey_s": hold, "rise_s": rise}
+
+
+def _shake_open(g: _Graph, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    w, h = g.size
+    amount, length = _uniform(rng, 0.5, 0.95), _uniform(rng, 1.0, 2.5)
+    fx, fy = _uniform(rng, 5.0, 11.0), _uniform(rng, 5.0, 11.0)
+    on = f"{amount:.3f}*lt(t,{length:.3f})"
+    shake = (
+        f"crop=w=iw/1.15:h=ih/1.15:x='(iw-ow)/2*(1+{on}*sin(2*PI*{fx:.2f}*t))'"
+        f":y='(ih-oh)/2*(1+{on}*sin(2*PI*{fy:.2f}*t+1))',scale={w}:{h}"
+    )
+    params = {"amount": amount, "shake_s": length, "hz": [fx, fy]}
+    return g.piece(_moment(rng, g.src, HOOK_S), HOOK_S, shake), params
+
+
+def _letterbox_open(g: _Graph, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    hold, slide = _uniform(rng, 0.2, 0.8), _uniform(rng, 0.5, 1.4)
+    # the picture shows between two black bars that slide apart (per pixel: each plane by its own size)
+    keep = f"lt(abs(Y-H/2),H/2*min(1,max(0,(T-{hold:.3f})/{slide:.3f})))"
+    bars = f"geq=lum='if({keep},lum(X,Y),16)':cb='if({keep},cb(X,Y),128)':cr='if({keep},cr(X,Y),128)'"
+    return g.piece(_moment(rng, g.src, HOOK_S), HOOK_S, bars), {"closed_s": hold, "slide_s": slide}
+
+
+def _strobe_open(g: _Graph, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+    rate, depth, length = _uniform(rng, 5.0, 12.0), _uniform(rng, 0.25, 0.45), _uniform(rng, 0.8, 1.8)
+    strobe = f"eq=brightness='{depth:.3f}*(2*mod(floor(t*{rate:.2f}),2)-1)*lt(t,{length:.3f})':eval=frame"
+    params = {"hz": rate, "depth": depth, "strobe_s": length}
+    return g.piece(_moment(rng, g.src, HOOK_S), HOOK_S, strobe), params
+
+
+PROBE_STYLE_FUNCS: dict[str, Style] = {
+    "spin_in": _spin_in,
+    "colour_bloom": _colour_bloom,
+    "shake_open": _shake_open,
+    "letterbox_open": _letterbox_open,
+    "strobe_open": _strobe_open,
+}
+assert tuple(PROBE_STYLE_FUNCS) == PROBE_STYLES
+ALL_STYLE_FUNCS: dict[str, Style] = {**STYLE_FUNCS, **PROBE_STYLE_FUNCS}
+
+
 def rest_start(src: SourceInfo) -> float:
     """Where the plain part of every clip of this source starts (the same for every style)."""
     return 0.4 * src.duration
@@ -442,12 +506,12 @@ class RenderedClip:
 
 def render_clip(src: SourceInfo, style: str, out: Path, seed: int = 0) -> RenderedClip:
     """Write ``out``: ``style`` over ``HOOK_S`` s of ``src``, then ``REST_S`` s of plain footage."""
-    if style not in STYLE_FUNCS:
-        raise ConfigError(f"unknown opening style {style!r}; valid styles: {', '.join(STYLES)}")
+    if style not in ALL_STYLE_FUNCS:
+        raise ConfigError(f"unknown opening style {style!r}; valid styles: {', '.join(ALL_STYLE_FUNCS)}")
     rng = np.random.default_rng(_seed(seed, src.name, style))
     fps = int(rng.choice([24, 25, 30]))
     g = _Graph(src, fps)
-    hook, params = STYLE_FUNCS[style](g, rng)
+    hook, params = ALL_STYLE_FUNCS[style](g, rng)
     rest = g.piece(rest_start(src), REST_S)
     video = g.label()
     g.add(f"[{hook}]trim=duration={HOOK_S},setpts=PTS-STARTPTS[h]")
@@ -551,9 +615,9 @@ def render_benchmark(
     """Render every (source, style) clip into ``out_dir`` (kept there: a later run with the same version, seed
     and sources renders only what is missing) and return them, with a ``clips.json`` manifest."""
     vdir, odir = Path(videos_dir), Path(out_dir)
-    unknown = [s for s in styles if s not in STYLE_FUNCS]
+    unknown = [s for s in styles if s not in ALL_STYLE_FUNCS]
     if unknown:
-        raise ConfigError(f"unknown opening styles {unknown}; valid styles: {', '.join(STYLES)}")
+        raise ConfigError(f"unknown opening styles {unknown}; valid styles: {', '.join(ALL_STYLE_FUNCS)}")
     odir.mkdir(parents=True, exist_ok=True)
     manifest_path = odir / "clips.json"
     known: dict[str, dict[str, Any]] = {}
