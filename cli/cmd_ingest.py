@@ -152,16 +152,15 @@ def register_upgrade(app: typer.Typer) -> None:
         is brought to that encoder (records made before the packaged heads changed, say)."""
         from tqdm import tqdm
 
-        from cli.upgrade import upgrade
-        from encoder.spec import EncoderSpec, data_dir_spec
+        from cli.upgrade import this_release_spec, upgrade
 
         root = data_dir(data_dir_opt)
         if spec is not None:
             wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
         else:
-            # No options: bring every stored record to the encoder the data directory records (the default
-            # one when it records none), e.g. records from before the packaged heads changed.
-            wanted = (data_dir_spec(root) or EncoderSpec()).changed(
+            # No options: bring every stored record to the encoder the data directory records, as this
+            # release builds it (its packaged heads), e.g. records from before the packaged heads changed.
+            wanted = this_release_spec(root).changed(
                 backbone=backbone, checkpoint=checkpoint, heads=heads, hook_s=hook_s
             )
         with tqdm(desc="upgrade", unit="video", file=sys.stderr, disable=None, leave=False) as bar:

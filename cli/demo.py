@@ -107,15 +107,15 @@ def _demo(argv: list[str] | None) -> int:
 
 
 def bring_to_its_encoder(data_dir: Path) -> Any:
-    """``sv6d upgrade`` of a data directory whose stored records are not all its encoder's (a second demo
-    after the packaged heads changed); the upgrade's result, or None when there was nothing to do."""
-    from cli.upgrade import upgrade
-    from encoder.spec import spec_for_data_dir
+    """``sv6d upgrade`` of a data directory whose stored records are not all this release's encoder's (a
+    second demo after the packaged heads changed); the upgrade's result, or None when there was nothing to
+    do."""
+    from cli.upgrade import this_release_spec, upgrade
     from sv6d.datadir import records_dir
 
     if not records_dir(data_dir).is_dir():
         return None
-    result = upgrade(data_dir, spec_for_data_dir(data_dir))
+    result = upgrade(data_dir, this_release_spec(data_dir))
     return result if result.switched else None
 
 

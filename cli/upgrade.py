@@ -57,6 +57,16 @@ class UpgradeResult:
         return dict(self.__dict__)
 
 
+def this_release_spec(data_dir: Path) -> EncoderSpec:
+    """The data directory's encoder as this release builds it: the settings its manifest records (the default
+    encoder's when none), with the heads' version and the backbone fingerprint left to what this release
+    ships. ``sv6d upgrade`` with no options moves the stored records to it, e.g. records made with an earlier
+    release's packaged hook heads, which this release no longer has."""
+    from encoder.spec import EncoderSpec, data_dir_spec
+
+    return (data_dir_spec(data_dir) or EncoderSpec()).changed()
+
+
 def upgrade(
     data_dir: Path,
     spec: EncoderSpec,

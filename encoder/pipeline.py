@@ -207,7 +207,8 @@ class Encoder:
         ):
             raise ConfigError(
                 f"the {spec.backbone.name} backbone's default heads are version {encoder.heads.version!r}, "
-                f"the encoder spec names {spec.head_version!r}"
+                f"the encoder spec names {spec.head_version!r} (records made with another release's packaged "
+                "heads: `sv6d upgrade` brings a data directory's records to these)"
             )
         encoder.spec = spec
         if feature_store is not None and spec.keep_features:

@@ -186,3 +186,51 @@ def test_records_older_than_the_manifest_are_brought_to_its_encoder(tmp_path: Pa
     assert all(identity.made(s) for s in ShardStore(records_dir(data)).latest().values())
     assert len(workflows.ingest(videos, data, workers=1).encoded) == 1  # the third adds to the same index
     assert bring_to_its_encoder(data) is None  # nothing left to do
+
+
+def test_a_data_directory_of_an_earlier_release_s_packaged_heads_is_brought_to_this_release_s(
+    tmp_path: Path,
+) -> None:
+    """The manifest names default heads this release no longer ships (packaged hook heads retrained since):
+    building its encoder is refused with the way out in the message; a second `make demo` and `sv6d upgrade`
+    without options bring the records to this release's packaged heads."""
+    from typer.testing import CliRunner
+
+    from cli import workflows
+    from cli.demo import bring_to_its_encoder
+    from cli.main import app
+    from encoder.spec import EncoderSpec, data_dir_spec, spec_for_data_dir
+    from sv6d.datadir import manifest_path
+    from sv6d.errors import ConfigError
+
+    videos = []
+    for i in range(2):
+        p = tmp_path / "in" / f"clip{i:02d}.mp4"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        cut_video(p, [12 + 3 * i, 18], fps=10)
+        videos.append(p)
+    data = tmp_path / "data"
+    assert len(workflows.ingest(videos, data, workers=1).encoded) == 2
+    current = EncoderSpec().resolved().head_version
+
+    def as_an_earlier_release_left_it() -> None:
+        doc = json.loads(manifest_path(data).read_text())
+        doc["encoder"]["head_version"] = "fixed-layout-1+hook:contrastive-1-0123456789"
+        manifest_path(data).write_text(json.dumps(doc))
+
+    as_an_earlier_release_left_it()
+    with pytest.raises(ConfigError, match="sv6d upgrade"):
+        spec_for_data_dir(data).build()
+    result = bring_to_its_encoder(data)  # the demo
+    assert result is not None
+    assert result.switched
+    assert result.head_version == current
+    assert bring_to_its_encoder(data) is None  # a third demo finds nothing to do
+
+    as_an_earlier_release_left_it()
+    res = CliRunner().invoke(app, ["upgrade", "--data-dir", str(data), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1])["head_version"] == current
+    spec = data_dir_spec(data)
+    assert spec is not None
+    assert spec.head_version == current
