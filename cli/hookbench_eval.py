@@ -10,6 +10,7 @@ each dimension alone, and for the two baselines of ``sv6d.hookbench.baselines``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections import defaultdict
@@ -482,11 +483,15 @@ def train_hook_heads(
     """Contrastive hook heads for the evidence backbone, trained on real footage: the training sources of the
     split re-cut into every opening style (one render per seed), labelled by style in every dimension, trained
     as ``config`` says (``hook_train_config``); the split's ``validation`` sources (a part of the training
-    side) pick the epoch. ``generated_videos``: that many videos of a generated corpus (seed
+    side) pick the number of epochs, then the heads are trained again for that many on the training and
+    validation sources together (source-grouped 3-fold P@5 on the training side, mean of 3 training seeds:
+    0.506 with this refit, 0.492 without). ``generated_videos``: that many videos of a generated corpus (seed
     ``GENERATED_SEED``) join the training part, so the heads keep the generated openings apart too. Measured
-    (evidence-1.8, joint heads): with 0 the seed-0 generated corpus's similar-hook p@10 is 0.746, with 30
-    0.825 and with 100 0.895; source-grouped 3-fold P@5 on the real training sources (mean of 3 training
-    seeds) is 0.487 with 0, 0.492 with 30 and 0.437 with 100 (two seeds): the shipped heads use 30.
+    (evidence-1.8, joint heads, before the refit): with 0 the seed-0 generated corpus's similar-hook p@10 is
+    0.746, with 30 0.825 and with 100 0.895; source-grouped 3-fold P@5 on the real training sources (mean of
+    3 training seeds) is 0.487 with 0, 0.492 with 30 and 0.437 with 100 (two seeds). With the refit: 30 gives
+    0.506 and p@10 0.781, 60 gives 0.474 (two seeds) and p@10 0.873. The shipped heads use 30: real footage
+    first.
     Returns ``ContrastiveHeads`` whose manifest
     names the data (hashes), the command, the seeds and the backbone fingerprint they were trained on."""
     from encoder.contrastive.train import train_heads
@@ -511,7 +516,17 @@ def train_hook_heads(
 
     train_rows = [(c.clip.style, f) for c, f in train] + generated
     val_rows = [(c.clip.style, f) for c, f in val]
-    heads = train_heads(labelled(train_rows), labelled(val_rows), config, progress=False)
+    chosen = train_heads(labelled(train_rows), labelled(val_rows), config, progress=False)
+    # Refit: the validation sources picked the number of epochs; the heads are then trained on them too.
+    metrics = chosen.manifest["metrics"].values()
+    picked = chosen.manifest.get("joint") or max(metrics, key=lambda m: m["best_epoch"])
+    refit = dataclasses.replace(config, epochs=int(picked["best_epoch"]), select_epoch=False)
+    heads = train_heads(labelled(train_rows + val_rows), labelled(val_rows), refit, progress=False)
+    heads.manifest["selection"] = {
+        "epochs": int(picked["best_epoch"]),
+        "val_map": picked["val_map"],
+        "then_trained_on": "training and validation sources",
+    }
     data = hashlib.sha256()
     for name in sorted(split.train):
         data.update(f"{name}:{_sha256_file(videos_dir / name)}\n".encode())
@@ -524,9 +539,9 @@ def train_hook_heads(
                 "render_version": RENDER_VERSION,
                 "split_version": split.version,
                 "seeds": list(seeds),
-                "train_sources": sorted({c.clip.source for c, _ in train}),
+                "train_sources": sorted({c.clip.source for c, _ in rows}),
                 "validation_sources": sorted(split.validation),
-                "clips": {"train": len(train), "validation": len(val)},
+                "clips": {"train": len(train) + len(val), "validation": len(val)},
                 "generated": {
                     "seed": GENERATED_SEED,
                     "videos": len(generated),

@@ -110,3 +110,15 @@ def test_joint_training_needs_one_label_per_clip_in_every_dimension() -> None:
         train_heads(train, _openings(8, 7)[0], _config(epochs=1), progress=False)
     with pytest.raises(ConfigError, match="joint weights"):
         train_heads(*(_openings(16, 6)[0], _openings(8, 7)[0]), _config(joint_weights={"camera": -1}))
+
+
+def test_a_refit_keeps_the_last_epoch() -> None:
+    """``select_epoch=False`` (the refit on all the data for a number of epochs chosen before): the heads of
+    the last epoch, whatever the validation score did."""
+    from encoder.contrastive.train import train_heads
+
+    train, _ = _openings(64, 8)
+    val, _ = _openings(24, 9)
+    heads = train_heads(train, val, _config(epochs=5, patience=1, select_epoch=False), progress=False)
+    assert heads.manifest["joint"]["best_epoch"] == 5
+    assert all(m["best_epoch"] == 5 for m in heads.manifest["metrics"].values())

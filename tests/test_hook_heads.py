@@ -81,6 +81,9 @@ def test_packaged_hook_heads_match_the_evidence_backbone() -> None:
     split = load_split()
     assert not set(data["train_sources"]) & set(split.heldout)
     assert not set(data["validation_sources"]) & set(split.heldout)
+    # the validation sources chose the number of epochs, then the heads were trained on them too
+    assert set(data["validation_sources"]) <= set(data["train_sources"])
+    assert manifest["selection"]["epochs"] == manifest["joint"]["best_epoch"] >= 1
     assert (HOOK_HEADS_DIR / "heads.npz").stat().st_size < 2_000_000
 
 

@@ -55,6 +55,9 @@ class TrainConfig:
     # None: each dimension's heads are trained on their own. Weights per dimension (a dimension left out
     # weighs 1): all six are trained together on the weighted similarity a search ranks by (_train_jointly).
     joint_weights: dict[str, float] | None = None
+    # True: the epoch with the best validation mAP is kept. False: the last one (a refit on all the data for
+    # a number of epochs chosen before on a validation part).
+    select_epoch: bool = True
 
 
 LabelledFeatures = dict[Dimension, tuple[np.ndarray, list[str]]]
@@ -358,14 +361,14 @@ def _train_alone(  # type: ignore[no-untyped-def]
             opt.step()
         score = retrieval_metrics(s.val_embeddings(), s.vlabels)["map"]
         _report(progress, d.value, epoch, cfg.epochs, loss, score, s.log_scale)
-        if stop.better(score):
+        if stop.better(score) or not cfg.select_epoch:
             s.keep(epoch + 1)
             s.checkpoint(checkpoint_dir, d.value)
+            s.metrics["val_map"] = round(score, 4)
         elif stop.done:
             break
     if progress:
         sys.stderr.write("\n")
-    s.metrics["val_map"] = round(stop.best, 4)
 
 
 def _train_jointly(states: dict, cfg: TrainConfig, device, amp, rng, checkpoint_dir, progress) -> dict:  # type: ignore[no-untyped-def]
@@ -424,19 +427,19 @@ def _train_jointly(states: dict, cfg: TrainConfig, device, amp, rng, checkpoint_
         vl = states[DIMENSIONS[0]].vlabels
         score = retrieval_metrics(combined, vl)["map"]
         _report(progress, "joint", epoch, cfg.epochs, loss, score, log_scale)
-        if stop.better(score):
+        if stop.better(score) or not cfg.select_epoch:
             for d in DIMENSIONS:
                 states[d].keep(epoch + 1)
                 states[d].metrics["val_map"] = round(retrieval_metrics(ev[d], vl)["map"], 4)
                 states[d].checkpoint(checkpoint_dir, d.value)
-            best_temperature = 1 / float(log_scale.detach().exp())
+            kept_score, best_temperature = score, 1 / float(log_scale.detach().exp())
         elif stop.done:
             break
     if progress:
         sys.stderr.write("\n")
     return {
         "weights": {d.value: w[d] for d in DIMENSIONS},
-        "val_map": round(stop.best, 4),
+        "val_map": round(kept_score, 4),
         "best_epoch": states[DIMENSIONS[0]].best[3],
         "temperature": round(best_temperature, 4),
     }
