@@ -23,6 +23,7 @@ import numpy as np
 
 from sv6d.dimensions import DIMENSIONS
 from sv6d.hookbench import RENDER_VERSION, STYLES, RenderedClip, Split, render_benchmark
+from sv6d.hookbench.render import PROBE_STYLES
 from sv6d.record import SV6DRecord
 
 K = 5
@@ -37,8 +38,6 @@ class Clip:
 
 
 def _style_order(item: tuple[str, Any]) -> tuple[int, int]:
-    from sv6d.hookbench.render import PROBE_STYLES
-
     name = item[0]
     if name in STYLES:
         return 0, STYLES.index(name)

@@ -210,12 +210,12 @@ class _DimState:
         state = {"video": self.best[0], "text": self.best[1], "log_scale": self.best[2]}
         torch.save(state, Path(directory) / f"{name}.pt")
 
-    def finish(self, x_np: np.ndarray, cfg: TrainConfig) -> tuple[MLP, MLP, TextAnchors]:
+    def finish(self, x_np: np.ndarray) -> tuple[MLP, MLP, TextAnchors]:
         """The best epoch's heads as numpy MLPs, and the text anchors of its trained video space."""
         assert self.best is not None
         self.g.load_state_dict(self.best[0])
         self.t.load_state_dict(self.best[1])
-        video = _to_mlp(self.g, self.mean.astype(np.float32), self.std.astype(np.float32), cfg.input_clip)
+        video = _to_mlp(self.g, self.mean.astype(np.float32), self.std.astype(np.float32), self.clip)
         text = _to_mlp(self.t)
         # Label centroids of the trained video space: where free text is sent (ContrastiveHeads.project_text).
         emb = video(x_np)
@@ -263,6 +263,17 @@ def _report(progress: bool, name: str, epoch: int, epochs: int, loss, score: flo
         )
 
 
+def _batches(rng, n: int, size: int, device):  # type: ignore[no-untyped-def]
+    """One epoch's batches of row indices in a fresh random order (a last batch of one row is skipped)."""
+    import torch
+
+    order = torch.from_numpy(rng.permutation(n)).to(device)
+    for start in range(0, n, size):
+        idx = order[start : start + size]
+        if len(idx) >= 2:
+            yield idx
+
+
 def _supcon(logits, pos):  # type: ignore[no-untyped-def]
     """Supervised InfoNCE over rows of ``logits`` (self-similarity already masked) with positives ``pos``."""
     logp = logits.log_softmax(dim=1)
@@ -289,7 +300,7 @@ def _train(train, val, cfg, device, amp, text_encoder, rng, checkpoint_dir, prog
     anchors: dict[Dimension, TextAnchors] = {}
     metrics: dict[str, dict] = {}
     for d, s in states.items():
-        video_heads[d], text_heads[d], anchors[d] = s.finish(train[d][0], cfg)
+        video_heads[d], text_heads[d], anchors[d] = s.finish(train[d][0])
         metrics[d.value] = s.metrics
     import torch as _torch
 
@@ -337,11 +348,7 @@ def _train_alone(  # type: ignore[no-untyped-def]
             k = min(cfg.hard_negatives, n - 1)
             mined = sim.topk(k, dim=1).indices if k > 0 else None
         g.train()
-        order = torch.from_numpy(rng.permutation(n)).to(device)
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            if len(idx) < 2:
-                continue
+        for idx in _batches(rng, n, cfg.batch_size, device):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 e = s.embed(idx, cfg.input_dropout)
                 scale = s.scale()
@@ -403,11 +410,7 @@ def _train_jointly(states: dict, cfg: TrainConfig, device, amp, rng, checkpoint_
     for epoch in range(cfg.epochs):
         for s in states.values():
             s.g.train()
-        order = torch.from_numpy(rng.permutation(n)).to(device)
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            if len(idx) < 2:
-                continue
+        for idx in _batches(rng, n, cfg.batch_size, device):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 eye = torch.eye(len(idx), dtype=torch.bool, device=device)
                 pos = (y[idx][:, None] == y[idx][None, :]) & ~eye
