@@ -45,6 +45,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -150,6 +151,28 @@ def reset_stage_peak() -> None:
     _CLOSED_PEAKS.append(stage_peak_gb())
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
+    _ANON_PEAK[0] = 0.0
+
+
+# The kernel keeps no high-water mark of anonymous memory alone: a thread samples RssAnon (``watch_anon``).
+_ANON_PEAK = [0.0]
+
+
+def watch_anon(every_s: float = 0.2) -> None:
+    """Sample the process's anonymous resident memory (heap, not memory-mapped files, which the kernel can
+    drop and read again) in a daemon thread, for ``stage_anon_peak_gb``."""
+
+    def loop() -> None:
+        while True:
+            _ANON_PEAK[0] = max(_ANON_PEAK[0], _status_gb("RssAnon"))
+            time.sleep(every_s)
+
+    threading.Thread(target=loop, daemon=True, name="rss-anon").start()
+
+
+def stage_anon_peak_gb() -> float:
+    """Peak anonymous resident memory since the last ``reset_stage_peak`` (sampled), in GB."""
+    return round(max(_ANON_PEAK[0], _status_gb("RssAnon")), 2)
 
 
 def stage_peak_gb() -> float:
@@ -269,11 +292,10 @@ def bench_edge(
     ``--edge-ef`` on the original vectors and (``--edge-quant int8``) on int8 + rescoring, each with no
     filter and with the 1% and 30% tag filters; recall@10 against NumPy's exact answers under the same
     filter. See the module docstring."""
-    import qdrant_edge as qe
-
     from indexer.base import Filters
     from indexer.qdrant_backend import QdrantConfig
     from indexer.qdrant_edge_backend import EdgeIndex
+    from indexer.qdrant_layout import filter_spec
 
     n = len(data)
     masks = tag_masks(n)
@@ -309,15 +331,18 @@ def bench_edge(
         ix.optimize()
         out["optimize_s"] = round(time.perf_counter() - t, 1)
         out["build_s"] = round(out["upsert_s"] + out["optimize_s"], 1)
+        out["segments"] = ix._shard.info().segments_count
         parts = store_breakdown(Path(tmpdir))
         # Allocated blocks (the engine's files are sparse and pre-allocated), and file lengths for reference.
         out["bytes_per_video"] = round(sum(parts.values()) / n, 1)
         out["file_length_bytes_per_video"] = round(dir_bytes(Path(tmpdir)) / n, 1)
         out["bytes_per_video_by_part"] = {k: round(v / n, 1) for k, v in parts.items()}
         out["build_peak_rss_gb"] = stage_peak_gb()
+        out["build_peak_anon_gb"] = stage_anon_peak_gb()
         log(
             f"edge: upsert {out['upsert_s']}s, optimize {out['optimize_s']}s, peak RSS "
-            f"{out['build_peak_rss_gb']} GB, {out['bytes_per_video']} B/video "
+            f"{out['build_peak_rss_gb']} GB (anonymous {out['build_peak_anon_gb']} GB), "
+            f"{out['bytes_per_video']} B/video "
             f"{out['bytes_per_video_by_part']}"
         )
         reset_stage_peak()
@@ -364,14 +389,8 @@ def bench_edge(
         for mode in ("float", "int8+rescore") if quantized else ("float",):
             for ef in [int(x) for x in args.edge_ef.split(",") if x]:
                 ix.config = QdrantConfig.parse(ix.config, exact_search=False, hnsw_ef=ef)
-                if mode == "float" and quantized:
-                    # The original vectors of an int8 shard (QuantizationSearchParams(ignore=True)).
-                    params = qe.SearchParams(
-                        hnsw_ef=ef, exact=False, quantization=qe.QuantizationSearchParams(ignore=True)
-                    )
-                    ix._search_params = lambda params=params: params  # type: ignore[method-assign,misc]
-                else:
-                    ix.__dict__.pop("_search_params", None)
+                # float on an int8 shard: its original vectors (QuantizationSearchParams(ignore=True)).
+                ix.use_quantized = mode != "float"
                 for fname, flt in filters.items():
                     got, times = time_ours(ix, queries, weights, flt)
                     h50, h99 = percentiles(times)
@@ -379,6 +398,8 @@ def bench_edge(
                     point = {
                         "mode": mode,
                         "hnsw_ef": ef,
+                        # A filtered query's beam, widened by the filter's share (EdgeIndex._beam).
+                        "effective_ef": ix._beam("video", filter_spec(flt or Filters())),
                         "filter": fname,
                         "recall_at_10": round(recall, 4),
                         "p50_ms": round(h50, 3),
@@ -396,8 +417,9 @@ def bench_edge(
                         }
                     )
                     log(f"edge {point}")
-        ix.__dict__.pop("_search_params", None)
+        ix.use_quantized = True
         out["query_peak_rss_gb"] = stage_peak_gb()
+        out["query_peak_anon_gb"] = stage_anon_peak_gb()
         ix.close()
     base = {(p["mode"], p["hnsw_ef"]): p["p50_ms"] for p in out["hnsw"] if p["filter"] == "no filter"}
     for p in out["hnsw"]:
@@ -440,6 +462,7 @@ def main() -> None:
 
     # OpenMP spin-waits make FAISS 10-100x slower when the CPU is oversubscribed; pin the thread count.
     faiss.omp_set_num_threads(args.threads)
+    watch_anon()
 
     n, d, nq = args.n, args.d, args.queries
     nlist = int(max(16, min(4096, 2 ** round(np.log2(np.sqrt(n) * 4)))))
@@ -659,7 +682,8 @@ def main() -> None:
             f"Qdrant Edge ({edge['n']}): build {edge['build_s']} s (upsert {edge['upsert_s']}, optimize "
             f"{edge['optimize_s']}), {edge['bytes_per_video']} bytes per video on disk "
             f"{edge['bytes_per_video_by_part']}, peak RSS build {edge['build_peak_rss_gb']} GB / queries "
-            f"{edge['query_peak_rss_gb']} GB"
+            f"{edge['query_peak_rss_gb']} GB (anonymous: {edge['build_peak_anon_gb']} / "
+            f"{edge['query_peak_anon_gb']} GB)"
         )
     if args.json:
         print(json.dumps(summary))

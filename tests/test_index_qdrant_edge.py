@@ -187,6 +187,35 @@ def test_hnsw_after_optimize_with_int8(tmp_path: Path) -> None:
         assert found / total >= 0.9
 
 
+def test_a_filtered_query_widens_its_beam_by_the_filter_s_share(tmp_path: Path) -> None:
+    """The engine's filtered walk keeps only passing points: a filter on a share s of the videos searches with
+    ef / s (at most FILTERED_EF_CAP · ef); no filter and exact search keep ef."""
+    from indexer.qdrant_edge_backend import FILTERED_EF_CAP
+    from indexer.qdrant_layout import filter_spec
+    from indexer.query import Filters
+
+    records = make_records(400, D, seed=4)
+    cfg = {"hnsw_m": 8, "hnsw_ef_construct": 32, "hnsw_ef": 64, "quantization": "int8"}
+    with open_index(f"qdrant+edge://{tmp_path}", indexing_threshold_kb=1, **cfg) as ix:
+        ix.upsert(records)
+        ix.optimize()
+        assert ix._beam("video", filter_spec(Filters())) == 64
+        vertical = Filters(orientation="portrait")
+        share = sum(r.orientation == "portrait" for r in records) / len(records)
+        assert 0.1 < share < 0.9
+        beam = ix._beam("video", filter_spec(vertical))
+        assert beam is not None
+        assert 64 / share * 0.8 <= beam <= 64 / share * 1.25
+        assert ix._beam("hook", filter_spec(vertical)) == beam
+        assert ix._beam("video", filter_spec(Filters(creator="nobody"))) == FILTERED_EF_CAP * 64
+        assert ix._beam("video", filter_spec(Filters(), frozenset({"v1"}))) == 65  # 399 of 400 pass
+        for hits in (ix.search(q.video, k=10, filters=vertical) for q in records[:5]):
+            assert len(hits) == 10
+            assert all(ix.get(h.video_id).orientation == "portrait" for h in hits)
+    with open_index(f"qdrant+edge://{tmp_path}", exact_search=True, hnsw_ef=64) as ix:
+        assert ix._beam("video", filter_spec(vertical)) == 64
+
+
 def test_exact_search_reaches_the_engines_search_params(tmp_path: Path) -> None:
     from indexer.qdrant_backend import QdrantConfig, search_params
 
