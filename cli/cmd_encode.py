@@ -107,6 +107,33 @@ def requested_spec(
     )
 
 
+def vlm_flags(
+    fps: float | None,
+    frames: int | None,
+    resolution: int | None,
+    dtype: str | None,
+    batch: int | None,
+    tags: bool | None,
+) -> dict[str, Any]:
+    """The ``--vlm-*`` flags by ``VLMOptions`` field (None: not given), ``batch_size`` among them (a runtime
+    setting, not part of a spec: ``requested_spec`` and ``vlm_batching`` part them)."""
+    return {
+        "fps": fps,
+        "max_frames": frames,
+        "resolution": resolution,
+        "dtype": dtype,
+        "batch_size": batch,
+        "generate_tags": tags,
+    }
+
+
+def vlm_batching(wanted: Any, backbone: str | None, batch: int | None) -> tuple[int, dict[str, Any] | None]:
+    """(videos a worker encodes together, runtime settings) for an encode or ingest: the VLM puts a worker's
+    videos through the model together, ``--vlm-batch`` (default 8) at a time; other backbones one by one."""
+    vlm_run = (wanted is not None and wanted.backbone.name == "vlm") or backbone == "vlm"
+    return (int(batch or 8) if vlm_run else 1), ({"batch_size": batch} if batch is not None else None)
+
+
 def encoder_options(
     backbone: str,
     checkpoint: Path | None,
@@ -172,20 +199,11 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
         if ray_address is not None and engine != "ray":
             raise ConfigError("--ray-address only applies to --engine ray")
-        vlm = {
-            "fps": vlm_fps,
-            "max_frames": vlm_frames,
-            "resolution": vlm_resolution,
-            "dtype": vlm_dtype,
-            "batch_size": vlm_batch,
-            "generate_tags": vlm_tags,
-        }
+        vlm = vlm_flags(vlm_fps, vlm_frames, vlm_resolution, vlm_dtype, vlm_batch, vlm_tags)
         wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s, vlm)
         root = data_dir(data_dir_opt)
         total = len(collect_inputs(inputs))
-        # The VLM puts a worker's videos through the model together, a batch at a time.
-        vlm_run = (wanted is not None and wanted.backbone.name == "vlm") or backbone == "vlm"
-        per_task = int(vlm_batch or 8) if vlm_run else 1
+        per_task, runtime = vlm_batching(wanted, backbone, vlm_batch)
         from tqdm import tqdm
 
         with tqdm(
@@ -202,7 +220,7 @@ def register(app: typer.Typer) -> None:
                 engine=engine,
                 ray_address=ray_address,
                 videos_per_task=per_task,
-                runtime={"batch_size": vlm_batch} if vlm_batch is not None else None,
+                runtime=runtime,
             )
         out_dir = out or workflows.records_dir(root)
         emit(result.to_json(), as_json, lambda r: _render(r, out_dir))

@@ -16,9 +16,17 @@ from cli.cmd_encode import (
     HookOption,
     RayAddressOption,
     SpecOption,
+    VLMBatchOption,
+    VLMDtypeOption,
+    VLMFpsOption,
+    VLMFramesOption,
+    VLMResolutionOption,
+    VLMTagsOption,
     WorkersOption,
     _render,
     requested_spec,
+    vlm_batching,
+    vlm_flags,
 )
 from cli.output import DataDirOption, JsonOption, data_dir, emit
 
@@ -50,6 +58,12 @@ def register(app: typer.Typer) -> None:
         checkpoint: CheckpointOption = None,
         heads: HeadsOption = None,
         hook_s: HookOption = None,
+        vlm_fps: VLMFpsOption = None,
+        vlm_frames: VLMFramesOption = None,
+        vlm_resolution: VLMResolutionOption = None,
+        vlm_dtype: VLMDtypeOption = None,
+        vlm_batch: VLMBatchOption = None,
+        vlm_tags: VLMTagsOption = None,
         engine: EngineOption = "local",
         ray_address: RayAddressOption = None,
         commit_every: Annotated[
@@ -69,9 +83,11 @@ def register(app: typer.Typer) -> None:
         from cli import workflows
         from encoder.batch import collect_inputs
 
-        wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s)
+        vlm = vlm_flags(vlm_fps, vlm_frames, vlm_resolution, vlm_dtype, vlm_batch, vlm_tags)
+        wanted = requested_spec(spec, backbone, checkpoint, heads, hook_s, vlm)
         root = data_dir(data_dir_opt)
         total = len(collect_inputs(paths))
+        per_task, runtime = vlm_batching(wanted, backbone, vlm_batch)
         with tqdm(
             total=total, desc="ingest", unit="video", file=sys.stderr, disable=None, leave=False
         ) as bar:
@@ -87,6 +103,8 @@ def register(app: typer.Typer) -> None:
                 ray_address=ray_address,
                 commit_every=commit_every,
                 commit_interval_s=commit_interval,
+                videos_per_task=per_task,
+                runtime=runtime,
             )
         emit(result.to_json(), as_json, lambda r: _render(r, root))
 

@@ -131,6 +131,8 @@ def ingest(
             on_records=lambda records: _upsert(index, records),
             commit_every=commit_every,
             commit_interval_s=commit_interval_s,
+            videos_per_task=videos_per_task,
+            runtime=runtime,
         )
 
 

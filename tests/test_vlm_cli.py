@@ -44,8 +44,29 @@ def test_encode_flags_reach_the_workers_and_videos_are_batched(shared_data, tiny
     assert len(fire.energy) / fire.energy_hz == pytest.approx(fire.duration_s, abs=2.0)
 
 
-def test_vlm_flags_are_refused_for_the_evidence_backbone(tmp_path):
-    proc = sv6d("encode", tmp_path, "--vlm-fps", "1", "--vlm-tags", cwd=tmp_path)
+@pytest.mark.slow
+def test_ingest_takes_the_same_vlm_flags(shared_data, tiny, tmp_path):
+    """``sv6d ingest`` encodes with the ``--vlm-*`` flags as ``sv6d encode`` does, and indexes the records."""
+    from encoder.batch import ShardStore
+    from encoder.vlm.backbone import VLMBackbone
+    from indexer import open_index
+
+    video = shared_data / "videos" / "carphone_qcif.mp4"
+    flags = ["--vlm-fps", "1", "--vlm-frames", "8", "--vlm-resolution", "224", "--vlm-batch", "2"]
+    out = _ok(
+        sv6d("ingest", "--backbone", "vlm", "--checkpoint", tiny, video, "--data-dir", "d", "--workers", "1",
+             *flags, "--json", cwd=tmp_path)
+    )  # fmt: skip
+    assert len(out["encoded"]) == 1
+    (record,) = ShardStore(tmp_path / "d" / "records").read_all()
+    assert record.encoder.fingerprint == VLMBackbone(tiny, fps=1.0, max_frames=8, resolution=224).fingerprint()
+    with open_index(data_dir=tmp_path / "d") as ix:
+        assert ix.video_ids() == [record.video_id]
+
+
+@pytest.mark.parametrize("command", ["encode", "ingest"])
+def test_vlm_flags_are_refused_for_the_evidence_backbone(tmp_path, command):
+    proc = sv6d(command, tmp_path, "--vlm-fps", "1", "--vlm-tags", cwd=tmp_path)
     _one_line_error(proc, "--vlm-fps, --vlm-tags only apply to --backbone vlm")
 
 
