@@ -76,7 +76,7 @@ from indexer.qdrant_layout import (
 )
 from indexer.query import Filters, Level, check_batch, check_page, not_found
 from sv6d.dimensions import DIMENSIONS
-from sv6d.errors import ConfigError
+from sv6d.errors import ConfigError, SV6DError
 from sv6d.record import SV6DRecord
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,11 @@ LEVEL_KIND = {"video": "video", "hook": "video", "segment": "segment"}
 #: estimate from its payload indexes), at most this many times ``ef``. Narrow filters need no wide beam:
 #: below the full-scan threshold the engine scans the points its payload index selects, exactly.
 FILTERED_EF_CAP = 8
+#: Points written between two flushes. The engine runs no background flush: until a flush its WAL holds every
+#: operation (~15 KB a video of 6 x 128, the record JSON and every vector), so a long ingest would keep all of
+#: it twice on disk; a flush writes the segments and truncates the WAL (measured: 308 -> 62 MB after 20,000
+#: videos, in 0.6 s).
+FLUSH_EVERY_POINTS = 20_000
 
 
 def is_edge_store(directory: str | Path) -> bool:
@@ -275,6 +280,7 @@ class EdgeIndex(VectorIndex):
         # asks ``count`` first, and the engine's exact filtered count reads every video point (~15 ms at
         # 200,000 videos, more than an HNSW search).
         self._videos: int | None = None
+        self._unflushed = 0
         try:
             if is_edge_store(self.directory):
                 self._load()
@@ -383,8 +389,18 @@ class EdgeIndex(VectorIndex):
         with self._rw.read():
             if self._shard is None:
                 return False
-            changed = bool(self._shard.optimize())
-            self._shard.flush()
+            self._flush()  # the WAL's copy of the points goes first: the optimizer needs the disk
+            try:
+                changed = bool(self._shard.optimize())
+            except Exception as exc:
+                if "Not enough space" not in str(exc):
+                    raise
+                raise SV6DError(
+                    f"{self.directory}: not enough free disk to optimize the Qdrant Edge shard (the engine "
+                    f"writes the merged segments beside the old ones: {exc}); free space on that disk or "
+                    "move the store; searches and writes go on without the graphs"
+                ) from None
+            self._flush()
             return changed
 
     def close(self) -> None:
@@ -495,7 +511,15 @@ class EdgeIndex(VectorIndex):
                 self._videos += len(records) - len(existing)
             if stale:
                 self._shard.update(qe.UpdateOperation.delete_points([pid for pid, _ in stale]))
+            self._unflushed += len(points)
+            if self._unflushed >= FLUSH_EVERY_POINTS:
+                self._flush()
         return len(records)
+
+    def _flush(self) -> None:
+        """Write the segments and truncate the WAL (``FLUSH_EVERY_POINTS``)."""
+        self._shard.flush()
+        self._unflushed = 0
 
     def _points_of(self, video_ids: list[str]) -> list[tuple[str, str]]:
         """(point id, video id) of every stored point of these videos."""

@@ -216,6 +216,35 @@ def test_a_filtered_query_widens_its_beam_by_the_filter_s_share(tmp_path: Path) 
         assert ix._beam("video", filter_spec(vertical)) == 64
 
 
+def test_long_ingests_flush_so_the_wal_does_not_keep_every_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every FLUSH_EVERY_POINTS points the segments are written and the WAL truncated: a copy of the shard
+    without its WAL already holds the flushed videos."""
+    import shutil
+
+    import qdrant_edge as qe
+
+    import indexer.qdrant_edge_backend as edge
+
+    monkeypatch.setattr(edge, "FLUSH_EVERY_POINTS", 100)
+    records = make_records(150, D, seed=5, max_segments=0)
+    with open_index(f"qdrant+edge://{tmp_path / 'store'}") as ix:
+        ix.upsert(records[:60])
+        assert ix._unflushed == 60
+        ix.upsert(records[60:120])  # 120 points: flushed
+        assert ix._unflushed == 0
+        ix.upsert(records[120:])
+        copy = tmp_path / "copy"
+        shutil.copytree(tmp_path / "store" / SHARD_SUBDIR, copy, ignore=shutil.ignore_patterns("wal"))
+    shard = qe.EdgeShard.load(str(copy))
+    try:
+        videos = qe.Filter(must=[qe.FieldCondition("kind", match=qe.MatchValue("video"))])
+        assert shard.count(qe.CountRequest(exact=True, filter=videos)) == 120
+    finally:
+        shard.close()
+
+
 def test_exact_search_reaches_the_engines_search_params(tmp_path: Path) -> None:
     from indexer.qdrant_backend import QdrantConfig, search_params
 

@@ -59,7 +59,8 @@ def test_ingest_takes_the_same_vlm_flags(shared_data, tiny, tmp_path):
     )  # fmt: skip
     assert len(out["encoded"]) == 1
     (record,) = ShardStore(tmp_path / "d" / "records").read_all()
-    assert record.encoder.fingerprint == VLMBackbone(tiny, fps=1.0, max_frames=8, resolution=224).fingerprint()
+    expected = VLMBackbone(tiny, fps=1.0, max_frames=8, resolution=224).fingerprint()
+    assert record.encoder.fingerprint == expected
     with open_index(data_dir=tmp_path / "d") as ix:
         assert ix.video_ids() == [record.video_id]
 
