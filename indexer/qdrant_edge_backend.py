@@ -14,6 +14,8 @@ segments a replaced video no longer has, vector-less ``stale`` points under the 
 a point whole, so their vectors disappear in the same operation). The stale points are deleted right after;
 if the process dies in between they are invisible to searches and counts, and the next writer removes them.
 ``delete`` is one delete-by-filter on ``video_id``. The WAL is on, so an acknowledged batch survives SIGKILL.
+The engine flushes only when asked: every ``FLUSH_EVERY_POINTS`` points written, and around ``optimize``,
+the segments are written and the WAL truncated.
 
 Processes: the engine locks its WAL, so one process opens a shard at a time (a second one fails with
 ``Can't init WAL: WouldBlock``); a ``WRITER.lock`` beside the shard turns that into a clear error first.
@@ -22,7 +24,8 @@ exclusive one, so no call overlaps a batch (``get``, two engine calls, included)
 batches.
 
 Exactness: ``exact_search=True`` scans every point (``SearchParams(exact=True)``); otherwise segments below
-the indexing threshold are scanned and indexed ones searched by HNSW (``hnsw_ef``), which is approximate.
+the indexing threshold are scanned and indexed ones searched by HNSW (``hnsw_ef``), which is approximate;
+a filtered query widens its beam by the share of points the filter passes (``FILTERED_EF_CAP``).
 Either way the hits returned are re-scored exactly by :class:`VectorIndex`. ``fusion="formula"`` searches the
 six per-dimension vectors (one prefetch each, all points) and fuses ``Σ w_d · score_d`` with an engine
 formula instead of one concatenated query: exact, kept for comparison (``bench/search.py``), slower.
@@ -384,8 +387,10 @@ class EdgeIndex(VectorIndex):
     def optimize(self) -> bool:
         """Build HNSW graphs and merge segments now (the engine runs no background optimizer); True if it
         changed anything. Searches keep answering meanwhile (the engine swaps segments in when built);
-        writes wait. Then flushes: the replaced segments' files go and the WAL is truncated (on disk, the
-        shard halves: measured 185 -> 94 MB for 5,000 videos of 6 x 128)."""
+        writes wait. Flushes before and after: the replaced segments' files go and the WAL is truncated (on
+        disk, the shard halves: measured 185 -> 94 MB for 5,000 videos of 6 x 128). The engine needs free
+        disk for the segments it writes (about twice those it merges); without it the error says so and the
+        shard stays as it was."""
         with self._rw.read():
             if self._shard is None:
                 return False
