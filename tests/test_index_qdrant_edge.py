@@ -187,33 +187,38 @@ def test_hnsw_after_optimize_with_int8(tmp_path: Path) -> None:
         assert found / total >= 0.9
 
 
-def test_a_filtered_query_widens_its_beam_by_the_filter_s_share(tmp_path: Path) -> None:
-    """The engine's filtered walk keeps only passing points: a filter on a share s of the videos searches with
-    ef / s (at most FILTERED_EF_CAP · ef); no filter and exact search keep ef."""
-    from indexer.qdrant_edge_backend import FILTERED_EF_CAP
+def test_a_broad_filter_widens_the_beam_by_the_filter_s_share(tmp_path: Path) -> None:
+    """The engine's filtered walk loses recall under a filter that passes a large share s of the videos: such
+    a query searches with ef / s; narrower filters, no filter and exact search keep ef."""
+    from indexer.qdrant_edge_backend import WIDEN_FROM_SHARE
     from indexer.qdrant_layout import filter_spec
     from indexer.query import Filters
 
     records = make_records(400, D, seed=4)
     cfg = {"hnsw_m": 8, "hnsw_ef_construct": 32, "hnsw_ef": 64, "quantization": "int8"}
+    portrait = Filters(orientation="portrait")
     with open_index(f"qdrant+edge://{tmp_path}", indexing_threshold_kb=1, **cfg) as ix:
         ix.upsert(records)
         ix.optimize()
         assert ix._beam("video", filter_spec(Filters())) == 64
-        vertical = Filters(orientation="portrait")
         share = sum(r.orientation == "portrait" for r in records) / len(records)
-        assert 0.1 < share < 0.9
-        beam = ix._beam("video", filter_spec(vertical))
+        assert WIDEN_FROM_SHARE < share < 0.9
+        beam = ix._beam("video", filter_spec(portrait))
         assert beam is not None
         assert 64 / share * 0.8 <= beam <= 64 / share * 1.25
-        assert ix._beam("hook", filter_spec(vertical)) == beam
-        assert ix._beam("video", filter_spec(Filters(creator="nobody"))) == FILTERED_EF_CAP * 64
+        assert ix._beam("hook", filter_spec(portrait)) == beam
+        # a filter on one creator of several: below the share, as it is
+        narrow = Filters(creator=records[0].creator, orientation="portrait")
+        narrow_share = sum(r.creator == records[0].creator and r.orientation == "portrait" for r in records)
+        assert narrow_share / len(records) < WIDEN_FROM_SHARE
+        assert ix._beam("video", filter_spec(narrow)) == 64
+        assert ix._beam("video", filter_spec(Filters(creator="nobody"))) == 64
         assert ix._beam("video", filter_spec(Filters(), frozenset({"v1"}))) == 65  # 399 of 400 pass
-        for hits in (ix.search(q.video, k=10, filters=vertical) for q in records[:5]):
+        for hits in (ix.search(q.video, k=10, filters=portrait) for q in records[:5]):
             assert len(hits) == 10
             assert all(ix.get(h.video_id).orientation == "portrait" for h in hits)
     with open_index(f"qdrant+edge://{tmp_path}", exact_search=True, hnsw_ef=64) as ix:
-        assert ix._beam("video", filter_spec(vertical)) == 64
+        assert ix._beam("video", filter_spec(portrait)) == 64
 
 
 def test_long_ingests_flush_so_the_wal_does_not_keep_every_point(
