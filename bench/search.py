@@ -14,9 +14,11 @@ each ``--edge-ef`` on the original vectors and (``--edge-quant int8``, the defau
 with no filter and with a tag filter on ~1% and on ~30% of the videos. Recall@10 is against NumPy's exact
 answers under the same filter. ``--edge-n 0`` skips it. The Edge store keeps the hook vectors apart from the
 video vectors (FAISS stores them once when they are equal, as here), so its bytes per video include them.
-On two shared cores Edge loads ~700 records/s and its HNSW build grows with n log n, so a million videos
-take hours; the side-by-side table was measured at the largest size that fit in ~40 minutes:
-``python bench/search.py --n 300000 --recipes HNSW32 --qdrant-n 0 --formula-queries 0 --json``.
+Peak memory is reported twice: the resident set (memory-mapped files included: the kernel drops and re-reads
+those pages, so it can exceed what the machine needs) and the anonymous part alone. A million videos on two
+shared cores (``python bench/search.py --n 1000000 --recipes HNSW32 --build-threads 2 --qdrant-n 0
+--formula-queries 0 --json``): about 80 minutes, of which Edge loads for 10 and optimizes for 27; its store
+takes 22 GB of disk and its optimize about as much free space again (``infra/README.md``).
 
 Usage: ``python bench/search.py --size 100000 [--json]`` (``--n`` is the same flag); at a million
 videos (HNSW32 builds for many minutes on two cores, IVF recipes with an HNSW coarse quantizer train in a
