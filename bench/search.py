@@ -400,8 +400,8 @@ def bench_edge(
                     point = {
                         "mode": mode,
                         "hnsw_ef": ef,
-                        # A filtered query's beam, widened by the filter's share (EdgeIndex._beam).
-                        "effective_ef": ix._beam("video", filter_spec(flt or Filters())),
+                        # How a filtered query is searched: post-filtered below a depth, or filtered.
+                        "plan": ix._plan("video", filter_spec(flt or Filters()), K)._asdict(),
                         "filter": fname,
                         "recall_at_10": round(recall, 4),
                         "p50_ms": round(h50, 3),

@@ -25,7 +25,8 @@ batches.
 
 Exactness: ``exact_search=True`` scans every point (``SearchParams(exact=True)``); otherwise segments below
 the indexing threshold are scanned and indexed ones searched by HNSW (``hnsw_ef``), which is approximate;
-a query under a broad filter widens its beam by the share of points the filter passes (``WIDEN_FROM_SHARE``).
+a query under a broad filter searches without it and filters the nearest points it finds
+(``POST_FILTER_FROM_SHARE``, :meth:`EdgeIndex._plan`).
 Either way the hits returned are re-scored exactly by :class:`VectorIndex`. ``fusion="formula"`` searches the
 six per-dimension vectors (one prefetch each, all points) and fuses ``Σ w_d · score_d`` with an engine
 formula instead of one concatenated query: exact, kept for comparison (``bench/search.py``), slower.
@@ -56,7 +57,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -95,15 +96,32 @@ LEVEL_KIND = {"video": "video", "hook": "video", "segment": "segment"}
 #: The engine's filtered HNSW walk loses recall when a filter passes a large share of the points: its beam
 #: holds only points that pass. Measured (100,000 videos of 6 x 128, ef 128, tag filters): a filter on 1%,
 #: 3% or 10% of the videos keeps recall@10 >= 0.998 as it is, while 20%, 30% and 50% fall to 0.68, 0.80 and
-#: 0.89. A query whose filter passes at least this share of the level's points (the engine's estimate from
-#: its payload indexes) widens its beam to ``ef / share``: 0.95, 0.97 and 0.96 there. Narrower filters keep
-#: ``ef``: widening them bought no recall and cost 2-3x the latency (8x beam: 2.3-2.7 -> 5.9-8.2 ms).
-WIDEN_FROM_SHARE = 0.15
+#: 0.89. A query whose filter passes at least this share s of the level's points (the engine's estimate from
+#: its payload indexes) is post-filtered instead: one HNSW search without the filter for the nearest
+#: ``POST_FILTER_MARGIN * n / s`` points, then an exact search of those under the filter (:meth:`_plan`).
+#: Widening the filtered beam to ``ef / s`` gave the recall too but cost 2-2.7x an unfiltered query; the
+#: post-filter costs one unfiltered search and a scan of ~70 points (numbers in infra/README.md).
+POST_FILTER_FROM_SHARE = 0.15
+#: Points the unfiltered search returns, in multiples of ``n / share`` (the expected depth of the n-th passing
+#: point). At 2 a query finds fewer than n passing points only when the filter is far rarer near the query
+#: than overall; such a query is searched again with the filter and a beam widened to ``ef / share``.
+POST_FILTER_MARGIN = 2.0
 #: Points written between two flushes. The engine runs no background flush: until a flush its WAL holds every
 #: operation (~15 KB a video of 6 x 128, the record JSON and every vector), so a long ingest would keep all of
 #: it twice on disk; a flush writes the segments and truncates the WAL (measured: 308 -> 62 MB after 20,000
 #: videos, in 0.6 s).
 FLUSH_EVERY_POINTS = 20_000
+
+
+class FilterPlan(NamedTuple):
+    """How a filtered query is searched (:meth:`EdgeIndex._plan`): the filter's estimated share of the
+    level's points (None: no filter, or exact search), the HNSW beam (None: the engine's), and for a
+    post-filtered query the unfiltered depth and the beam of its fallback."""
+
+    share: float | None
+    hnsw_ef: int | None
+    depth: int | None
+    fallback_ef: int | None = None
 
 
 def is_edge_store(directory: str | Path) -> bool:
@@ -629,7 +647,7 @@ class EdgeIndex(VectorIndex):
         return record_of((pts[0].payload or {})["record"], vec["video_all"], vec["hook_all"], rows, d)
 
     def _search_params(self, hnsw_ef: int | None = None) -> Any:
-        """The engine's search parameters; ``hnsw_ef`` overrides the configured beam (:meth:`_beam`)."""
+        """The engine's search parameters; ``hnsw_ef`` overrides the configured beam (:meth:`_plan`)."""
         import qdrant_edge as qe
 
         cfg = self.config
@@ -640,31 +658,37 @@ class EdgeIndex(VectorIndex):
             )
         return qe.SearchParams(hnsw_ef=hnsw_ef or cfg.hnsw_ef, exact=cfg.exact_search, quantization=quant)
 
-    def _beam(self, level: Level, spec: FilterSpec) -> int | None:
-        """The HNSW beam for a query of ``level`` under the filter ``spec``: the configured one (None: the
-        engine's, its ``ef_construct``), widened for a broad filter (``WIDEN_FROM_SHARE``). Two estimates from
-        the payload indexes (microseconds each)."""
+    def _plan(self, level: Level, spec: FilterSpec, n: int) -> FilterPlan:
+        """How ``n`` candidates of ``level`` under the filter ``spec`` (excluded ids apart) are searched: with
+        the filter, or, for a broad filter on an HNSW search, post-filtered (``POST_FILTER_FROM_SHARE``). Two
+        estimates from the payload indexes (microseconds each), none without a filter or with exact search."""
         import qdrant_edge as qe
 
         cfg = self.config
-        if not (spec.must or spec.must_not) or cfg.exact_search:
-            return cfg.hnsw_ef
+        ef = cfg.hnsw_ef or cfg.hnsw_ef_construct
+        if not spec or cfg.exact_search or self.fusion != "concat":
+            return FilterPlan(None, cfg.hnsw_ef, None)
         kind = _kind(LEVEL_KIND[level])
         total = self._shard.count(qe.CountRequest(exact=False, filter=qe.Filter(must=[kind])))
         passing = self._shard.count(qe.CountRequest(exact=False, filter=edge_filter(spec, kind)))
-        if not total or not WIDEN_FROM_SHARE <= passing / total < 1:
-            return cfg.hnsw_ef
-        return math.ceil((cfg.hnsw_ef or cfg.hnsw_ef_construct) * total / passing)
+        share = passing / total if total else 1.0
+        if not POST_FILTER_FROM_SHARE <= share < 1:
+            return FilterPlan(share, cfg.hnsw_ef, None)
+        depth = math.ceil(POST_FILTER_MARGIN * n / share)
+        return FilterPlan(share, max(ef, depth), depth, math.ceil(ef / share))
 
-    def _request(self, level: Level, qvec: np.ndarray, n: int, flt: Any, hnsw_ef: int | None = None) -> Any:
-        """One engine query: the concatenated vector, or per-dimension prefetches fused by a formula."""
+    def _request(
+        self, level: Level, qvec: np.ndarray, n: int, flt: Any, hnsw_ef: int | None = None, fetch: bool = True
+    ) -> Any:
+        """One engine query: the concatenated vector, or per-dimension prefetches fused by a formula.
+        ``fetch=False``: point ids only (no payload, no vector)."""
         import qdrant_edge as qe
 
         using = f"{level}_all"
         common: dict[str, Any] = {
             "limit": n,
-            "with_payload": candidate_fields(level),
-            "with_vector": [using],
+            "with_payload": candidate_fields(level) if fetch else False,
+            "with_vector": [using] if fetch else False,
             "params": self._search_params(hnsw_ef),
         }
         if self.fusion == "concat":
@@ -700,19 +724,17 @@ class EdgeIndex(VectorIndex):
     def _candidate_batches(
         self, level: Level, qvecs: np.ndarray, n: int, filters: Filters, excludes: Sequence[frozenset[str]]
     ) -> list[CandidateBatch]:
-        """All queries of a batch in one ``query_batch`` call (the engine plans them together)."""
-        import qdrant_edge as qe
-
+        """All queries of a batch in one ``query_batch`` call (the engine plans them together); two calls
+        for a broad filter (:meth:`_plan`)."""
         with self._rw.read():
             if self._shard is None or self._dim is None:
                 return [CandidateBatch.of([], 0) for _ in qvecs]
             d = self._dim
-            ef = self._beam(level, filter_spec(filters))
-            requests = [
-                self._request(level, q, n, edge_filter(filter_spec(filters, ex)), ef)
-                for q, ex in zip(qvecs, excludes, strict=True)
-            ]
-            results = self._shard.query_batch(qe.QueryBatchRequest(requests))
+            plan = self._plan(level, filter_spec(filters), n)
+            if plan.depth is None:
+                results = self._query_batch(level, qvecs, n, filters, excludes, plan.hnsw_ef)
+            else:
+                results = self._post_filtered(level, qvecs, n, filters, excludes, plan)
         using = f"{level}_all"
         return [
             CandidateBatch.of(
@@ -720,3 +742,64 @@ class EdgeIndex(VectorIndex):
             )
             for pts in results
         ]
+
+    def _query_batch(
+        self,
+        level: Level,
+        qvecs: np.ndarray,
+        n: int,
+        filters: Filters,
+        excludes: Sequence[frozenset[str]],
+        hnsw_ef: int | None,
+    ) -> list[Any]:
+        import qdrant_edge as qe
+
+        requests = [
+            self._request(level, q, n, edge_filter(filter_spec(filters, ex)), hnsw_ef)
+            for q, ex in zip(qvecs, excludes, strict=True)
+        ]
+        return list(self._shard.query_batch(qe.QueryBatchRequest(requests)))
+
+    def _post_filtered(
+        self,
+        level: Level,
+        qvecs: np.ndarray,
+        n: int,
+        filters: Filters,
+        excludes: Sequence[frozenset[str]],
+        plan: FilterPlan,
+    ) -> list[Any]:
+        """A broad filter's queries: the nearest ``plan.depth`` points without the filter (ids only), then
+        an exact search of those under the filter (original vectors); a query that found fewer than ``n``
+        of them while more points exist is searched with the filter and the widened beam."""
+        import qdrant_edge as qe
+
+        depth = plan.depth or n
+        unfiltered = [
+            self._request(level, q, depth, edge_filter(filter_spec(Filters(), ex)), plan.hnsw_ef, fetch=False)
+            for q, ex in zip(qvecs, excludes, strict=True)
+        ]
+        nearest = self._shard.query_batch(qe.QueryBatchRequest(unfiltered))
+        using = f"{level}_all"
+        exact = qe.SearchParams(exact=True, quantization=qe.QuantizationSearchParams(ignore=True))
+        among = [
+            qe.QueryRequest(
+                query=qe.Query.Nearest(q.tolist(), using=using),
+                filter=edge_filter(filter_spec(filters, ex), qe.HasIdCondition({p.id for p in pts})),
+                limit=n,
+                with_payload=candidate_fields(level),
+                with_vector=[using],
+                params=exact,
+            )
+            for q, ex, pts in zip(qvecs, excludes, nearest, strict=True)
+        ]
+        results = list(self._shard.query_batch(qe.QueryBatchRequest(among)))
+        pairs = enumerate(zip(results, nearest, strict=True))
+        short = [i for i, (r, pts) in pairs if len(r) < n and len(pts) >= depth]
+        if short:
+            again = self._query_batch(
+                level, qvecs[short], n, filters, [excludes[i] for i in short], plan.fallback_ef
+            )
+            for i, r in zip(short, again, strict=True):
+                results[i] = r
+        return results

@@ -5,9 +5,11 @@ The search contract itself runs in test_index_contract.py and test_index_congrue
 from __future__ import annotations
 
 import logging
+import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -187,38 +189,66 @@ def test_hnsw_after_optimize_with_int8(tmp_path: Path) -> None:
         assert found / total >= 0.9
 
 
-def test_a_broad_filter_widens_the_beam_by_the_filter_s_share(tmp_path: Path) -> None:
+def test_a_broad_filter_is_post_filtered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's filtered walk loses recall under a filter that passes a large share s of the videos: such
-    a query searches with ef / s; narrower filters, no filter and exact search keep ef."""
-    from indexer.qdrant_edge_backend import WIDEN_FROM_SHARE
+    a query searches without the filter for the nearest 2n / s points, then those under the filter, exactly;
+    a query that finds fewer than n passing among them is searched again with the filter (beam ef / s).
+    Narrower filters, no filter and exact search keep the engine's filtered search."""
+    import indexer.qdrant_edge_backend as edge
+    from indexer.qdrant_edge_backend import POST_FILTER_FROM_SHARE
     from indexer.qdrant_layout import filter_spec
     from indexer.query import Filters
 
     records = make_records(400, D, seed=4)
     cfg = {"hnsw_m": 8, "hnsw_ef_construct": 32, "hnsw_ef": 64, "quantization": "int8"}
     portrait = Filters(orientation="portrait")
-    with open_index(f"qdrant+edge://{tmp_path}", indexing_threshold_kb=1, **cfg) as ix:
+    share = sum(r.orientation == "portrait" for r in records) / len(records)
+    assert POST_FILTER_FROM_SHARE < share < 0.9
+    queries = make_records(8, D, seed=9)
+    with (
+        open_index(f"qdrant+edge://{tmp_path / 'ann'}", indexing_threshold_kb=1, **cfg) as ix,
+        open_index(f"qdrant+edge://{tmp_path / 'exact'}", exact_search=True) as exact,
+    ):
         ix.upsert(records)
+        exact.upsert(records)
         ix.optimize()
-        assert ix._beam("video", filter_spec(Filters())) == 64
-        share = sum(r.orientation == "portrait" for r in records) / len(records)
-        assert WIDEN_FROM_SHARE < share < 0.9
-        beam = ix._beam("video", filter_spec(portrait))
-        assert beam is not None
-        assert 64 / share * 0.8 <= beam <= 64 / share * 1.25
-        assert ix._beam("hook", filter_spec(portrait)) == beam
-        # a filter on one creator of several: below the share, as it is
+        assert ix._plan("video", filter_spec(Filters()), 10) == (None, 64, None, None)
+        plan = ix._plan("video", filter_spec(portrait), 10)
+        assert plan.share == pytest.approx(share, rel=0.2)
+        assert plan.depth == math.ceil(2 * 10 / plan.share)
+        assert plan.hnsw_ef == max(64, plan.depth)
+        assert plan.fallback_ef == math.ceil(64 / plan.share)
+        assert ix._plan("hook", filter_spec(portrait), 10) == plan
+        # a filter on one creator of several: below the share, searched with the filter
         narrow = Filters(creator=records[0].creator, orientation="portrait")
-        narrow_share = sum(r.creator == records[0].creator and r.orientation == "portrait" for r in records)
-        assert narrow_share / len(records) < WIDEN_FROM_SHARE
-        assert ix._beam("video", filter_spec(narrow)) == 64
-        assert ix._beam("video", filter_spec(Filters(creator="nobody"))) == 64
-        assert ix._beam("video", filter_spec(Filters(), frozenset({"v1"}))) == 65  # 399 of 400 pass
-        for hits in (ix.search(q.video, k=10, filters=portrait) for q in records[:5]):
-            assert len(hits) == 10
-            assert all(ix.get(h.video_id).orientation == "portrait" for h in hits)
-    with open_index(f"qdrant+edge://{tmp_path}", exact_search=True, hnsw_ef=64) as ix:
-        assert ix._beam("video", filter_spec(portrait)) == 64
+        assert ix._plan("video", filter_spec(narrow), 10).depth is None
+        assert ix._plan("video", filter_spec(Filters(creator="nobody")), 10).depth is None
+
+        def same_as_exact() -> None:
+            for q in queries:
+                got = ix.search(q.video, k=10, filters=portrait, exclude=[records[0].video_id])
+                want = exact.search(q.video, k=10, filters=portrait, exclude=[records[0].video_id])
+                assert len(got) == 10
+                assert all(ix.get(h.video_id).orientation == "portrait" for h in got)
+                assert [h.video_id for h in got] == [h.video_id for h in want]
+                np.testing.assert_allclose([h.score for h in got], [h.score for h in want], atol=1e-5)
+
+        beams: list[int | None] = []
+        searched = ix._query_batch
+
+        def recorded(*args: Any) -> list:
+            beams.append(args[-1])  # the beam
+            return searched(*args)
+
+        monkeypatch.setattr(ix, "_query_batch", recorded)
+        same_as_exact()
+        assert beams == []  # 2n / s nearest held n portrait videos for every query: no second search
+        # Too shallow a depth to hold n passing points: each query is searched again with the filter.
+        monkeypatch.setattr(edge, "POST_FILTER_MARGIN", 0.2)
+        same_as_exact()
+        assert beams == [plan.fallback_ef] * len(queries)
+    with open_index(f"qdrant+edge://{tmp_path / 'ann'}", exact_search=True, hnsw_ef=64) as ix:
+        assert ix._plan("video", filter_spec(portrait), 10) == (None, 64, None, None)
 
 
 def test_long_ingests_flush_so_the_wal_does_not_keep_every_point(
