@@ -191,8 +191,9 @@ def test_hnsw_after_optimize_with_int8(tmp_path: Path) -> None:
 
 def test_a_broad_filter_is_post_filtered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The engine's filtered walk loses recall under a filter that passes a large share s of the videos: such
-    a query searches without the filter for the nearest 2n / s points, then those under the filter, exactly;
-    a query that finds fewer than n passing among them is searched again with the filter (beam ef / s).
+    a query searches without the filter for the nearest 2n / s points (beam ef / sqrt(s)), then those under
+    the filter, exactly; a query that finds fewer than n passing among them is searched again with the
+    filter (beam ef / s).
     Narrower filters, no filter and exact search keep the engine's filtered search."""
     import indexer.qdrant_edge_backend as edge
     from indexer.qdrant_edge_backend import POST_FILTER_FROM_SHARE
@@ -216,7 +217,7 @@ def test_a_broad_filter_is_post_filtered(tmp_path: Path, monkeypatch: pytest.Mon
         plan = ix._plan("video", filter_spec(portrait), 10)
         assert plan.share == pytest.approx(share, rel=0.2)
         assert plan.depth == math.ceil(2 * 10 / plan.share)
-        assert plan.hnsw_ef == max(64, plan.depth)
+        assert plan.hnsw_ef == max(math.ceil(64 / math.sqrt(plan.share)), plan.depth)
         assert plan.fallback_ef == math.ceil(64 / plan.share)
         assert ix._plan("hook", filter_spec(portrait), 10) == plan
         # a filter on one creator of several: below the share, searched with the filter
