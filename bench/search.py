@@ -11,13 +11,14 @@ graphs on the three concatenations), bytes per video on disk by part, peak RSS o
 queries (each its own window), then: exact search on the concatenated vector, exact per-dimension
 prefetches fused by an engine formula (``fusion="formula"``, ``--formula-queries 0`` skips it), and HNSW at
 each ``--edge-ef`` on the original vectors and (``--edge-quant int8``, the default) on int8 + rescoring, each
-with no filter and with a tag filter on ~1% and on ~30% of the videos. Recall@10 is against NumPy's exact
-answers under the same filter. ``--edge-n 0`` skips it. The Edge store keeps the hook vectors apart from the
-video vectors (FAISS stores them once when they are equal, as here), so its bytes per video include them.
+with no filter and with a tag filter on ~1% and on ~30% of the videos (each point's ``plan``: how the
+filtered query ran, ``EdgeIndex._plan``). Recall@10 is against NumPy's exact answers under the same filter.
+``--edge-n 0`` skips it. The Edge store keeps the hook vectors apart from the video vectors (FAISS stores them
+once when they are equal, as here), so its bytes per video include them.
 Peak memory is reported twice: the resident set (memory-mapped files included: the kernel drops and re-reads
 those pages, so it can exceed what the machine needs) and the anonymous part alone. A million videos on two
 shared cores (``python bench/search.py --n 1000000 --recipes HNSW32 --build-threads 2 --qdrant-n 0
---formula-queries 0 --json``): about 80 minutes, of which Edge loads for 10 and optimizes for 27; its store
+--formula-queries 0 --json``): about 75 minutes, of which Edge loads for 10 and optimizes for 25; its store
 takes 22 GB of disk and its optimize about as much free space again (``infra/README.md``).
 
 Usage: ``python bench/search.py --size 100000 [--json]`` (``--n`` is the same flag); at a million

@@ -117,8 +117,8 @@ FLUSH_EVERY_POINTS = 20_000
 
 class FilterPlan(NamedTuple):
     """How a filtered query is searched (:meth:`EdgeIndex._plan`): the filter's estimated share of the
-    level's points (None: no filter, or exact search), the HNSW beam (None: the engine's), and for a
-    post-filtered query the unfiltered depth and the beam of its fallback."""
+    level's points (None: no filter, exact search or the formula plan: nothing to plan), the HNSW beam (None:
+    the engine's), and for a post-filtered query the unfiltered depth and the beam of its fallback."""
 
     share: float | None
     hnsw_ef: int | None
