@@ -193,8 +193,7 @@ def test_a_broad_filter_is_post_filtered(tmp_path: Path, monkeypatch: pytest.Mon
     """The engine's filtered walk loses recall under a filter that passes a large share s of the videos: such
     a query searches without the filter for the nearest 2n / s points (beam ef / sqrt(s)), then those under
     the filter, exactly; a query that finds fewer than n passing among them is searched again with the
-    filter (beam ef / s).
-    Narrower filters, no filter and exact search keep the engine's filtered search."""
+    filter (beam ef / s). Narrower filters, no filter and exact search keep the engine's filtered search."""
     import indexer.qdrant_edge_backend as edge
     from indexer.qdrant_edge_backend import POST_FILTER_FROM_SHARE
     from indexer.qdrant_layout import filter_spec
