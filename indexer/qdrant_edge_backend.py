@@ -781,7 +781,8 @@ class EdgeIndex(VectorIndex):
         beam (``plan.fallback_ef``)."""
         import qdrant_edge as qe
 
-        depth = plan.depth or n
+        depth = plan.depth
+        assert depth is not None  # a post-filter plan has its depth (_candidate_batches checks)
         unfiltered = [
             self._request(level, q, depth, edge_filter(filter_spec(Filters(), ex)), plan.hnsw_ef, fetch=False)
             for q, ex in zip(qvecs, excludes, strict=True)
