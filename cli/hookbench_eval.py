@@ -72,17 +72,31 @@ def _rank_by_similarity(ids: Sequence[str], sim: np.ndarray) -> dict[str, list[s
 
 
 def _records(
-    clips: Sequence[Clip], encode: Callable[[RenderedClip], SV6DRecord], cache: Path | None
+    clips: Sequence[Clip],
+    encode: Callable[[RenderedClip], SV6DRecord],
+    cache: Path | None,
+    refresh: Callable[[SV6DRecord], SV6DRecord | None] | None = None,
 ) -> dict[str, SV6DRecord]:
+    """Each clip's record: from ``cache`` (a records file), brought up to date by ``refresh`` (None: encode
+    the clip again), else encoded; the file is rewritten when anything changed."""
     from sv6d.record_io import read_records, write_records
 
     done: dict[str, SV6DRecord] = {}
     if cache is not None and cache.is_file():
         done = {r.video_id: r for r in read_records(cache)}
+    changed = False
+    if refresh is not None:
+        for vid, r in list(done.items()):
+            fresh = refresh(r)
+            if fresh is None:
+                del done[vid]
+            elif fresh is not r:
+                done[vid] = fresh
+                changed = True
     missing = [c for c in clips if c.clip.clip_id not in done]
     for c in missing:
         done[c.clip.clip_id] = encode(c.clip)
-    if cache is not None and missing:
+    if cache is not None and (missing or changed):
         cache.parent.mkdir(parents=True, exist_ok=True)
         write_records(cache, list(done.values()))
     return done
@@ -252,8 +266,9 @@ def run_benchmark(
     clips = [Clip(c, split.side(c.source), split.footage(c.source)) for c in rendered]
 
     info = encoder.info
+    # Records are kept per backbone and hook window; other heads re-project them from the kept features.
     ident = hashlib.sha1(
-        json.dumps([info.name, info.version, info.head_version, info.fingerprint, encoder.hook_s]).encode()
+        json.dumps([info.name, info.version, info.fingerprint, encoder.hook_s]).encode()
     ).hexdigest()[:16]
 
     if getattr(encoder, "feature_cache", False) is None:
@@ -267,7 +282,18 @@ def run_benchmark(
             on_progress(f"encode {c.clip_id}")
         return encoder.encode_file(c.path, video_id=c.clip_id)
 
-    records = _records(clips, encode, render_dir / f"records-{ident}.parquet")
+    def refresh(r: SV6DRecord) -> SV6DRecord | None:
+        """``r`` as this encoder makes it: as it is, re-projected by these heads from the kept features
+        (the same vectors as encoding again: ``Encoder.can_reproject``), or None (encode again)."""
+        if r.encoder == info:
+            return r
+        cache = getattr(encoder, "feature_cache", None)
+        if cache is None or r.video_id not in cache or not hasattr(encoder, "reproject"):
+            return None
+        features = cache.get(r.video_id)[0]
+        return encoder.reproject(r, features) if encoder.can_reproject(r, features) else None
+
+    records = _records(clips, encode, render_dir / f"records-{ident}.parquet", refresh)
 
     feature_cache = render_dir / "baselines.npz"
     feats: dict[str, tuple[np.ndarray, np.ndarray]] = {}

@@ -194,3 +194,44 @@ def test_a_motion_fit_that_explains_few_of_the_tracked_corners_is_no_motion(
     assert bool(steps.valid[0]) is valid
     if valid:
         assert steps.dx[0] == pytest.approx(2 / a.shape[1], abs=0.002)
+
+
+def _captioned(frames: list[np.ndarray], on: range, text: str = "NO WAY", org: tuple[int, int] = (50, 30)):
+    import cv2
+
+    out = []
+    for i, f in enumerate(frames):
+        f = f.copy()
+        if i in on:
+            cv2.putText(f, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 5)
+            cv2.putText(f, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+        out.append(f)
+    return out
+
+
+def _held(out: BackboneOutput, level: str = "hook") -> dict[str, float]:
+    from encoder.evidence.features import FEATURE_NAMES
+    from sv6d.dimensions import Dimension
+
+    vec = getattr(out, level).features[Dimension.DISSEMINATION]
+    names = FEATURE_NAMES[Dimension.DISSEMINATION]
+    return {k: float(vec[names.index(k)]) for k in ("held_area", "held_lines", "held_lines_y")}
+
+
+def test_a_caption_held_over_the_hook_is_held_text_and_always_there_text_is_not() -> None:
+    """evidence-1.9 (``text.held_overlay``): over footage that moves, a caption shown through the hook
+    (frames 0..11 of 32, 3 s at 4 fps) and nowhere after it holds text lines near the top; the same text
+    in every frame (a watermark) holds none, and the whole video's window never holds anything (no rest to
+    compare with)."""
+    footage = panning(3.0, n=32)
+    caption = run(make_video(_captioned(footage, range(12))))
+    held = _held(caption)
+    assert held["held_lines"] > 0.3, held
+    assert held["held_lines_y"] < -0.3, held  # text at y ~ 25 of 120 px: the top of the frame
+    assert _held(caption, "video") == {"held_area": 0.0, "held_lines": 0.0, "held_lines_y": 0.0}
+    watermark = _held(run(make_video(_captioned(footage, range(32)))))
+    assert watermark["held_lines"] == 0.0, watermark
+    assert watermark["held_area"] < 0.01, watermark
+    plain = _held(run(make_video(footage)))
+    assert plain["held_lines"] == 0.0, plain
+    assert plain["held_area"] < 0.01, plain

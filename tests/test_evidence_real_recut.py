@@ -1,6 +1,7 @@
-"""Evidence that holds on real footage (evidence-1.6, 1.7): real clips re-cut by the benchmark's independent
-renderer (ffmpeg filter graphs), measured by the evidence backbone, compared with the same footage opened
-plainly. Watermarked footage on purpose: its text is always there, a caption over the hook is not."""
+"""Evidence that holds on real footage (evidence-1.6, 1.7, 1.9): real clips re-cut by the benchmark's
+independent renderer (ffmpeg filter graphs), measured by the evidence backbone, compared with the same footage
+opened plainly. Watermarked footage on purpose: its text is always there, a caption over the hook is not; and
+a film with burnt-in subtitles: text in the hook that is no caption."""
 
 from __future__ import annotations
 
@@ -29,16 +30,20 @@ STYLES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def hook_features(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
+SUBTITLED = "movie_hardcuts_subtitled.mp4"
+SUBTITLED_STYLES = ["caption_hook", "jump_cuts", "montage", "whip_pan"]
+
+
+def _recut_hook_features(
+    shared_data: Path, tmp: Path, source: str, styles: list[str]
+) -> dict[str, dict[str, float]]:
     from encoder.contrastive.cache import FeatureCache
     from encoder.evidence.features import FEATURE_NAMES
     from encoder.heads import FixedLayoutHeads
     from encoder.pipeline import Encoder
     from sv6d.hookbench import render_benchmark
 
-    tmp = tmp_path_factory.mktemp("recut")
-    clips = render_benchmark(shared_data / "videos", tmp, [SOURCE], STYLES, seed=11)
+    clips = render_benchmark(shared_data / "videos", tmp, [source], styles, seed=11)
     encoder = Encoder(heads=FixedLayoutHeads())
     encoder.feature_cache = FeatureCache(tmp / "features", encoder.backbone.fingerprint())
     out = {}
@@ -51,6 +56,19 @@ def hook_features(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
+@pytest.fixture(scope="module")
+def hook_features(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
+    return _recut_hook_features(shared_data, tmp_path_factory.mktemp("recut"), SOURCE, STYLES)
+
+
+@pytest.fixture(scope="module")
+def subtitled_hook_features(
+    shared_data: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, float]]:
+    tmp = tmp_path_factory.mktemp("subtitled")
+    return _recut_hook_features(shared_data, tmp, SUBTITLED, SUBTITLED_STYLES)
+
+
 def test_a_caption_over_the_hook_stands_out_from_the_watermark(hook_features) -> None:
     caption, plain = hook_features["caption_hook"], hook_features["fade_from_black"]
     # the watermark is text in every frame of every clip; only the caption is more text in the hook than after
@@ -58,6 +76,25 @@ def test_a_caption_over_the_hook_stands_out_from_the_watermark(hook_features) ->
         caption["text_excess"],
         plain["text_excess"],
     )
+
+
+def test_a_caption_is_held_over_the_hook_and_the_watermark_is_not(hook_features) -> None:
+    """evidence-1.9: the caption's strokes stay put through the hook and are absent after it; the watermark's
+    are in every frame of the clip, so no other opening holds text lines over its hook."""
+    caption = hook_features["caption_hook"]
+    assert caption["held_lines"] > 0.15, caption["held_lines"]
+    others = {s: f["held_lines"] for s, f in hook_features.items() if s != "caption_hook"}
+    assert max(others.values()) < 0.05, others
+
+
+def test_burnt_in_subtitles_over_the_hook_are_not_held_text(subtitled_hook_features) -> None:
+    """evidence-1.9: a film's burnt-in subtitles are text in the hook (more than after it, by chance of
+    where the opening was cut: ``text_excess`` > 0), but they change line by line and sit where the
+    film's subtitles always sit, so they hold no text lines over the hook; a caption does."""
+    plain = {s: f for s, f in subtitled_hook_features.items() if s != "caption_hook"}
+    assert max(f["text_excess"] for f in plain.values()) > 0.05, plain
+    assert max(f["held_lines"] for f in plain.values()) < 0.05, plain
+    assert subtitled_hook_features["caption_hook"]["held_lines"] > 0.15
 
 
 def test_a_freeze_frame_open_reads_as_frozen_first_parts(hook_features) -> None:

@@ -202,6 +202,50 @@ def test_eval_hooks_real_cli_on_a_small_split(shared_data: Path, tmp_path: Path)
     assert "ALPHA,TIMING" in str(bad.exception)
 
 
+@needs_ffmpeg
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_other_heads_re_project_the_kept_features_instead_of_encoding_again(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The benchmark keeps records per backbone: a run with other heads (here the default ones after the
+    fixed layout) re-projects them from the kept features, decoding nothing, and gets the vectors that
+    encoding again would give."""
+    from cli.hookbench_eval import run_benchmark
+    from encoder.heads import FixedLayoutHeads
+    from encoder.pipeline import Encoder
+    from sv6d.hookbench import Split
+    from sv6d.record_io import read_records
+
+    split = Split(1, train=("chaplin.mp4", "fire2.mp4"), heldout=("counter.mp4", "carphone_qcif.mp4"))
+    styles = ["fade_from_black", "caption_hook"]
+    videos, work = shared_data / "videos", tmp_path / "bench"
+    first = run_benchmark(videos, work, split, Encoder(heads=FixedLayoutHeads()), styles=styles)
+    encoder = Encoder()
+    assert encoder.info.head_version != first["benchmark"]["encoder"]["heads"]
+    calls: list[str] = []
+    original = Encoder.encode_file
+
+    def counted(self: Encoder, path: str, **kwargs: object) -> object:
+        calls.append(str(path))
+        return original(self, path, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Encoder, "encode_file", counted)
+    second = run_benchmark(videos, work, split, encoder, styles=styles)
+    assert calls == []  # nothing decoded: every record was re-projected
+    assert second["benchmark"]["encoder"]["heads"] == encoder.info.head_version
+    (records_file,) = work.glob("*-seed0/records-*.parquet")
+    kept = {r.video_id: r for r in read_records(records_file)}
+    listed = json.loads((records_file.parent / "clips.json").read_text())["clips"]
+    clip = next(c for c in listed if c["source"] == "fire2.mp4" and c["style"] == "caption_hook")
+    monkeypatch.undo()
+    fresh = Encoder().encode_file(clip["path"], video_id=clip["clip_id"])
+    again = kept[clip["clip_id"]]
+    assert again.encoder == fresh.encoder
+    np.testing.assert_allclose(again.hook, fresh.hook, atol=1e-5)
+    np.testing.assert_allclose(again.video, fresh.video, atol=1e-5)
+
+
 def test_probe_styles_are_apart_from_the_styles_heads_train_on() -> None:
     from typer.testing import CliRunner
 

@@ -21,7 +21,7 @@ from encoder.evidence.measure import measure, unchecked_shot_mids
 from encoder.evidence.stream import FrameMeasurer
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition, WindowFeatures
 
-EVIDENCE_VERSION = "evidence-1.8"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
+EVIDENCE_VERSION = "evidence-1.9"  # 1.1: MTCNN faces (was the Haar cascade); decode skips the loop filter;
 # 1.2: audio onsets need a minimum spectral rise (held sounds no longer read as onsets);
 # 1.3: dissolves between shots of one hue and between moving shots, cuts under a caption band, a fade right
 # after a cut; thumbnails through swscale's BGR path; 1.4: grey frames by chroma too (black-and-white footage
@@ -30,7 +30,9 @@ EVIDENCE_VERSION = "evidence-1.8"  # 1.1: MTCNN faces (was the Haar cascade); de
 # 1.6: change events (spike_rate, frozen_k, change_contrast) and caption schedule + text_excess (hook vs
 # body); 1.7: every-frame picture evidence (picture.py): seams and grid-region sync, blur bursts, beat
 # regularity, colour continuity across change events, blended in-between frames, motion level, diversity;
-# 1.8: change spikes measured against the neighbouring frames that are not repeats (frame-rate conversion)
+# 1.8: change spikes measured against the neighbouring frames that are not repeats (frame-rate conversion);
+# 1.9: held overlay (held_area, held_lines, held_lines_y): stroke edges held over a window and absent from the
+# rest of the video (a caption, sticker or inset drawn over the hook; text.held_overlay)
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None

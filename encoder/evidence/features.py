@@ -89,6 +89,9 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | dissemination | loudness_0 .. loudness_5 | (dBFS over part k + 60) / 60, clipped to [0, 1] |
 | dissemination | caption_0 .. caption_5 | mean text-line coverage in part k / TEXT_FULL, clipped to 1 |
 | dissemination | text_excess | (window's mean text coverage - the rest's) / TEXT_FULL, in [-1, 1] |
+| dissemination | held_area | share of the frame whose edges are held over the window only / HELD_AREA_FULL |
+| dissemination | held_lines | share in text-line blobs of those held edges (a caption) / HELD_LINES_FULL |
+| dissemination | held_lines_y | 2 * (mean centre y of those lines - 0.5), 0 without them |
 | dissemination | bias | 1 |
 | dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
 
@@ -96,9 +99,9 @@ The text part is zeros when no title, caption or hashtags are given.
 
 Change events count cut-like spikes whether or not the transition detector made a cut of them (jump cuts
 inside one take), and frozen thumbnails (a freeze frame, a still). The window-against-body contrasts
-(``change_contrast``, ``text_excess``) are 0 when the window is the whole video: they say whether an opening
-moves faster or slower than the rest, and whether its text is a caption over the hook or text that is always
-there (watermarks, subtitles, signs).
+(``change_contrast``, ``text_excess``, ``held_*``) are 0 when the window is the whole video: they say whether
+an opening moves faster or slower than the rest, and whether its text is a caption over the hook or text that
+is always there (watermarks, subtitles, signs).
 
 Schedule components (``name_k``) split the window into ``SCHEDULE_BINS`` equal parts (0.5 s parts of the
 3 s hook): they say *when* cuts, moves, light changes and loudness happen, so two hooks with the same
@@ -116,6 +119,7 @@ from encoder.evidence.editing import window_editing
 from encoder.evidence.measure import Measurements
 from encoder.evidence.motion import window_motion
 from encoder.evidence.narrative import slope_and_r, window_energy
+from encoder.evidence.text import held_overlay
 from sv6d.dimensions import DIMENSIONS, Dimension
 
 LOW_KEY_LUMA = 0.25  # mean luma below this is a dark (low-key) frame
@@ -140,6 +144,8 @@ SPIKE_EVENT = 1.0  # change spike from which a thumbnail counts as a cut-like ev
 FROZEN_DIFF = 0.05  # grey levels: a thumbnail this close to the one before is frozen (codec noise is ~0.01)
 CONTRAST_FLOOR = 0.25  # grey levels added to both sides of change_contrast so stills do not divide by ~0
 TEXT_FULL = 0.1  # text-line coverage that counts as full (caption_k, text_excess)
+HELD_AREA_FULL = 0.05  # share of the frame with held edges that counts as full (held_area; a caption ~0.01)
+HELD_LINES_FULL = 0.03  # share covered by held text lines that counts as full (held_lines; a caption ~0.014)
 SEAM_MARGIN = 8  # seams are looked for away from the frame's edges: not in the outer 1/8 of either side
 MOVING_SPAN = 1.0  # grey levels of |next - previous| / 2 from which a frame is moving (blend_ratio)
 BLEND_FRAME = 0.35  # blend ratio below which a moving frame is an in-between (blended) frame
@@ -239,6 +245,9 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         *[(f"loudness_{i}", 0.5, 0.3) for i in range(SCHEDULE_BINS)],
         *[(f"caption_{i}", 0.1, 0.3) for i in range(SCHEDULE_BINS)],
         ("text_excess", 0.0, 0.3),
+        ("held_area", 0.05, 0.2),
+        ("held_lines", 0.05, 0.2),
+        ("held_lines_y", 0.0, 0.3),
         ("bias", 0.0, 1.0),
         *[(f"text_{i}", 0.0, 1.0) for i in range(TEXT_COMPONENTS)],
     ],
@@ -615,6 +624,17 @@ def text_excess(m: Measurements, start: float, end: float) -> float:
     return _clip((inside - outside) / TEXT_FULL, -1, 1)
 
 
+def held_features(m: Measurements, start: float, end: float) -> list[float]:
+    """held_area, held_lines, held_lines_y of ``[start, end]``: what is drawn over the window and absent from
+    the rest of the video (``text.held_overlay``)."""
+    held = held_overlay(m.text, _in(m.times_s, start, end))
+    return [
+        _clip(held.area / HELD_AREA_FULL),
+        _clip(held.line_area / HELD_LINES_FULL),
+        2 * (held.line_y - 0.5) if held.line_area > 0 else 0.0,
+    ]
+
+
 def dissemination_features(m: Measurements, start: float, end: float, text: np.ndarray) -> np.ndarray:
     sel = _frame_sel(m, start, end)
     area = m.text.area_ratio[sel]
@@ -640,6 +660,7 @@ def dissemination_features(m: Measurements, start: float, end: float, text: np.n
         ],
         *np.clip(binned_mean(m.times_s, m.text.area_ratio.astype(np.float64), start, end) / TEXT_FULL, 0, 1),
         text_excess(m, start, end),
+        *held_features(m, start, end),
         1.0,
     ]
     return np.concatenate([np.array(core, dtype=np.float32), text.astype(np.float32)])

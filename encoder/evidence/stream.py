@@ -306,7 +306,7 @@ class FrameMeasurer:
             luma=luma[idx],
             colour=FrameColour(*[getattr(colour, f.name)[idx] for f in dataclasses.fields(FrameColour)]),
             motion=estimate_motion(luma[idx], times),
-            text=FrameText(text.area_ratio[idx], text.y_centre[idx]),
+            text=FrameText(*[getattr(text, f.name)[idx] for f in dataclasses.fields(FrameText)]),
             signatures=signatures[idx],
             face_checks={back[i]: h for i, h in self._face_checks.items() if i in back},
         )
