@@ -235,3 +235,48 @@ def test_a_caption_held_over_the_hook_is_held_text_and_always_there_text_is_not(
     plain = _held(run(make_video(footage)))
     assert plain["held_lines"] == 0.0, plain
     assert plain["held_area"] < 0.01, plain
+
+
+def _feature(out: BackboneOutput, dimension: str, name: str) -> float:
+    from encoder.evidence.features import FEATURE_NAMES
+    from sv6d.dimensions import Dimension
+
+    d = Dimension(dimension)
+    return float(out.hook.features[d][FEATURE_NAMES[d].index(name)])
+
+
+def test_a_cut_to_a_tighter_framing_of_the_same_take_is_a_scale_jump() -> None:
+    """evidence-1.9 (``features.scale_jumps``): a punch-in (the same picture, x1.35 from frame 6 on) is one
+    valid motion step with a large scale change, kept although it spans the cut; a slow push-in's steps
+    change scale by a few percent each and are no jump."""
+    import cv2
+
+    big = texture(3, H, W)
+
+    def zoomed(z: float) -> np.ndarray:
+        ch, cw = round(H / z), round(W / z)
+        y0, x0 = (H - ch) // 2, (W - cw) // 2
+        return cv2.resize(big[y0 : y0 + ch, x0 : x0 + cw], (W, H), interpolation=cv2.INTER_LINEAR)
+
+    punch = run(make_video([zoomed(1.0)] * 6 + [zoomed(1.35)] * 10), [Transition("cut", 1.5, 1.5, 1.0)])
+    assert _feature(punch, "camera", "scale_jumps") > 0.1
+    assert _feature(punch, "camera", "scale_jump") > 0.5  # log 1.35 = 0.30 of SCALE_JUMP_FULL 0.4: 0.75
+    push = run(make_video([zoomed(1.0 + 0.02 * i) for i in range(16)]))
+    assert _feature(push, "camera", "scale_jumps") == 0.0
+    assert _feature(push, "camera", "zoom") > 0.1  # it is a zoom, read as one
+
+
+def test_a_border_held_over_the_hook_is_a_rule_not_text() -> None:
+    """evidence-1.9 (``text.held_overlay``): an inset's border drawn over moving footage through the hook
+    only is a held straight run (``held_rules``), not held text."""
+    import cv2
+
+    frames = []
+    for i, f in enumerate(panning(3.0, n=32)):
+        f = f.copy()
+        if i < 12:
+            cv2.rectangle(f, (110, 10), (190, 70), (255, 255, 255), 2)
+        frames.append(f)
+    out = run(make_video(frames))
+    assert _feature(out, "dissemination", "held_rules") > 0.5
+    assert _feature(out, "dissemination", "held_lines") == 0.0

@@ -27,6 +27,7 @@ STYLES = [
     "whip_pan",
     "split_screen",
     "speed_ramp",
+    "punch_in_beat",
 ]
 
 
@@ -95,6 +96,17 @@ def test_burnt_in_subtitles_over_the_hook_are_not_held_text(subtitled_hook_featu
     assert max(f["text_excess"] for f in plain.values()) > 0.05, plain
     assert max(f["held_lines"] for f in plain.values()) < 0.05, plain
     assert subtitled_hook_features["caption_hook"]["held_lines"] > 0.15
+
+
+def test_a_punch_in_is_a_scale_jump_and_no_other_opening_is(hook_features) -> None:
+    """evidence-1.9: cutting to a tighter framing of the same take on a beat is a valid motion step with a
+    large scale change (``scale_jumps``, ``scale_jump`` > 0: tighter); no other opening of this footage has
+    one (a push-in's zoom is gradual; jump cuts and montages keep the framing)."""
+    punch = hook_features["punch_in_beat"]
+    assert punch["scale_jumps"] > 0.1, punch["scale_jumps"]
+    assert punch["scale_jump"] > 0.3, punch["scale_jump"]
+    others = {s: f["scale_jumps"] for s, f in hook_features.items() if s != "punch_in_beat"}
+    assert max(others.values()) == 0.0, others
 
 
 def test_a_freeze_frame_open_reads_as_frozen_first_parts(hook_features) -> None:

@@ -31,8 +31,9 @@ EVIDENCE_VERSION = "evidence-1.9"  # 1.1: MTCNN faces (was the Haar cascade); de
 # body); 1.7: every-frame picture evidence (picture.py): seams and grid-region sync, blur bursts, beat
 # regularity, colour continuity across change events, blended in-between frames, motion level, diversity;
 # 1.8: change spikes measured against the neighbouring frames that are not repeats (frame-rate conversion);
-# 1.9: held overlay (held_area, held_lines, held_lines_y): stroke edges held over a window and absent from the
-# rest of the video (a caption, sticker or inset drawn over the hook; text.held_overlay)
+# 1.9: held overlay (held_area, held_lines, held_lines_y, held_rules): stroke edges held over a window and
+# absent from the rest of the video (a caption, sticker or inset drawn over the hook; text.held_overlay);
+# scale jumps (scale_jumps, scale_jump): a cut to a tighter or wider framing of the same take (a punch-in)
 
 _MODEL_LOCK = threading.Lock()
 _TEXT_MODEL: Any = None

@@ -45,6 +45,8 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | camera | speed_0 .. speed_5 | median translation speed of the steps in part k / 0.5, clipped to 1 |
 | camera | blur_burst | log((median thumb sharpness + 0.5) / (least sharp thumb's + 0.5)), <= 5 (a whip) |
 | camera | blur_axis | how far the least sharp thumb's x/y sharpness ratio departs from the window's |
+| camera | scale_jumps | valid motion steps that change scale by >= SCALE_JUMP at once, per second / 2, <= 1 |
+| camera | scale_jump | the largest such step's log scale / SCALE_JUMP_FULL, in [-1, 1] (+ = a punch-in) |
 | camera | bias | 1 |
 | editing | cut_rate | cuts per second / 3, clipped to 1 |
 | editing | shot_length | log2(mean shot length s) / 4, clipped to [-1, 1] |
@@ -92,6 +94,7 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | dissemination | held_area | share of the frame whose edges are held over the window only / HELD_AREA_FULL |
 | dissemination | held_lines | share in text-line blobs of those held edges (a caption) / HELD_LINES_FULL |
 | dissemination | held_lines_y | 2 * (mean centre y of those lines - 0.5), 0 without them |
+| dissemination | held_rules | share in held straight runs >= 1/4 of the frame (a seam) / HELD_RULES_FULL |
 | dissemination | bias | 1 |
 | dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
 
@@ -125,6 +128,10 @@ from sv6d.dimensions import DIMENSIONS, Dimension
 LOW_KEY_LUMA = 0.25  # mean luma below this is a dark (low-key) frame
 HIGH_KEY_LUMA = 0.7  # mean luma above this is a bright (high-key) frame
 STATIC_STEP_SPEED = 0.02  # frames / s: a step slower than this is a still camera
+# |log scale| of one step from which the framing jumps (a punch-in: x1.13 or more between two analysis frames,
+# 0.25 s apart; a slow push-in changes by ~0.01-0.03 a step, punch-ins on the training renders by ~0.2)
+SCALE_JUMP = 0.12
+SCALE_JUMP_FULL = 0.4  # |log scale| of a jump that counts as full (x1.5)
 TEXT_MIN_AREA = 0.004  # text-line coverage from which a frame counts as showing text
 SYNC_TOLERANCE_S = 0.1  # a cut within this of an audio onset is synced (a 25 fps frame is 0.04 s)
 JUMP_CUT_SIMILARITY = 0.75  # frames across a cut at least this alike: a jump cut
@@ -146,6 +153,7 @@ CONTRAST_FLOOR = 0.25  # grey levels added to both sides of change_contrast so s
 TEXT_FULL = 0.1  # text-line coverage that counts as full (caption_k, text_excess)
 HELD_AREA_FULL = 0.05  # share of the frame with held edges that counts as full (held_area; a caption ~0.01)
 HELD_LINES_FULL = 0.03  # share covered by held text lines that counts as full (held_lines; a caption ~0.014)
+HELD_RULES_FULL = 0.02  # share in held straight runs that counts as full (held_rules; a split seam ~0.008)
 SEAM_MARGIN = 8  # seams are looked for away from the frame's edges: not in the outer 1/8 of either side
 MOVING_SPAN = 1.0  # grey levels of |next - previous| / 2 from which a frame is moving (blend_ratio)
 BLEND_FRAME = 0.35  # blend ratio below which a moving frame is an in-between (blended) frame
@@ -195,6 +203,8 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         *[(f"speed_{i}", 0.2, 0.3) for i in range(SCHEDULE_BINS)],
         ("blur_burst", 0.3, 1.2),
         ("blur_axis", 0.1, 0.3),
+        ("scale_jumps", 0.05, 0.2),
+        ("scale_jump", 0.0, 0.3),
         ("bias", 0.0, 1.0),
     ],
     Dimension.EDITING: [
@@ -248,6 +258,7 @@ _LAYOUT: dict[Dimension, list[tuple[str, float, float]]] = {
         ("held_area", 0.05, 0.2),
         ("held_lines", 0.05, 0.2),
         ("held_lines_y", 0.0, 0.3),
+        ("held_rules", 0.05, 0.2),
         ("bias", 0.0, 1.0),
         *[(f"text_{i}", 0.0, 1.0) for i in range(TEXT_COMPONENTS)],
     ],
@@ -509,10 +520,25 @@ def camera_features(m: Measurements, start: float, end: float) -> np.ndarray:
             *zoom_bins,
             *speed_bins,
             *picture_blur(m, start, end),
+            *scale_jumps(m, start, end),
             1.0,
         ],
         dtype=np.float32,
     )
+
+
+def scale_jumps(m: Measurements, start: float, end: float) -> tuple[float, float]:
+    """scale_jumps and scale_jump of ``[start, end]``: steps between consecutive analysis frames whose
+    similarity fit is valid (the same scene on both sides) and whose scale changes by at least
+    ``SCALE_JUMP`` at once (a cut to a tighter or wider framing of the same take: a punch-in). Unlike the
+    zoom components these keep the steps across transitions: that is where such a change happens."""
+    s = m.motion
+    sel = s.valid & (s.t0 >= start - 1e-6) & (s.t1 <= end + 1e-6)
+    jumps = s.log_scale[sel][np.abs(s.log_scale[sel]) >= SCALE_JUMP]
+    if not len(jumps):
+        return 0.0, 0.0
+    largest = float(jumps[np.argmax(np.abs(jumps))])
+    return _clip(len(jumps) / max(end - start, 1e-6) / 2), _clip(largest / SCALE_JUMP_FULL, -1, 1)
 
 
 def _inside_outside(times: np.ndarray, values: np.ndarray, start: float, end: float) -> tuple[float, float]:
@@ -625,13 +651,14 @@ def text_excess(m: Measurements, start: float, end: float) -> float:
 
 
 def held_features(m: Measurements, start: float, end: float) -> list[float]:
-    """held_area, held_lines, held_lines_y of ``[start, end]``: what is drawn over the window and absent from
-    the rest of the video (``text.held_overlay``)."""
+    """held_area, held_lines, held_lines_y, held_rules of ``[start, end]``: what is drawn over the window and
+    absent from the rest of the video (``text.held_overlay``)."""
     held = held_overlay(m.text, _in(m.times_s, start, end))
     return [
         _clip(held.area / HELD_AREA_FULL),
         _clip(held.line_area / HELD_LINES_FULL),
         2 * (held.line_y - 0.5) if held.line_area > 0 else 0.0,
+        _clip(held.rule_area / HELD_RULES_FULL),
     ]
 
 

@@ -30,6 +30,7 @@ MAX_EDGE_DENSITY = 0.85
 HELD_IN = 0.6  # an edge held through a window: present in at least this share of its analysis frames ...
 HELD_OUT = 0.1  # ... and in at most this share of the video's other frames (held_overlay)
 HELD_MIN_FRAMES = 3  # analysis frames needed on each side of a window to say what is held over it
+RULE_FRACTION = 4  # a held straight run (a rule) spans at least 1 / 4 of the frame's width or height
 EDGE_POOL = 2  # stroke-edge maps are kept per frame at 1 / EDGE_POOL of the text pass's size (max-pooled)
 
 
@@ -132,12 +133,14 @@ def frame_text(luma: np.ndarray) -> FrameText:
 class HeldOverlay:
     """What is drawn over a window and nowhere else (``held_overlay``): the share of the frame whose stroke
     edges are held through the window and absent from the rest of the video, the share covered by text-line
-    blobs of those edges (a caption over the window), and the lines' mean vertical centre (fraction of height;
-    0.5 without lines)."""
+    blobs of those edges (a caption over the window), the lines' mean vertical centre (fraction of height;
+    0.5 without lines), and the share in straight runs of those edges at least ``1 / RULE_FRACTION`` of the
+    frame's width or height long (a split screen's seam, an inset's border: a layout, not text)."""
 
     area: float = 0.0
     line_area: float = 0.0
     line_y: float = 0.5
+    rule_area: float = 0.0
 
 
 def held_overlay(text: FrameText, inside: np.ndarray) -> HeldOverlay:
@@ -161,11 +164,24 @@ def held_overlay(text: FrameText, inside: np.ndarray) -> HeldOverlay:
     held = (count_in >= HELD_IN * n_in) & (text.edge_counts - count_in <= HELD_OUT * n_out)
     if not held.any():
         return HeldOverlay()
+    rules = _straight_runs(held)
     h, w = held.shape
     boxes = line_boxes(held)
     if not boxes:
-        return HeldOverlay(float(held.mean()))
+        return HeldOverlay(float(held.mean()), rule_area=rules)
     b = np.asarray(boxes, dtype=np.float64)
     sizes = b[:, 2] * b[:, 3]
     y = float(np.average(b[:, 1] + b[:, 3] / 2, weights=sizes)) / h
-    return HeldOverlay(float(held.mean()), float(sizes.sum()) / (h * w), y)
+    return HeldOverlay(float(held.mean()), float(sizes.sum()) / (h * w), y, rules)
+
+
+def _straight_runs(mask: np.ndarray) -> float:
+    """Share of ``mask``'s frame in vertical or horizontal runs at least 1 / RULE_FRACTION of its height or
+    width long (morphological openings with line kernels)."""
+    import cv2
+
+    m = mask.astype(np.uint8)
+    h, w = m.shape
+    vertical = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((max(3, h // RULE_FRACTION), 1), np.uint8))
+    horizontal = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((1, max(3, w // RULE_FRACTION)), np.uint8))
+    return float(((vertical > 0) | (horizontal > 0)).mean())
