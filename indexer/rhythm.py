@@ -15,13 +15,14 @@ similarity is 1 minus the mean cost along the best warping path.
 (the mean hook score is the hit's ``score`` divided by the sum of the weights); hits keep their index scores.
 Off by default (no search path calls it; ``sv6d eval-hooks --real --rhythm`` measures it), because it did
 not improve held-out P@5. Measured (``--rhythm tune``: ``RHYTHM_GRID`` searched on the training sources,
-top 30 hits re-ordered; evidence backbone with the packaged hook heads, DEFAULT_HOOK_WEIGHTS): with the
-heads trained together (evidence-1.8), chosen alpha 0.02, timing 0.75; training P@5 0.9225 -> 0.9235,
-held-out 0.6924 -> 0.6909 (same footage@5 0.068 -> 0.077). With the earlier heads: alpha 0.01, timing 0.75;
-training 0.6324 -> 0.6343, held-out 0.5227 -> 0.5212; larger alphas lowered training P@5 there (alpha
-0.05: 0.606-0.625) and raised the same-footage share: the shots' vectors carry their footage's content, and
-the opening styles are already what the hook heads separate. A cut-time-only Hungarian matching (tolerance
-0.1-1 s) tried on the training sources did no better (0.6343 at best).
+top 30 hits re-ordered; evidence backbone with the packaged hook heads, DEFAULT_HOOK_WEIGHTS): evidence-1.9,
+chosen alpha 0.01, timing 0; training P@5 0.9735 -> 0.9735, held-out 0.7394 -> 0.7394 (same footage@5
+0.059 -> 0.064). With the heads trained together on evidence-1.8: alpha 0.02, timing 0.75; training P@5
+0.9225 -> 0.9235, held-out 0.6924 -> 0.6909 (same footage@5 0.068 -> 0.077). With the earlier heads: alpha
+0.01, timing 0.75; training 0.6324 -> 0.6343, held-out 0.5227 -> 0.5212; larger alphas lowered training P@5
+there (alpha 0.05: 0.606-0.625) and raised the same-footage share: the shots' vectors carry their footage's
+content, and the opening styles are already what the hook heads separate. A cut-time-only Hungarian
+matching (tolerance 0.1-1 s) tried on the training sources did no better (0.6343 at best).
 """
 
 from __future__ import annotations
