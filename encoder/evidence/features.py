@@ -94,7 +94,7 @@ structural component of every dimension is a constant ``bias`` so that no vector
 | dissemination | held_area | share of the frame whose edges are held over the window only / HELD_AREA_FULL |
 | dissemination | held_lines | share in text-line blobs of those held edges (a caption) / HELD_LINES_FULL |
 | dissemination | held_lines_y | 2 * (mean centre y of those lines - 0.5), 0 without them |
-| dissemination | held_rules | share in held straight runs >= 1/4 of the frame (a seam) / HELD_RULES_FULL |
+| dissemination | held_rules | share in held straight runs >= 1/4 of the frame (a border) / HELD_RULES_FULL |
 | dissemination | bias | 1 |
 | dissemination | text_0 .. text_7 | MiniLM text embedding: seeded Gaussian projection to 8, * TEXT_WEIGHT |
 
@@ -153,7 +153,7 @@ CONTRAST_FLOOR = 0.25  # grey levels added to both sides of change_contrast so s
 TEXT_FULL = 0.1  # text-line coverage that counts as full (caption_k, text_excess)
 HELD_AREA_FULL = 0.05  # share of the frame with held edges that counts as full (held_area; a caption ~0.01)
 HELD_LINES_FULL = 0.03  # share covered by held text lines that counts as full (held_lines; a caption ~0.014)
-HELD_RULES_FULL = 0.02  # share in held straight runs that counts as full (held_rules; a split seam ~0.008)
+HELD_RULES_FULL = 0.02  # share in held straight runs that counts as full (held_rules; an inset ~0.008)
 SEAM_MARGIN = 8  # seams are looked for away from the frame's edges: not in the outer 1/8 of either side
 MOVING_SPAN = 1.0  # grey levels of |next - previous| / 2 from which a frame is moving (blend_ratio)
 BLEND_FRAME = 0.35  # blend ratio below which a moving frame is an in-between (blended) frame

@@ -135,7 +135,8 @@ class HeldOverlay:
     edges are held through the window and absent from the rest of the video, the share covered by text-line
     blobs of those edges (a caption over the window), the lines' mean vertical centre (fraction of height;
     0.5 without lines), and the share in straight runs of those edges at least ``1 / RULE_FRACTION`` of the
-    frame's width or height long (a split screen's seam, an inset's border: a layout, not text)."""
+    frame's width or height long (an inset's border, a panel divider: a layout, not text; the seam of two
+    pictures side by side is no held edge, its sides change)."""
 
     area: float = 0.0
     line_area: float = 0.0
