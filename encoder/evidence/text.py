@@ -136,7 +136,7 @@ class HeldOverlay:
     blobs of those edges (a caption over the window), the lines' mean vertical centre (fraction of height;
     0.5 without lines), and the share in straight runs of those edges at least ``1 / RULE_FRACTION`` of the
     frame's width or height long (an inset's border, a panel divider: a layout, not text; the seam of two
-    pictures side by side is no held edge, its sides change)."""
+    pictures side by side is held only where they differ steadily along it)."""
 
     area: float = 0.0
     line_area: float = 0.0
