@@ -288,10 +288,7 @@ def run_benchmark(
         if r.encoder == info:
             return r
         cache = getattr(encoder, "feature_cache", None)
-        if cache is None or r.video_id not in cache or not hasattr(encoder, "reproject"):
-            return None
-        features = cache.get(r.video_id)[0]
-        return encoder.reproject(r, features) if encoder.can_reproject(r, features) else None
+        return encoder.reproject_from(r, cache) if cache is not None else None
 
     records = _records(clips, encode, render_dir / f"records-{ident}.parquet", refresh)
 

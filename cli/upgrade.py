@@ -160,9 +160,9 @@ def _upgrade(
         for record in old_store.read_all({latest[s].video_id for s in chunk}):
             if record.source not in chunk:
                 continue
-            features = cache.get(record.video_id)[0] if record.video_id in cache else None
-            if features is not None and encoder.can_reproject(record, features):
-                new_store.write_part(encoder.reproject(record, features))
+            again = encoder.reproject_from(record, cache)
+            if again is not None:
+                new_store.write_part(again)
                 result.reprojected += 1
                 if on_progress:
                     on_progress(record.source, "reprojected")

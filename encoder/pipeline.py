@@ -383,6 +383,14 @@ class Encoder:
             and features.hook.start_s == 0.0
         )
 
+    def reproject_from(self, record: SV6DRecord, cache: Any) -> SV6DRecord | None:
+        """``record`` re-projected from its video's features in ``cache`` (a ``FeatureCache``), or None when
+        the cache lacks them or they cannot give what encoding again would (``can_reproject``)."""
+        if record.video_id not in cache:
+            return None
+        features = cache.get(record.video_id)[0]
+        return self.reproject(record, features) if self.can_reproject(record, features) else None
+
     def reproject(self, record: SV6DRecord, features: BackboneOutput) -> SV6DRecord:
         """``record`` with its vectors projected again, by this encoder's heads, from its video's kept
         backbone ``features`` (``feature_cache``): no decoding. Identity, tags and energy stay (they do not

@@ -210,12 +210,15 @@ def _captioned(frames: list[np.ndarray], on: range, text: str = "NO WAY", org: t
 
 
 def _held(out: BackboneOutput, level: str = "hook") -> dict[str, float]:
+    return {k: _feature(out, "dissemination", k, level) for k in ("held_area", "held_lines", "held_lines_y")}
+
+
+def _feature(out: BackboneOutput, dimension: str, name: str, level: str = "hook") -> float:
     from encoder.evidence.features import FEATURE_NAMES
     from sv6d.dimensions import Dimension
 
-    vec = getattr(out, level).features[Dimension.DISSEMINATION]
-    names = FEATURE_NAMES[Dimension.DISSEMINATION]
-    return {k: float(vec[names.index(k)]) for k in ("held_area", "held_lines", "held_lines_y")}
+    d = Dimension(dimension)
+    return float(getattr(out, level).features[d][FEATURE_NAMES[d].index(name)])
 
 
 def test_a_caption_held_over_the_hook_is_held_text_and_always_there_text_is_not() -> None:
@@ -235,14 +238,6 @@ def test_a_caption_held_over_the_hook_is_held_text_and_always_there_text_is_not(
     plain = _held(run(make_video(footage)))
     assert plain["held_lines"] == 0.0, plain
     assert plain["held_area"] < 0.01, plain
-
-
-def _feature(out: BackboneOutput, dimension: str, name: str) -> float:
-    from encoder.evidence.features import FEATURE_NAMES
-    from sv6d.dimensions import Dimension
-
-    d = Dimension(dimension)
-    return float(out.hook.features[d][FEATURE_NAMES[d].index(name)])
 
 
 def test_a_cut_to_a_tighter_framing_of_the_same_take_is_a_scale_jump() -> None:

@@ -533,8 +533,8 @@ def scale_jumps(m: Measurements, start: float, end: float) -> tuple[float, float
     ``SCALE_JUMP`` at once (a cut to a tighter or wider framing of the same take: a punch-in). Unlike the
     zoom components these keep the steps across transitions: that is where such a change happens."""
     s = m.motion
-    sel = s.valid & (s.t0 >= start - 1e-6) & (s.t1 <= end + 1e-6)
-    jumps = s.log_scale[sel][np.abs(s.log_scale[sel]) >= SCALE_JUMP]
+    sel = s.valid & (s.t0 >= start - 1e-6) & (s.t1 <= end + 1e-6) & (np.abs(s.log_scale) >= SCALE_JUMP)
+    jumps = s.log_scale[sel]
     if not len(jumps):
         return 0.0, 0.0
     largest = float(jumps[np.argmax(np.abs(jumps))])
