@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -640,7 +642,11 @@ def render_benchmark(
             if on_progress is not None:
                 on_progress(clip)
         doc = {"version": RENDER_VERSION, "clips": sorted(known.values(), key=lambda c: c["clip_id"])}
-        tmp = manifest_path.with_name("clips.json.tmp")
-        tmp.write_text(json.dumps(doc, indent=1))
-        tmp.replace(manifest_path)
+        text = json.dumps(doc, indent=1)
+        if not manifest_path.is_file() or manifest_path.read_text() != text:
+            # a temporary name of this writer's own: two runs over one folder never rename each other's file
+            fd, tmp = tempfile.mkstemp(prefix="clips.", suffix=".json.tmp", dir=odir)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, manifest_path)
     return clips
