@@ -331,7 +331,7 @@ def register(app: typer.Typer) -> None:
         from tqdm import tqdm
 
         with tqdm(desc="hook heads", unit="step", file=sys.stderr, disable=None, leave=False) as bar:
-            heads = train_hook_heads(
+            heads, style = train_hook_heads(
                 vdir,
                 data_dir(data_dir_opt) / "hookbench",
                 load_split(split_file),
@@ -343,6 +343,8 @@ def register(app: typer.Typer) -> None:
             )
         target = out or HOOK_HEADS_DIR
         heads.save(target)
-        result = {"heads": str(target), "version": heads.version, **heads.manifest["data"]}
+        style.save(target)
+        result = {"heads": str(target), "version": heads.version, "style": style.version}
+        result.update(heads.manifest["data"])
         result["metrics"] = heads.manifest["metrics"]
         emit(result, as_json, lambda r: _training_table(r, "hook heads"))

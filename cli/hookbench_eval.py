@@ -162,6 +162,13 @@ def weighted_rankings(records: Sequence[SV6DRecord], weights: np.ndarray) -> dic
     return _rank_by_similarity(ids, cos @ weights)
 
 
+def _style_similarities(records: Sequence[SV6DRecord]) -> np.ndarray:
+    """(n, n) similarities of the records' opening-style profiles (``sv6d.record.style_similarity``)."""
+    from sv6d.record import style_similarity
+
+    return np.array([[style_similarity(a.hook_style, b.hook_style) for b in records] for a in records])
+
+
 def text_recall(
     clips: Sequence[Clip], records: Sequence[SV6DRecord], heads: Any, weights: Mapping[str, float] | None
 ) -> dict[str, Any] | None:
@@ -361,6 +368,11 @@ def run_benchmark(
         rows: dict[str, Any] = {
             "encoder": _metrics(side_clips, ranked[0]),
             **({"encoder_rhythm": _metrics(side_clips, ranked[1])} if rhythm is not None else {}),
+            # the two parts of the default search apart: the six dimensions' score, the style profile
+            "encoder_vectors_only": _metrics(
+                side_clips, weighted_rankings(recs, Weights.of(weights, "hook").array.astype(np.float64))
+            ),
+            "encoder_style_only": _metrics(side_clips, _rank_by_similarity(ids, _style_similarities(recs))),
             "baseline_colour_histogram": _metrics(side_clips, _rank_by_similarity(ids, hist @ hist.T)),
             "baseline_structural": _metrics(side_clips, _rank_by_similarity(ids, -dist)),
         }
@@ -501,7 +513,7 @@ def train_hook_heads(
     command: str,
     on_progress: Callable[[str], None] | None = None,
     generated_videos: int = HOOK_GENERATED_VIDEOS,
-) -> Any:
+) -> tuple[Any, Any]:
     """Contrastive hook heads for the evidence backbone, trained on real footage: the training sources of the
     split re-cut into every opening style (one render per seed), labelled by style in every dimension, trained
     as ``config`` says (``hook_train_config``); the split's ``validation`` sources (a part of the training
@@ -514,11 +526,13 @@ def train_hook_heads(
     3 training seeds) is 0.487 with 0, 0.492 with 30 and 0.437 with 100 (two seeds). With the refit: 30 gives
     0.506 and p@10 0.781, 60 gives 0.474 (two seeds) and p@10 0.873. The shipped heads use 30: real footage
     first.
-    Returns ``ContrastiveHeads`` whose manifest
-    names the data (hashes), the command, the seeds and the backbone fingerprint they were trained on."""
+    Returns the ``ContrastiveHeads``, whose manifest names the data (hashes), the command, the seeds and the
+    backbone fingerprint they were trained on, and the opening-style model (``encoder.style``) trained on the
+    same clips (training and validation sources, the generated videos), saved beside them."""
     from encoder.contrastive.train import train_heads
     from encoder.heads import HOOK_AND_CONTRAST, FixedLayoutHeads
     from encoder.pipeline import Encoder
+    from encoder.style import train_style_model
     from sv6d.errors import ConfigError
 
     if not split.validation:
@@ -544,6 +558,7 @@ def train_hook_heads(
     picked = chosen.manifest.get("joint") or max(metrics, key=lambda m: m["best_epoch"])
     refit = dataclasses.replace(config, epochs=int(picked["best_epoch"]), select_epoch=False)
     heads = train_heads(labelled(train_rows + val_rows), labelled(val_rows), refit, progress=False)
+    style = train_style_model(train_rows + val_rows, seed=config.seed)
     heads.manifest["selection"] = {
         "epochs": int(picked["best_epoch"]),
         "val_map": picked["val_map"],
@@ -575,6 +590,8 @@ def train_hook_heads(
                 ).hexdigest(),
             },
             "command": command,
+            "style": style.version,
         }
     )
-    return heads
+    style.manifest.update({"trained_with": heads.version, "data": heads.manifest["data"], "command": command})
+    return heads, style

@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from encoder.style import StyleModel
 from encoder.types import WindowFeatures
 from sv6d.dimensions import DIMENSIONS, Dimension
 from sv6d.errors import ConfigError
@@ -138,17 +139,20 @@ class LevelHeads:
     contrastive heads on real footage re-cut into known openings) while the video and shot vectors keep
     theirs. ``project`` is the base heads' (video and shots); ``project_level("hook", ...)`` the hook heads'.
     Free text goes through the hook heads (``project_text``), since text queries ask for openings.
+    ``style``: the opening-style model trained with the hook heads (``encoder.style``), which gives the
+    record's ``hook_style`` (``hook_style``); None: records carry no profile.
     """
 
     manifest_name = "heads.json"
 
-    def __init__(self, base: Heads, hook: Heads) -> None:
+    def __init__(self, base: Heads, hook: Heads, style: StyleModel | None = None) -> None:
         if base.dim != hook.dim:
             raise ConfigError(f"hook heads have {hook.dim} dims, the base heads {base.dim}: they must agree")
         self.base = base
         self.hook = hook
+        self.style = style
         self.dim = int(base.dim)
-        self.version = f"{base.version}+hook:{hook.version}"
+        self.version = f"{base.version}+hook:{hook.version}" + (f"+{style.version}" if style else "")
         self.hook_input = str(getattr(hook, "manifest", {}).get("input", HOOK_ONLY))
         if self.hook_input not in HOOK_INPUTS:
             raise ConfigError(f"hook heads take {self.hook_input!r} input; known: {', '.join(HOOK_INPUTS)}")
@@ -169,6 +173,13 @@ class LevelHeads:
                 raise ConfigError("these hook heads compare the hook with the whole video: give its features")
             features = hook_head_input(features, np.broadcast_to(video, features.shape))
         return self.hook.project(dimension, features)
+
+    def hook_style(self, hook: WindowFeatures, video: WindowFeatures) -> dict[str, float]:
+        """The hook's opening-style profile (``encoder.style``); empty without a style model."""
+        if self.style is None:
+            return {}
+        inputs = {d: hook_head_input(hook.features[d], video.features[d]) for d in DIMENSIONS}
+        return self.style.profile(inputs)
 
     @property
     def text_heads(self) -> dict:
@@ -194,6 +205,8 @@ class LevelHeads:
         path.mkdir(parents=True, exist_ok=True)
         self.base.save(path / "base")
         self.hook.save(path / "hook")
+        if self.style is not None:
+            self.style.save(path / "hook")
         manifest = {"type": "LevelHeads", "version": self.version, "dim": self.dim}
         (path / self.manifest_name).write_text(json.dumps(manifest, indent=2))
 
@@ -202,7 +215,10 @@ class LevelHeads:
         from encoder.contrastive.heads import load_heads
 
         path = Path(directory)
-        return cls(load_heads(path / "base"), load_heads(path / "hook"))
+        hook = load_heads(path / "hook")
+        if isinstance(hook, LevelHeads):  # hook heads load as LevelHeads of their own (load_heads)
+            hook = hook.hook
+        return cls(load_heads(path / "base"), hook, StyleModel.load(path / "hook"))
 
 
 def check_heads_backbone(heads: Heads, fingerprint: str, backbone: str = "the") -> None:
@@ -226,6 +242,13 @@ def project_window(
     if callable(per_level):
         return np.asarray(per_level(level, dimension, features, video))
     return heads.project(dimension, features)
+
+
+def hook_style_of(heads: Heads, hook: WindowFeatures, video: WindowFeatures) -> dict[str, float]:
+    """The opening-style profile ``heads`` give a hook (``LevelHeads.hook_style``); empty when they have no
+    style model."""
+    style = getattr(heads, "hook_style", None)
+    return dict(style(hook, video)) if callable(style) else {}
 
 
 def project_block(heads: Heads, window: WindowFeatures, level: str, video: WindowFeatures) -> np.ndarray:

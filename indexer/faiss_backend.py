@@ -48,7 +48,7 @@ from indexer.faiss_store import (
     bulk_strings,
     bulk_vectors,
 )
-from indexer.hits import Candidate, CandidateBatch
+from indexer.hits import Candidate, CandidateBatch, hook_style_from_json
 from indexer.query import Filters, Level, QueryError, check_batch, check_page, not_found
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
@@ -202,6 +202,13 @@ class FaissIndex(VectorIndex):
         if tags is None:
             raise not_found(video_id)
         return tags
+
+    def hook_style_of(self, video_id: str) -> dict[str, float]:
+        snap = self._snap
+        pos = snap.catalog.position(video_id)
+        if pos is None:
+            raise not_found(video_id)
+        return hook_style_from_json(snap.catalog.videos["record"][pos])
 
     def video_ids(self, offset: int = 0, limit: int | None = None) -> list[str]:
         offset, limit = check_page(offset, limit)

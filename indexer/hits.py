@@ -4,6 +4,7 @@ exact scoring, plus the hook tags that explain a hook hit.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ class Hit:
 
     ``score`` = Σ w_d · ``scores[d]``; ``scores`` holds cos(q_d, x_d) per dimension name. ``window`` is the
     hit's hook window (hook level) or its best segment (segment level), else None. ``shared_tags`` lists the
-    (dimension, label) pairs present in both hook windows (hook level, when the query has tags).
+    (dimension, label) pairs present in both hook windows (hook level, when the query has tags). ``style`` is
+    the similarity of the two hooks' opening-style profiles when the search blended it in (``indexer.base``),
+    else None.
     """
 
     video_id: str
@@ -36,6 +39,7 @@ class Hit:
     window: tuple[float, float] | None = None
     shared_tags: list[SharedTag] = field(default_factory=list)
     segment_index: int | None = None
+    style: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -45,6 +49,7 @@ class Hit:
             "window": list(self.window) if self.window is not None else None,
             "shared_tags": [{"dimension": t.dimension, "label": t.label} for t in self.shared_tags],
             "segment_index": self.segment_index,
+            "style": self.style,
         }
 
 
@@ -97,6 +102,12 @@ class CandidateBatch:
             )
             for i, vid in enumerate(self.video_ids)
         ]
+
+
+def hook_style_from_json(record_json: str) -> dict[str, float]:
+    """The opening-style profile (``SV6DRecord.hook_style``) in a stored record JSON (the FAISS catalog's,
+    a Qdrant payload's); empty without one."""
+    return dict(json.loads(record_json).get("hook_style") or {})
 
 
 def hook_tags(record: SV6DRecord) -> set[tuple[str, str]]:

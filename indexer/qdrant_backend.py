@@ -40,7 +40,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from indexer.base import VectorIndex
-from indexer.hits import Candidate
+from indexer.hits import Candidate, hook_style_from_json
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
     SCROLL_PAGE,
@@ -520,9 +520,8 @@ class QdrantIndex(VectorIndex):
         ids.sort()
         return ids[offset:] if limit is None else ids[offset : offset + limit]
 
-    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
-        """(dimension, label) of the tags overlapping the hook window, from the stored record JSON alone
-        (no vectors, no segments)."""
+    def _record_json(self, video_id: str) -> str:
+        """The stored record JSON alone (no vectors, no segments); NotFoundError when absent."""
         if self._dim is None:
             raise not_found(video_id)
         pts = self.client.retrieve(
@@ -534,7 +533,15 @@ class QdrantIndex(VectorIndex):
         )
         if not pts:
             raise not_found(video_id)
-        return hook_tags_from_json((pts[0].payload or {})["record"])
+        return str((pts[0].payload or {})["record"])
+
+    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
+        """(dimension, label) of the tags overlapping the hook window, from the stored record JSON alone."""
+        return hook_tags_from_json(self._record_json(video_id))
+
+    def hook_style_of(self, video_id: str) -> dict[str, float]:
+        """The opening-style profile, from the stored record JSON alone."""
+        return hook_style_from_json(self._record_json(video_id))
 
     def get(self, video_id: str) -> SV6DRecord:
         from qdrant_client import models

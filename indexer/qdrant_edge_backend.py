@@ -63,7 +63,7 @@ import numpy as np
 
 from indexer.base import VectorIndex
 from indexer.catalog import WriterLock
-from indexer.hits import Candidate, CandidateBatch
+from indexer.hits import Candidate, CandidateBatch, hook_style_from_json
 from indexer.qdrant_backend import QdrantConfig
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
@@ -623,12 +623,19 @@ class EdgeIndex(VectorIndex):
             ids = sorted(str((p.payload or {})["video_id"]) for p in self._scroll(flt, ["video_id"]))
         return ids[offset:] if limit is None else ids[offset : offset + limit]
 
-    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
+    def _record_json(self, video_id: str) -> str:
+        """The stored record JSON alone (no vectors, no segments); NotFoundError when absent."""
         with self._rw.read():
             pts = [] if self._shard is None else self._shard.retrieve([point_id(video_id)], ["record"], False)
         if not pts:
             raise not_found(video_id)
-        return hook_tags_from_json((pts[0].payload or {})["record"])
+        return str((pts[0].payload or {})["record"])
+
+    def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
+        return hook_tags_from_json(self._record_json(video_id))
+
+    def hook_style_of(self, video_id: str) -> dict[str, float]:
+        return hook_style_from_json(self._record_json(video_id))
 
     def get(self, video_id: str) -> SV6DRecord:
         import qdrant_edge as qe

@@ -15,7 +15,8 @@ similarity is 1 minus the mean cost along the best warping path.
 (the mean hook score is the hit's ``score`` divided by the sum of the weights); hits keep their index scores.
 Off by default (no search path calls it; ``sv6d eval-hooks --real --rhythm`` measures it), because it did
 not improve held-out P@5. Measured (``--rhythm tune``: ``RHYTHM_GRID`` searched on the training sources,
-top 30 hits re-ordered; evidence backbone with the packaged hook heads, DEFAULT_HOOK_WEIGHTS): evidence-1.9,
+top 30 hits re-ordered; evidence backbone with the packaged hook heads, DEFAULT_HOOK_WEIGHTS; before the
+opening-style blend of ``indexer.base``, which re-orders the same top hits): evidence-1.9,
 chosen alpha 0.01, timing 0; training P@5 0.9735 -> 0.9735, held-out 0.7394 -> 0.7394 (same footage@5
 0.059 -> 0.064). With the heads trained together on evidence-1.8: alpha 0.02, timing 0.75; training P@5
 0.9225 -> 0.9235, held-out 0.6924 -> 0.6909 (same footage@5 0.068 -> 0.077). With the earlier heads: alpha

@@ -7,6 +7,7 @@ L2-normalised, and the same d holds for the video, hook and segment levels of a 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -57,6 +58,27 @@ def normalize_rows(block: np.ndarray) -> np.ndarray:
     if (norms == 0).any():
         raise ValueError("cannot normalise a zero vector")
     return (block / norms).astype(np.float32)
+
+
+STYLE_FLOOR = 1e-4  # the smallest probability a stored profile keeps (4 decimals): rarer counts as this
+
+
+def style_similarity(p: Mapping[str, float], q: Mapping[str, float]) -> float:
+    """How alike two opening-style profiles (``SV6DRecord.hook_style``) are: the cosine of their centred log
+    probabilities (each at least ``STYLE_FLOOR``; a style one profile lacks counts as the floor), in [-1, 1];
+    0 when either is empty. Log probabilities keep how a hook resembles every known style, not only the
+    likeliest one, so hooks of a style the model never saw still compare by that pattern (measured on the
+    hook benchmark's training sources: ``indexer.base.STYLE_SHARE``)."""
+    if not p or not q:
+        return 0.0
+    labels = sorted(set(p) | set(q))
+    a = np.log(np.maximum([p.get(k, 0.0) for k in labels], STYLE_FLOOR))
+    b = np.log(np.maximum([q.get(k, 0.0) for k in labels], STYLE_FLOOR))
+    a, b = a - a.mean(), b - b.mean()
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:  # a uniform profile says nothing
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))
 
 
 class Tag(BaseModel):
@@ -155,6 +177,10 @@ class SV6DRecord(BaseModel):
     # Narrative energy curve sampled at ``energy_hz`` from t=0 (for timelines and the narrative features).
     energy: list[float] = Field(default_factory=list)
     energy_hz: float = 0.0
+    # The hook's opening-style profile: probability per opening style the encoder's style model knows
+    # (``encoder.style``); empty when its heads have none. Added without a schema change: records written
+    # before it read back with an empty profile.
+    hook_style: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> SV6DRecord:

@@ -59,6 +59,7 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "tags": pl.List(TAG_STRUCT),
     "energy": pl.List(pl.Float32),
     "energy_hz": pl.Float64(),
+    "hook_style": pl.String(),  # JSON object style -> probability ("{}" without one)
 }
 
 # MIGRATIONS[v] turns a frame of version v into version v + 1.
@@ -109,6 +110,7 @@ def records_to_frame(records: Sequence[SV6DRecord]) -> pl.DataFrame:
                 ],
                 "energy": list(r.energy),
                 "energy_hz": r.energy_hz,
+                "hook_style": json.dumps(r.hook_style),
             }
         )
     return pl.DataFrame(rows, schema=RECORD_SCHEMA)
@@ -164,6 +166,8 @@ def frame_to_records(df: pl.DataFrame) -> list[SV6DRecord]:
                 ],
                 energy=row["energy"] or [],
                 energy_hz=row["energy_hz"] or 0.0,
+                # files written before the profile existed have no such column: an empty profile
+                hook_style=json.loads(row.get("hook_style") or "{}"),
             )
         )
     return out

@@ -85,6 +85,18 @@ def test_packaged_hook_heads_match_the_evidence_backbone() -> None:
     assert set(data["validation_sources"]) <= set(data["train_sources"])
     assert manifest["selection"]["epochs"] == manifest["joint"]["best_epoch"] >= 1
     assert (HOOK_HEADS_DIR / "heads.npz").stat().st_size < 2_000_000
+    # the opening-style model was trained with them, on the same data, and is part of their version
+    assert heads.style is not None
+    assert heads.version.endswith("+" + heads.style.version)
+    assert manifest["style"] == heads.style.version
+    assert heads.style.manifest["data"] == data
+    assert heads.style.manifest["trained_with"] == manifest["version"]
+    from sv6d.hookbench import STYLES
+
+    assert set(heads.style.labels) >= set(STYLES)  # every listed opening style, and the generated ones
+    from encoder.style import STYLE_MODEL
+
+    assert (HOOK_HEADS_DIR / STYLE_MODEL).stat().st_size < 2_500_000
 
 
 def test_stale_packaged_heads_fall_back_with_a_warning() -> None:

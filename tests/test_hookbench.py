@@ -244,6 +244,10 @@ def test_other_heads_re_project_the_kept_features_instead_of_encoding_again(
     assert again.encoder == fresh.encoder
     np.testing.assert_allclose(again.hook, fresh.hook, atol=1e-5)
     np.testing.assert_allclose(again.video, fresh.video, atol=1e-5)
+    assert again.hook_style  # the style profile too
+    assert set(again.hook_style) == set(fresh.hook_style)
+    for label, p in fresh.hook_style.items():
+        assert again.hook_style[label] == pytest.approx(p, abs=2e-4)
 
 
 def test_probe_styles_are_apart_from_the_styles_heads_train_on() -> None:

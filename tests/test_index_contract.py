@@ -435,3 +435,51 @@ def test_neighbours_rank_and_score_as_search_many(
         shared.neighbours(queries, weights[:2], 5)
     with pytest.raises(QueryError, match="all zeros"):
         shared.neighbours(np.zeros_like(queries), Weights.uniform(), 5)
+
+
+def test_hook_search_blends_the_opening_style_profiles(index: VectorIndex, records: list[SV6DRecord]) -> None:
+    """A hook search from a query with an opening-style profile re-orders the top hits by
+    ``(1 - share) · score / Σw + share · style`` (indexer.base); hits keep their scores and carry ``style``;
+    share 0 is the vectors' ranking; records without a profile blend in 0; profiles come back from storage."""
+    from indexer.base import STYLE_SHARE, STYLE_TOP_N
+    from indexer.query import DEFAULT_HOOK_WEIGHTS
+    from sv6d.record import style_similarity
+
+    q = records[2]
+    plain = index.similar_hooks(q.video_id, k=STYLE_TOP_N, style=0.0)
+    assert all(h.style is None for h in plain)
+    # The query opens like the vectors' 10th hit, not like the first: give them profiles that say so.
+    first, tenth = plain[0].video_id, plain[9].video_id
+    styled = {
+        q.video_id: {"caption_hook": 0.9, "montage": 0.1},
+        tenth: {"caption_hook": 0.95, "montage": 0.05},
+        first: {"jump_cuts": 1.0},
+    }
+    by_id = {r.video_id: r for r in records}
+    index.upsert([by_id[v].model_copy(update={"hook_style": p}) for v, p in styled.items()])
+    assert index.get(tenth).hook_style == styled[tenth]
+    assert index.hook_style_of(first) == styled[first]
+    assert index.hook_style_of(records[0].video_id) == {}
+
+    hits = index.similar_hooks(q.video_id, k=10)
+    wsum = float(sum(DEFAULT_HOOK_WEIGHTS.as_dict().values()))
+    scores = {h.video_id: h.score for h in plain}
+    assert hits[0].video_id == tenth
+    for h in hits:
+        assert h.score == pytest.approx(scores[h.video_id], abs=1e-5)
+        assert h.style == pytest.approx(style_similarity(styled[q.video_id], styled.get(h.video_id, {})))
+    s = STYLE_SHARE * 0.9  # the share, scaled by the style model's confidence in the query's profile
+    blended = [(1 - s) * h.score / wsum + s * (h.style or 0.0) for h in hits]
+    assert blended == sorted(blended, reverse=True)
+    assert first not in {h.video_id for h in hits[:3]}  # opens unlike the query: pushed down
+    assert [h.video_id for h in index.similar_hooks(q.video_id, k=10, style=0.0)] == [
+        h.video_id for h in plain[:10]
+    ]
+    # a record query carries its own profile; search_many blends as search does
+    probe = by_id[q.video_id].model_copy(update={"video_id": "probe", "hook_style": styled[q.video_id]})
+    assert index.search(probe, k=1, level="hook", exclude=(q.video_id,))[0].video_id == tenth
+    many = index.search_many([q.video_id], k=10, level="hook", exclude=(q.video_id,))[0]
+    assert [h.video_id for h in many] == [h.video_id for h in hits]
+    for bad in (-0.1, 1.5, float("nan"), "half"):
+        with pytest.raises(QueryError, match="style share"):
+            index.similar_hooks(q.video_id, k=5, style=bad)  # type: ignore[arg-type]

@@ -26,12 +26,16 @@ def check_record(rec: SV6DRecord, dim: int = 64) -> None:
     assert rec.segments[0].start_s == 0.0
     assert rec.segments[-1].end_s == pytest.approx(rec.duration_s, abs=0.05)
     assert rec.encoder.name == "evidence"
-    # the fixed layout for the video and its shots, the packaged trained heads for the hook
+    # the fixed layout for the video and its shots, the packaged trained heads and style model for the hook
     from encoder.contrastive.heads import ContrastiveHeads
     from encoder.evidence.default_heads import HOOK_HEADS_DIR
+    from encoder.style import StyleModel
 
     hook_version = ContrastiveHeads.load(HOOK_HEADS_DIR).version
-    assert rec.encoder.head_version == f"fixed-layout-1+hook:{hook_version}"
+    style = StyleModel.load(HOOK_HEADS_DIR)
+    assert style is not None
+    assert rec.encoder.head_version == f"fixed-layout-1+hook:{hook_version}+{style.version}"
+    assert list(rec.hook_style) == list(style.labels)
     assert rec.encoder.fingerprint
 
 
@@ -47,6 +51,9 @@ def test_encodes_a_cut_video_into_a_valid_record(tmp_path: Path) -> None:
     assert len(rec.segments) == len(cuts) + 1
     assert len(rec.energy) > 0
     assert rec.energy_hz == 2.0
+    # the packaged hook heads' style model gives the hook an opening-style profile
+    assert rec.hook_style
+    assert sum(rec.hook_style.values()) == pytest.approx(1.0, abs=2e-3)
 
 
 def test_clip_shorter_than_the_hook_window_has_the_whole_clip_as_its_hook(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ async def search_hooks(request: Request, services: ServicesDep) -> HookSearchRes
         check_k(body.k, settings)
         if body.video_id is not None:
             hits = await run_in_threadpool(
-                services.index.similar_hooks,
+                partial(services.index.similar_hooks, style=body.style),
                 body.video_id,
                 body.k,
                 weights_of(body.weights),
@@ -128,6 +129,7 @@ def _clip_search(services: Services, path: Path, shown: str, params: ClipSearchP
         params.k,
         "hook",
         to_filters(params.filters, ("body", "params", "filters")),
+        style=params.style,
     )
 
 

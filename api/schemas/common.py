@@ -88,6 +88,10 @@ class HitOut(BaseModel):
     window: list[float] | None = Field(default=None, description="[start_s, end_s] of the hook or segment")
     shared_tags: list[SharedTagOut] = Field(default_factory=list)
     segment_index: int | None = None
+    style: float | None = Field(
+        default=None,
+        description="how alike the two hooks' opening-style profiles are (-1 to 1), when blended in",
+    )
 
 
 VideoId = str

@@ -8,6 +8,13 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.common import HitOut, RequestModel, SearchFilters, Weights
 
+STYLE_DOC = (
+    "The opening style's share of the ranking (0-1): the top hits by the weighted per-dimension score are "
+    "re-ordered by (1 - s) * score / sum of weights + s * style similarity, s = share * the style model's "
+    "confidence in the query's profile; omitted: the service's default; 0: the per-dimension score alone. "
+    "Text queries have no style profile."
+)
+
 
 class HookSearchRequest(RequestModel):
     """Similar hooks by a stored ``video_id`` or by a ``text`` description of structure (exactly one).
@@ -20,6 +27,7 @@ class HookSearchRequest(RequestModel):
     k: int = Field(default=10, ge=1, le=1000)
     weights: Weights | None = None
     filters: SearchFilters | None = None
+    style: float | None = Field(default=None, ge=0, le=1, description=STYLE_DOC)
 
     @model_validator(mode="after")
     def _one_query(self) -> HookSearchRequest:
@@ -34,6 +42,7 @@ class ClipSearchParams(RequestModel):
     k: int = Field(default=10, ge=1, le=1000)
     weights: Weights | None = None
     filters: SearchFilters | None = None
+    style: float | None = Field(default=None, ge=0, le=1, description=STYLE_DOC)
 
 
 class TextReading(BaseModel):

@@ -236,9 +236,10 @@ def load_heads(directory: str | Path):  # type: ignore[no-untyped-def]
         # Hook heads (sv6d train-hook-heads) project the hook only: the video and its shots keep the fixed
         # layout, as with the evidence backbone's packaged hook heads (default_evidence_heads).
         from encoder.heads import FixedLayoutHeads, LevelHeads
+        from encoder.style import StyleModel
 
         hook = ContrastiveHeads.load(path)
-        return LevelHeads(FixedLayoutHeads(dim=hook.dim), hook)
+        return LevelHeads(FixedLayoutHeads(dim=hook.dim), hook, StyleModel.load(path))
     if kind == "ContrastiveHeads":
         return ContrastiveHeads.load(path)
     if kind == "RandomProjectionHeads":
