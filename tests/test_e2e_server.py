@@ -364,8 +364,14 @@ def test_page_plays_the_query_and_each_hit_hook(server, browser):
         score = float(page.css(".score strong", card)[0].text)
         assert -1.0 <= score <= 1.0
         assert page.css(".score span", card)[0].text == "match, −1…1"
+        # the stored videos carry opening-style profiles: each hit says how alike the two openings are
+        style = page.css(".score", card)[1]
+        assert page.css("span", style)[0].text == "opening style"
+        assert -1.0 <= float(page.css("strong", style)[0].text) <= 1.0
         assert len(page.css(".bar", card)) == 6
-    assert "weighted mean of the six per-dimension cosines" in browser.find_element(By.ID, "scale-note").text
+    note = browser.find_element(By.ID, "scale-note").text
+    assert "weighted mean of the six per-dimension cosines" in note
+    assert "ordered by a blend of match and opening style" in note
     assert browser.find_element(By.ID, "legend").is_displayed()
     # Hovering a hit plays its hook in place; its button pauses it (and is what the keyboard reaches).
     from selenium.webdriver.common.action_chains import ActionChains

@@ -390,9 +390,12 @@ function renderHits(hits, weights, f) {
   cards.replaceChildren();
   const what = { video: "stored video", clip: "uploaded clip", text: "text" }[state.query.mode];
   status(`${hits.length} similar hook${hits.length === 1 ? "" : "s"} for the ${what}${f ? " (filtered: " + $("filters-summary").textContent + ")" : ""}${!hits.length && state.query.reason ? ": " + state.query.reason : ""}`);
+  const styled = hits.some((h) => h.style !== null && h.style !== undefined);
   resultsHead("Similar hooks",
     "Match = weighted mean of the six per-dimension cosines between the two hooks, on a −1…1 scale " +
-    "(1: the same structure, 0: unrelated, −1: opposite). Bars: each dimension's cosine; ×w: its weight.");
+    "(1: the same structure, 0: unrelated, −1: opposite). Bars: each dimension's cosine; ×w: its weight." +
+    (styled ? " Opening style = how alike the two openings' style profiles are (−1…1), read from all six " +
+      "dimensions together; the list is ordered by a blend of match and opening style." : ""));
   if (!hits.length) {
     cards.append(el("p", { class: "empty", text: f ? "No video passes these filters. Loosen or clear them." : "No similar hooks found." }));
     return;
@@ -413,6 +416,10 @@ function card(opts) {
     const mean = weightedMean(hit.scores, weights);
     head.append(el("div", { class: "score", title: `weighted mean of per-dimension cosines (−1…1); raw weighted sum ${fmt(hit.score, 3)}` },
       el("strong", { text: fmt(mean) }), el("span", { class: "muted", text: "match, −1…1" })));
+    if (hit.style !== null && hit.style !== undefined) {
+      head.append(el("div", { class: "score", title: "how alike the two openings' style profiles are (−1…1): the list is ordered by a blend of the match and this" },
+        el("strong", { text: fmt(hit.style) }), el("span", { class: "muted", text: "opening style" })));
+    }
   } else {
     head.append(el("div", { class: "score", title: "the ranker's score: it orders the list, it is not a similarity" },
       el("strong", { text: fmt(rec.score) }), el("span", { class: "muted", text: "rank score" })));
