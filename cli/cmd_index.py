@@ -42,6 +42,15 @@ def parse_weights_option(text: str | None) -> Weights | None:
     return Weights.of(out) if out else None
 
 
+def opens_like(profile: dict[str, float], n: int = 3) -> str:
+    """The likeliest opening styles of a ``hook_style`` profile, for people: "caption_hook 0.93, ..." (up to
+    ``n``, those of at least 0.01)."""
+    if not profile:
+        return "- (no style profile)"
+    top = sorted(profile.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{label} {p:.2f}" for i, (label, p) in enumerate(top) if i == 0 or p >= 0.01)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("index")
     def index_cmd(
@@ -85,11 +94,21 @@ def register(app: typer.Typer) -> None:
         weights: Annotated[
             str | None, typer.Option("--weights", help="Per-dimension weights, e.g. subject=1,editing=2.")
         ] = None,
+        style: Annotated[
+            float | None,
+            typer.Option(
+                "--style",
+                min=0.0,
+                max=1.0,
+                help="The opening style's share of the ranking, 0-1 (default: the index's; 0: vectors only).",
+            ),
+        ] = None,
         data_dir_opt: DataDirOption = None,
         location: LocationOption = None,
         as_json: JsonOption = False,
     ) -> None:
-        """Videos whose hooks are structurally closest to VIDEO_ID's hook, with the tags both hooks share."""
+        """Videos whose hooks are structurally closest to VIDEO_ID's hook, with the tags both hooks share
+        and how alike the two openings' style profiles are (which the ranking blends in)."""
         from indexer import open_index
 
         w = parse_weights_option(weights)
@@ -97,7 +116,7 @@ def register(app: typer.Typer) -> None:
         ix = open_index(location, data_dir=None if location else data_dir(data_dir_opt), read_only=read_only)
         with ix:
             query = ix.get(video_id)
-            hits = ix.similar_hooks(video_id, k=k, weights=w)
+            hits = ix.similar_hooks(video_id, k=k, weights=w, style=style)
         from indexer import Weights
         from sv6d.dimensions import DIMENSIONS
 
@@ -106,12 +125,17 @@ def register(app: typer.Typer) -> None:
         used = Weights.of(w, "hook")
         total = used.total
         result = {
-            "query": {"video_id": video_id, "window": list(query.hook_window), "weights": used.as_dict()},
+            "query": {
+                "video_id": video_id,
+                "window": list(query.hook_window),
+                "weights": used.as_dict(),
+                "hook_style": query.hook_style,
+            },
             "hits": [
                 {
                     **{
                         key: h.to_json()[key]
-                        for key in ("video_id", "score", "scores", "window", "shared_tags")
+                        for key in ("video_id", "score", "scores", "style", "window", "shared_tags")
                     },
                     "match": round(h.score / total, 4),
                 }
@@ -125,6 +149,7 @@ def register(app: typer.Typer) -> None:
                 [
                     h["video_id"],
                     h["match"],
+                    "-" if h["style"] is None else round(h["style"], 3),
                     *[h["scores"][d] for d in dims],
                     f"{h['window'][0]:.2f}-{h['window'][1]:.2f}s",
                     ", ".join(f"{t['dimension']}:{t['label']}" for t in h["shared_tags"]),
@@ -135,8 +160,10 @@ def register(app: typer.Typer) -> None:
             weights = ", ".join(f"{d}={v:g}" for d, v in q["weights"].items())
             title = (
                 f"similar hooks of {q['video_id']} (hook {q['window'][0]:.2f}-{q['window'][1]:.2f}s; "
-                f"match = weighted mean of the cosines, -1..1; weights {weights})"
+                f"opens like {opens_like(q['hook_style'])}; match = weighted mean of the cosines, -1..1; "
+                f"style = how alike the two openings' style profiles are, -1..1, blended into the order; "
+                f"weights {weights})"
             )
-            print_table(["video_id", "match", *dims, "window", "shared tags"], rows, title)
+            print_table(["video_id", "match", "style", *dims, "window", "shared tags"], rows, title)
 
         emit(result, as_json, render)

@@ -140,11 +140,17 @@ def register(app: typer.Typer) -> None:
             "video_id": record.video_id,
             "out": str(path),
             "tags": [t.model_dump(mode="json") for t in record.tags],
+            "hook_style": record.hook_style,
         }
+        from cli.cmd_index import opens_like
+
         emit(
             result,
             as_json,
-            lambda r: print(f"{r['video_id']}: {len(r['tags'])} tags, timeline in {r['out']}"),
+            lambda r: print(
+                f"{r['video_id']}: {len(r['tags'])} tags, timeline in {r['out']}; "
+                f"the hook opens like {opens_like(r['hook_style'])}"
+            ),
         )
 
 

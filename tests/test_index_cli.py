@@ -40,8 +40,10 @@ def test_index_then_hooks_json(tmp_path: Path, shards: list[Path]) -> None:
     assert out["query"]["weights"]["camera"] == 1.0  # left out: 1
     assert len(out["hits"]) == 5
     assert "v3" not in {h["video_id"] for h in out["hits"]}
+    assert out["query"]["hook_style"] == {}  # these records carry no opening-style profile
     for h in out["hits"]:
-        assert set(h) == {"video_id", "score", "match", "scores", "window", "shared_tags"}
+        assert set(h) == {"video_id", "score", "match", "scores", "style", "window", "shared_tags"}
+        assert h["style"] is None
         assert set(h["scores"]) == {
             "subject",
             "aesthetics",
@@ -58,6 +60,35 @@ def test_index_then_hooks_json(tmp_path: Path, shards: list[Path]) -> None:
     table = runner.invoke(app, ["hooks", "v3", "--k", "3", "--data-dir", str(data)])
     assert table.exit_code == 0
     assert "similar hooks of v3" in table.stdout
+    assert "no style profile" in table.stdout
+
+
+def test_hooks_show_and_blend_the_opening_style(tmp_path: Path) -> None:
+    """Records with opening-style profiles: the query's likeliest styles in the title, each hit's style
+    similarity in the JSON, the blend's share from --style (0: the vectors' order)."""
+    profiles = [{"montage": 1.0}, {"caption_hook": 0.9, "montage": 0.1}]
+    records = make_records(40, 8, seed=1)
+    styled = [r.model_copy(update={"hook_style": profiles[i % 2]}) for i, r in enumerate(records)]
+    shard = tmp_path / "styled.parquet"
+    write_records(shard, styled)
+    runner = CliRunner()
+    data = tmp_path / "data"
+    assert runner.invoke(app, ["index", str(shard), "--data-dir", str(data)]).exit_code == 0
+    base = ["hooks", "v3", "--k", "10", "--data-dir", str(data)]
+    blended = json.loads(runner.invoke(app, [*base, "--json"]).stdout)
+    plain = json.loads(runner.invoke(app, [*base, "--style", "0", "--json"]).stdout)
+    assert blended["query"]["hook_style"] == {"caption_hook": 0.9, "montage": 0.1}
+    assert all(h["style"] is not None for h in blended["hits"])
+    assert all(h["style"] is None for h in plain["hits"])
+    assert [h["score"] for h in plain["hits"]] == sorted((h["score"] for h in plain["hits"]), reverse=True)
+    # the hooks that open like v3 (its odd-numbered fellows) come first once the style is blended in
+    assert sum(int(h["video_id"][1:]) % 2 for h in blended["hits"][:5]) > sum(
+        int(h["video_id"][1:]) % 2 for h in plain["hits"][:5]
+    )
+    table = runner.invoke(app, base)
+    assert "opens like caption_hook 0.90, montage 0.10" in " ".join(table.stdout.split())
+    bad = runner.invoke(app, [*base, "--style", "2"])
+    assert bad.exit_code != 0
 
 
 def test_cli_errors(tmp_path: Path, shards: list[Path]) -> None:
