@@ -146,6 +146,28 @@ def test_weights_change_the_score(client):
     assert "weights are all zero" in body["detail"]
 
 
+def test_hook_search_blends_the_opening_style_and_takes_its_share(tmp_path, records):
+    """Stored videos with opening-style profiles: hits carry ``style`` and the order blends it in; ``style``
+    0 gives the vectors' order; a share outside 0-1 is a 422 naming the field."""
+    profiles = [{"montage": 1.0}, {"caption_hook": 0.9, "montage": 0.1}]
+    settings = _settings(tmp_path)
+    index = open_index(None, settings.data_dir)
+    index.upsert([r.model_copy(update={"hook_style": profiles[i % 2]}) for i, r in enumerate(records)])
+    app = create_app(settings, index=index)
+    with TestClient(app, headers={"X-API-Key": KEY}, raise_server_exceptions=False) as client:
+        q = {"video_id": records[3].video_id, "k": 10}
+        blended = client.post("/v1/search/hooks", json=q).json()["hits"]
+        plain = client.post("/v1/search/hooks", json={**q, "style": 0}).json()["hits"]
+        assert all(h["style"] is not None for h in blended)
+        assert all(h["style"] is None for h in plain)
+        assert [h["score"] for h in plain] == sorted((h["score"] for h in plain), reverse=True)
+        odd = {r.video_id for i, r in enumerate(records) if i % 2}
+        assert sum(h["video_id"] in odd for h in blended[:5]) > sum(h["video_id"] in odd for h in plain[:5])
+        body = _problem(client.post("/v1/search/hooks", json={**q, "style": 1.5}), 422)
+        assert body["errors"][0]["field"] == "body.style"
+    index.close()
+
+
 def test_filters_apply_inside_the_search(client, records):
     portrait = {r.video_id for r in records if r.orientation == "portrait"}
     r = client.post(
