@@ -287,7 +287,8 @@ class VectorIndex(ABC):
     ) -> list[tuple[list[str], np.ndarray]]:
         """``search_many``'s ranking for callers that need only ids and scores (the ranker's neighbour
         channels): per (6, d) query of ``queries`` (nq, 6, d), the top-k video ids and their scores
-        ``Σ_d w_d cos(q_d, x_d)`` (float32 array), best first, as ``search_many`` ranks and scores them.
+        ``Σ_d w_d cos(q_d, x_d)`` (float32 array), best first, as ``search_many`` ranks and scores them
+        (vectors carry no opening-style profile: no style blend).
         ``weights``: one for every query or one per query; ``exclude``: ids no query returns."""
         k = check_k(k)
         if level not in ("video", "hook"):
