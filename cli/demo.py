@@ -76,11 +76,14 @@ def _demo(argv: list[str] | None) -> int:
     from indexer import Weights
 
     total = Weights.of(None, "hook").total  # the default hook weights the search used
+    from cli.cmd_index import opens_like
+
     table = Table(
-        title=f"similar hooks to {query.video_id} [{query_entry.archetype}] "
-        "(match: weighted mean of the per-dimension cosines, -1..1)"
+        title=f"similar hooks to {query.video_id} ({query_entry.archetype}; opens like "
+        f"{opens_like(query.hook_style)}) (match: weighted mean of the per-dimension cosines, -1..1; "
+        "style: how alike the two openings' style profiles are, -1..1; the order blends the two)"
     )
-    for col in ["video", "archetype", "match", "subj", "aest", "cam", "edit", "narr", "diss"]:
+    for col in ["video", "archetype", "match", "style", "subj", "aest", "cam", "edit", "narr", "diss"]:
         table.add_column(col, no_wrap=True)
     table.add_column("shared hook tags", overflow="fold")
     for h in hits:
@@ -89,6 +92,7 @@ def _demo(argv: list[str] | None) -> int:
             h.video_id,
             archetype_of.get(h.video_id, "?"),
             f"{h.score / total:.3f}",
+            "-" if h.style is None else f"{h.style:.2f}",
             *(
                 f"{s[d]:.2f}"
                 for d in ["subject", "aesthetics", "camera", "editing", "narrative", "dissemination"]
