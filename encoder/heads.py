@@ -244,7 +244,7 @@ def project_window(
     return heads.project(dimension, features)
 
 
-def hook_style_of(heads: Heads, hook: WindowFeatures, video: WindowFeatures) -> dict[str, float]:
+def style_profile(heads: Heads, hook: WindowFeatures, video: WindowFeatures) -> dict[str, float]:
     """The opening-style profile ``heads`` give a hook (``LevelHeads.hook_style``); empty when they have no
     style model."""
     style = getattr(heads, "hook_style", None)

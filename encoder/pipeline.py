@@ -23,7 +23,7 @@ import numpy as np
 
 from encoder.backbone import Backbone, get_backbone
 from encoder.decode import MIN_CLIP_S
-from encoder.heads import Heads, check_heads_backbone, hook_style_of, project_block, project_window
+from encoder.heads import Heads, check_heads_backbone, project_block, project_window, style_profile
 from encoder.types import BackboneOutput, DecodedVideo, Shot, Transition
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError, VideoInputError
@@ -407,7 +407,7 @@ class Encoder:
                 "encoder": self.info,
                 "video": project_block(self.heads, features.video, "video", features.video),
                 "hook": project_block(self.heads, features.hook, "hook", features.video),
-                "hook_style": hook_style_of(self.heads, features.hook, features.video),
+                "hook_style": style_profile(self.heads, features.hook, features.video),
                 "segments": self._segments(features),
             }
         )
@@ -507,7 +507,7 @@ class Encoder:
             hook_window=(out.hook.start_s, out.hook.end_s),
             video=project_block(self.heads, out.video, "video", out.video),
             hook=project_block(self.heads, out.hook, "hook", out.video),
-            hook_style=hook_style_of(self.heads, out.hook, out.video),
+            hook_style=style_profile(self.heads, out.hook, out.video),
             segments=self._segments(out),
             tags=out.tags,
             energy=out.energy,

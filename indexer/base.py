@@ -50,6 +50,7 @@ from indexer.query import (
     query_block,
 )
 from sv6d.dimensions import DIMENSIONS
+from sv6d.errors import NotFoundError
 from sv6d.record import SV6DRecord, style_similarity
 
 # The opening-style blend of hook searches (module docstring). Chosen on the hook benchmark's training
@@ -71,6 +72,7 @@ def check_style_share(style: float | None) -> float:
     if not isinstance(style, int | float) or not 0.0 <= float(style) <= 1.0:
         raise QueryError(f"style share must be a number in [0, 1], got {style!r}")
     return float(style)
+
 
 # Rocchio weight of the negative examples in recommend_by_example.
 DEFAULT_NEGATIVE_WEIGHT = 0.5
@@ -382,7 +384,11 @@ class VectorIndex(ABC):
         wsum = float(np.sum(w)) or 1.0
         s = share * max(qstyle.values())
         for h in hits:
-            h.style = style_similarity(qstyle, self.hook_style_of(h.video_id))
+            try:
+                profile = self.hook_style_of(h.video_id)
+            except NotFoundError:  # deleted by another writer since the vector search: no profile
+                profile = {}
+            h.style = style_similarity(qstyle, profile)
         return sorted(hits, key=lambda h: (-((1.0 - s) * h.score / wsum + s * (h.style or 0.0)), h.video_id))
 
     @staticmethod

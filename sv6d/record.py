@@ -195,6 +195,9 @@ class SV6DRecord(BaseModel):
         h0, h1 = self.hook_window
         if not 0 <= h0 < h1:
             raise ValueError(f"hook_window {self.hook_window} must satisfy 0 <= start < end")
+        bad = {k: v for k, v in self.hook_style.items() if not 0.0 <= v <= 1.0}  # NaN fails too
+        if bad:
+            raise ValueError(f"hook_style holds probabilities in [0, 1]; got {bad}")
         return self
 
     @property

@@ -11,12 +11,12 @@ import polars as pl
 import pytest
 
 from encoder.evidence.features import FEATURE_SIZES
-from encoder.heads import FixedLayoutHeads, LevelHeads, hook_style_of
+from encoder.heads import FixedLayoutHeads, LevelHeads, style_profile
 from encoder.style import STYLE_MANIFEST, STYLE_MODEL, StyleModel, train_style_model
 from encoder.types import WindowFeatures
 from sv6d.dimensions import DIMENSIONS, Dimension
 from sv6d.errors import ConfigError
-from sv6d.record import style_similarity
+from sv6d.record import SV6DRecord, style_similarity
 from sv6d.record_io import read_records, records_to_frame, write_records
 
 CAMERA, EDITING = Dimension.CAMERA, Dimension.EDITING
@@ -93,15 +93,15 @@ def test_level_heads_carry_the_style_model(model: StyleModel, tmp_path: Path) ->
     video = {d: np.zeros(FEATURE_SIZES[d], np.float32) for d in DIMENSIONS}
     window = WindowFeatures(0.0, 3.0, {d: f[d][: FEATURE_SIZES[d]].astype(np.float32) for d in DIMENSIONS})
     whole = WindowFeatures(0.0, 8.0, video)
-    assert hook_style_of(plain, window, whole) == {}
-    assert hook_style_of(base, window, whole) == {}
-    profile = hook_style_of(styled, window, whole)
+    assert style_profile(plain, window, whole) == {}
+    assert style_profile(base, window, whole) == {}
+    profile = style_profile(styled, window, whole)
     assert set(profile) == set(model.labels)
     assert sum(profile.values()) == pytest.approx(1.0, abs=1e-3)
     styled.save(tmp_path / "h")
     again = LevelHeads.load(tmp_path / "h")
     assert again.version == styled.version
-    assert hook_style_of(again, window, whole) == profile
+    assert style_profile(again, window, whole) == profile
 
 
 def test_style_similarity() -> None:
@@ -120,6 +120,11 @@ def test_style_similarity() -> None:
 def test_records_keep_their_profile_and_older_files_read_without_one(tmp_path: Path) -> None:
     from indexer.synthetic import make_records
 
+    good = make_records(1, 8, seed=1)[0].model_dump()
+    for bad in (float("nan"), -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"hook_style holds probabilities in \[0, 1\]"):
+            SV6DRecord.model_validate({**good, "hook_style": {"caption_hook": bad}})
+
     records = make_records(3, 8, seed=1)
     records[0] = records[0].model_copy(update={"hook_style": {"caption_hook": 0.75, "montage": 0.25}})
     path = tmp_path / "r.parquet"
@@ -132,3 +137,32 @@ def test_records_keep_their_profile_and_older_files_read_without_one(tmp_path: P
     records_to_frame(records).drop("hook_style").write_parquet(old)
     assert [r.hook_style for r in read_records(old)] == [{}, {}, {}]
     assert "hook_style" in pl.read_parquet(path).columns
+
+
+def test_a_hit_deleted_during_the_blend_counts_as_having_no_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer may delete a hit between the vector search and the profile lookup: the search still
+    answers, that hit with style 0 (no profile), instead of failing with not-found."""
+    from indexer import open_index
+    from indexer.synthetic import make_records
+    from sv6d.errors import NotFoundError
+
+    records = [
+        r.model_copy(update={"hook_style": {"montage": 0.6, "jump_cuts": 0.4}}) for r in make_records(12, 8)
+    ]
+    with open_index(data_dir=tmp_path / "data") as index:
+        index.upsert(records)
+        gone = index.similar_hooks(records[0].video_id, k=3, style=0.0)[1].video_id
+        stored = index.hook_style_of
+
+        def vanished(video_id: str) -> dict[str, float]:
+            if video_id == gone:
+                raise NotFoundError(f"video_id {video_id!r} is not in the index")
+            return stored(video_id)
+
+        monkeypatch.setattr(index, "hook_style_of", vanished)
+        hits = index.similar_hooks(records[0].video_id, k=11)  # every other video
+        assert {h.video_id: h.style for h in hits}[gone] == 0.0
+        assert [h.video_id for h in hits].index(gone) > 1  # second by the vectors; pushed down by style 0
+        assert all(h.style == pytest.approx(1.0) for h in hits if h.video_id != gone)

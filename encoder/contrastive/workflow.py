@@ -17,7 +17,7 @@ from encoder.contrastive.cache import FeatureCache
 from encoder.contrastive.corpus import GeneratedVideo
 from encoder.contrastive.labels import NONE, LabelSource, assign_labels
 from encoder.contrastive.train import LabelledFeatures
-from encoder.heads import hook_style_of, project_block
+from encoder.heads import project_block, style_profile
 from encoder.types import BackboneOutput, WindowFeatures
 from sv6d.dimensions import DIMENSIONS
 from sv6d.errors import ConfigError
@@ -187,7 +187,7 @@ def reproject(cache: FeatureCache, heads: Any, out_path: str | Path | None = Non
                 hook_window=tuple(meta.get("hook_window", (out.hook.start_s, out.hook.end_s))),
                 video=project_block(heads, out.video, "video", out.video),
                 hook=project_block(heads, out.hook, "hook", out.video),
-                hook_style=hook_style_of(heads, out.hook, out.video),
+                hook_style=style_profile(heads, out.hook, out.video),
                 segments=[
                     Segment(
                         start_s=s.start_s,
