@@ -170,6 +170,17 @@ class VectorIndex(ABC):
         answer from it."""
         return dict(self.get(video_id).hook_style)
 
+    def hook_styles_of(self, video_ids: Sequence[str]) -> list[dict[str, float]]:
+        """``hook_style_of`` for each of ``video_ids``, in order; empty for an id no longer stored (deleted
+        by another writer since a search found it). Backends behind a network hop answer in one request."""
+        out = []
+        for vid in video_ids:
+            try:
+                out.append(self.hook_style_of(vid))
+            except NotFoundError:
+                out.append({})
+        return out
+
     def __enter__(self) -> VectorIndex:
         return self
 
@@ -383,11 +394,8 @@ class VectorIndex(ABC):
         video id), each with its ``style`` similarity to the query's profile ``qstyle``."""
         wsum = float(np.sum(w)) or 1.0
         s = share * max(qstyle.values())
-        for h in hits:
-            try:
-                profile = self.hook_style_of(h.video_id)
-            except NotFoundError:  # deleted by another writer since the vector search: no profile
-                profile = {}
+        # one lookup for all hits; a hit deleted by another writer since the vector search has no profile
+        for h, profile in zip(hits, self.hook_styles_of([h.video_id for h in hits]), strict=True):
             h.style = style_similarity(qstyle, profile)
         return sorted(hits, key=lambda h: (-((1.0 - s) * h.score / wsum + s * (h.style or 0.0)), h.video_id))
 

@@ -40,7 +40,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from indexer.base import VectorIndex
-from indexer.hits import Candidate, hook_style_from_json
+from indexer.hits import Candidate, hook_style_from_json, hook_styles_from_jsons
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
     SCROLL_PAGE,
@@ -542,6 +542,20 @@ class QdrantIndex(VectorIndex):
     def hook_style_of(self, video_id: str) -> dict[str, float]:
         """The opening-style profile, from the stored record JSON alone."""
         return hook_style_from_json(self._record_json(video_id))
+
+    def hook_styles_of(self, video_ids: Sequence[str]) -> list[dict[str, float]]:
+        """The profiles of many videos in one request (a hook search's top hits); empty for absent ids."""
+        if self._dim is None or not video_ids:
+            return [{} for _ in video_ids]
+        pts = self.client.retrieve(
+            self.collection,
+            [point_id(v) for v in video_ids],
+            with_payload=["record"],
+            with_vectors=False,
+            consistency=read_consistency(self.config),
+        )
+        found = hook_styles_from_jsons(str((p.payload or {})["record"]) for p in pts)
+        return [found.get(v, {}) for v in video_ids]
 
     def get(self, video_id: str) -> SV6DRecord:
         from qdrant_client import models

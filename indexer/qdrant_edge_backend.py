@@ -63,7 +63,7 @@ import numpy as np
 
 from indexer.base import VectorIndex
 from indexer.catalog import WriterLock
-from indexer.hits import Candidate, CandidateBatch, hook_style_from_json
+from indexer.hits import Candidate, CandidateBatch, hook_style_from_json, hook_styles_from_jsons
 from indexer.qdrant_backend import QdrantConfig
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
@@ -636,6 +636,16 @@ class EdgeIndex(VectorIndex):
 
     def hook_style_of(self, video_id: str) -> dict[str, float]:
         return hook_style_from_json(self._record_json(video_id))
+
+    def hook_styles_of(self, video_ids: Sequence[str]) -> list[dict[str, float]]:
+        with self._rw.read():
+            pts = (
+                []
+                if self._shard is None
+                else self._shard.retrieve([point_id(v) for v in video_ids], ["record"], False)
+            )
+        found = hook_styles_from_jsons(str((p.payload or {})["record"]) for p in pts)
+        return [found.get(v, {}) for v in video_ids]
 
     def get(self, video_id: str) -> SV6DRecord:
         import qdrant_edge as qe

@@ -460,6 +460,13 @@ def test_hook_search_blends_the_opening_style_profiles(index: VectorIndex, recor
     assert index.get(tenth).hook_style == styled[tenth]
     assert index.hook_style_of(first) == styled[first]
     assert index.hook_style_of(records[0].video_id) == {}
+    # many at once, in order; an id no longer stored (deleted since a search found it) has no profile
+    assert index.hook_styles_of([first, "gone", tenth, records[0].video_id]) == [
+        styled[first],
+        {},
+        styled[tenth],
+        {},
+    ]
 
     hits = index.similar_hooks(q.video_id, k=10)
     wsum = float(sum(DEFAULT_HOOK_WEIGHTS.as_dict().values()))
