@@ -439,8 +439,9 @@ def test_neighbours_rank_and_score_as_search_many(
 
 def test_hook_search_blends_the_opening_style_profiles(index: VectorIndex, records: list[SV6DRecord]) -> None:
     """A hook search from a query with an opening-style profile re-orders the top hits by
-    ``(1 - share) · score / Σw + share · style`` (indexer.base); hits keep their scores and carry ``style``;
-    share 0 is the vectors' ranking; records without a profile blend in 0; profiles come back from storage."""
+    ``(1 - s) · score / Σw + s · style``, ``s = share · the query profile's largest probability``
+    (indexer.base); hits keep their scores and carry ``style``; share 0 is the vectors' ranking; records
+    without a profile blend in 0; profiles come back from storage."""
     from indexer.base import STYLE_SHARE, STYLE_TOP_N
     from indexer.query import DEFAULT_HOOK_WEIGHTS
     from sv6d.record import style_similarity
