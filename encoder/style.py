@@ -66,13 +66,19 @@ class StyleModel:
     """A trained opening-style classifier: ``profile`` gives each hook a probability per style."""
 
     def __init__(
-        self, booster: Any, labels: Sequence[str], manifest: Mapping[str, Any] | None = None
+        self,
+        booster: Any,
+        labels: Sequence[str],
+        manifest: Mapping[str, Any] | None = None,
+        text: str | None = None,
     ) -> None:
         self.booster = booster
         self.labels = tuple(str(x) for x in labels)
         self.manifest = dict(manifest or {})
-        text = booster.model_to_string()
-        self.version = "style-" + hashlib.sha256(text.encode()).hexdigest()[:10]
+        # the version hashes the model's text as trained and saved (``text``: as read back), never a
+        # re-serialisation, which another LightGBM release may write differently
+        self.text = text if text is not None else booster.model_to_string()
+        self.version = "style-" + hashlib.sha256(self.text.encode()).hexdigest()[:10]
         self.n_features = int(booster.num_feature())
 
     def probabilities(self, hook_inputs: Mapping[Dimension, np.ndarray]) -> np.ndarray:
@@ -94,8 +100,7 @@ class StyleModel:
     def save(self, directory: str | Path) -> None:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        text = self.booster.model_to_string().encode()
-        (path / STYLE_MODEL).write_bytes(gzip.compress(text, compresslevel=9, mtime=0))
+        (path / STYLE_MODEL).write_bytes(gzip.compress(self.text.encode(), compresslevel=9, mtime=0))
         manifest = {**self.manifest, "version": self.version, "labels": list(self.labels)}
         (path / STYLE_MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
@@ -109,10 +114,11 @@ class StyleModel:
 
         try:
             manifest = json.loads((path / STYLE_MANIFEST).read_text())
-            booster = lgb.Booster(model_str=gzip.decompress((path / STYLE_MODEL).read_bytes()).decode())
+            text = gzip.decompress((path / STYLE_MODEL).read_bytes()).decode()
+            booster = lgb.Booster(model_str=text)
         except (OSError, ValueError, EOFError, lgb.basic.LightGBMError) as exc:
             raise ConfigError(f"{path}: cannot read the style model ({exc})") from None
-        model = cls(booster, manifest["labels"], manifest)
+        model = cls(booster, manifest["labels"], manifest, text)
         if manifest.get("version") not in (None, model.version):
             named = manifest["version"]
             raise ConfigError(f"{path / STYLE_MODEL} is not the model its manifest names ({named})")
