@@ -5,7 +5,7 @@ exact scoring, plus the hook tags that explain a hook hit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,15 +108,6 @@ def hook_style_from_json(record_json: str) -> dict[str, float]:
     """The opening-style profile (``SV6DRecord.hook_style``) in a stored record JSON (the FAISS catalog's,
     a Qdrant payload's); empty without one."""
     return dict(json.loads(record_json).get("hook_style") or {})
-
-
-def hook_styles_from_jsons(record_jsons: Iterable[str]) -> dict[str, dict[str, float]]:
-    """video_id -> opening-style profile of stored record JSONs (``hook_style_from_json`` for many)."""
-    out = {}
-    for text in record_jsons:
-        data = json.loads(text)
-        out[str(data["video_id"])] = dict(data.get("hook_style") or {})
-    return out
 
 
 def hook_tags(record: SV6DRecord) -> set[tuple[str, str]]:

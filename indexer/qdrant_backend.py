@@ -40,7 +40,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from indexer.base import VectorIndex
-from indexer.hits import Candidate, hook_style_from_json, hook_styles_from_jsons
+from indexer.hits import Candidate, hook_style_from_json
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
     SCROLL_PAGE,
@@ -520,20 +520,25 @@ class QdrantIndex(VectorIndex):
         ids.sort()
         return ids[offset:] if limit is None else ids[offset : offset + limit]
 
-    def _record_json(self, video_id: str) -> str:
-        """The stored record JSON alone (no vectors, no segments); NotFoundError when absent."""
-        if self._dim is None:
-            raise not_found(video_id)
+    def _record_jsons(self, video_ids: Sequence[str]) -> dict[str, str]:
+        """video_id -> stored record JSON (no vectors, no segments) of those stored, in one request."""
+        if self._dim is None or not video_ids:
+            return {}
         pts = self.client.retrieve(
             self.collection,
-            [point_id(video_id)],
-            with_payload=["record"],
+            [point_id(v) for v in video_ids],
+            with_payload=["video_id", "record"],
             with_vectors=False,
             consistency=read_consistency(self.config),
         )
-        if not pts:
+        return {str(p.payload["video_id"]): str(p.payload["record"]) for p in pts if p.payload}
+
+    def _record_json(self, video_id: str) -> str:
+        """The stored record JSON alone; NotFoundError when absent."""
+        found = self._record_jsons([video_id]).get(video_id)
+        if found is None:
             raise not_found(video_id)
-        return str((pts[0].payload or {})["record"])
+        return found
 
     def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
         """(dimension, label) of the tags overlapping the hook window, from the stored record JSON alone."""
@@ -545,17 +550,8 @@ class QdrantIndex(VectorIndex):
 
     def hook_styles_of(self, video_ids: Sequence[str]) -> list[dict[str, float]]:
         """The profiles of many videos in one request (a hook search's top hits); empty for absent ids."""
-        if self._dim is None or not video_ids:
-            return [{} for _ in video_ids]
-        pts = self.client.retrieve(
-            self.collection,
-            [point_id(v) for v in video_ids],
-            with_payload=["record"],
-            with_vectors=False,
-            consistency=read_consistency(self.config),
-        )
-        found = hook_styles_from_jsons(str((p.payload or {})["record"]) for p in pts)
-        return [found.get(v, {}) for v in video_ids]
+        found = self._record_jsons(video_ids)
+        return [hook_style_from_json(found[v]) if v in found else {} for v in video_ids]
 
     def get(self, video_id: str) -> SV6DRecord:
         from qdrant_client import models

@@ -63,7 +63,7 @@ import numpy as np
 
 from indexer.base import VectorIndex
 from indexer.catalog import WriterLock
-from indexer.hits import Candidate, CandidateBatch, hook_style_from_json, hook_styles_from_jsons
+from indexer.hits import Candidate, CandidateBatch, hook_style_from_json
 from indexer.qdrant_backend import QdrantConfig
 from indexer.qdrant_layout import (
     PAYLOAD_INDEXES,
@@ -623,13 +623,19 @@ class EdgeIndex(VectorIndex):
             ids = sorted(str((p.payload or {})["video_id"]) for p in self._scroll(flt, ["video_id"]))
         return ids[offset:] if limit is None else ids[offset : offset + limit]
 
-    def _record_json(self, video_id: str) -> str:
-        """The stored record JSON alone (no vectors, no segments); NotFoundError when absent."""
+    def _record_jsons(self, video_ids: Sequence[str]) -> dict[str, str]:
+        """video_id -> stored record JSON (no vectors, no segments) of those stored, in one retrieve."""
         with self._rw.read():
-            pts = [] if self._shard is None else self._shard.retrieve([point_id(video_id)], ["record"], False)
-        if not pts:
+            if self._shard is None or not video_ids:
+                return {}
+            pts = self._shard.retrieve([point_id(v) for v in video_ids], ["video_id", "record"], False)
+        return {str(p.payload["video_id"]): str(p.payload["record"]) for p in pts if p.payload}
+
+    def _record_json(self, video_id: str) -> str:
+        found = self._record_jsons([video_id]).get(video_id)
+        if found is None:
             raise not_found(video_id)
-        return str((pts[0].payload or {})["record"])
+        return found
 
     def hook_tags_of(self, video_id: str) -> frozenset[tuple[str, str]]:
         return hook_tags_from_json(self._record_json(video_id))
@@ -638,14 +644,8 @@ class EdgeIndex(VectorIndex):
         return hook_style_from_json(self._record_json(video_id))
 
     def hook_styles_of(self, video_ids: Sequence[str]) -> list[dict[str, float]]:
-        with self._rw.read():
-            pts = (
-                []
-                if self._shard is None
-                else self._shard.retrieve([point_id(v) for v in video_ids], ["record"], False)
-            )
-        found = hook_styles_from_jsons(str((p.payload or {})["record"]) for p in pts)
-        return [found.get(v, {}) for v in video_ids]
+        found = self._record_jsons(video_ids)
+        return [hook_style_from_json(found[v]) if v in found else {} for v in video_ids]
 
     def get(self, video_id: str) -> SV6DRecord:
         import qdrant_edge as qe
